@@ -1,0 +1,3 @@
+from wherewhen.cli import main
+
+main()

