@@ -35,17 +35,17 @@ def compile_pattern(pattern: str, option: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise ConfigError(f"{option} {pattern!r} is not a valid regular expression: {exc}") from None
+        raise ConfigError(f"{option} '{pattern}' is not a valid regular expression: {exc}") from None
 
 
 def match_name(pattern: re.Pattern[str], path: Path, option: str) -> str:
     """The first capture group (or the whole match) of ``pattern`` in the file name of ``path``."""
     match = pattern.search(path.name)
     if match is None:
-        raise DatasetError(path, f"file name does not match {option} {pattern.pattern!r}")
+        raise DatasetError(path, f"file name does not match {option} '{pattern.pattern}'")
     value = match.group(1) if pattern.groups else match.group(0)
     if not value:
-        raise DatasetError(path, f"{option} {pattern.pattern!r} matches an empty string")
+        raise DatasetError(path, f"{option} '{pattern.pattern}' matches an empty string")
     return value
 
 

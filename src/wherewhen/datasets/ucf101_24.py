@@ -84,8 +84,10 @@ def tube_track(
     numf: int,
     classes: list[str],
     source_size: tuple[int, int] = ANNOTATION_FRAME_SIZE,
+    frame_size: tuple[int, int] | None = None,
 ) -> BoxTrack:
-    """One tube as a BoxTrack with (x1, y1, x2, y2) per frame in pixels of the ``source_size`` frame."""
+    """One tube as a BoxTrack with (x1, y1, x2, y2) per frame: boxes x, y, w, h in pixels of ``source_size``,
+    returned in pixels of ``frame_size`` (default: ``source_size``)."""
     where = f"{key} tube {k}"
     try:
         sf, ef = _int(tube["sf"]), _int(tube["ef"])
@@ -101,9 +103,12 @@ def tube_track(
         raise DatasetError(path, f"{where}: boxes have shape {boxes.shape}, expected ({ef - sf}, 4) for [{sf}, {ef})")
     xywh = boxes.astype(np.float64)
     xyxy = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
+    size = frame_size or source_size
+    if size != source_size:
+        xyxy *= np.array([size[0] / source_size[0], size[1] / source_size[1]] * 2)
     tube_label = classes[label] if 0 <= label < len(classes) else None
     return BoxTrack(
-        frame_size=source_size,
+        frame_size=(int(size[0]), int(size[1])),
         boxes=dict(zip(range(sf, ef), map(tuple, xyxy.tolist()), strict=True)),
         label=tube_label,
     )
@@ -156,9 +161,9 @@ def parse_annotations(
             raise DatasetError(path, f"{key}: label {label} outside 0..{len(classes) - 1}")
         if check_prefix and str(key).split("/")[0] != classes[label]:
             raise DatasetError(path, f"{key}: label {label} is class {classes[label]!r}, not the key's folder")
-        tracks = tuple(tube_track(path, str(key), k, tube, numf, classes, source_size) for k, tube in enumerate(tubes))
-        if frame_size is not None:
-            tracks = tuple(t.scaled(*frame_size) for t in tracks)
+        tracks = tuple(
+            tube_track(path, str(key), k, tube, numf, classes, source_size, frame_size) for k, tube in enumerate(tubes)
+        )
         videos[str(key)] = (classes[label], tracks)
     return classes, videos, None if train is None else [str(k) for k in train]
 
