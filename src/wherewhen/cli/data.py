@@ -30,7 +30,8 @@ def _print_report(report: CheckReport, limit: int) -> None:
 
     console = Console(highlight=False)
     splits = report.splits
-    table = Table(title=f"{len(report.classes)} classes, {report.videos} videos, {report.groups} groups")
+    groups = f", {report.groups} groups" if report.groups else ""
+    table = Table(title=f"{len(report.classes)} classes, {report.videos} videos{groups}")
     table.add_column("class")
     for split in splits:
         table.add_column(split, justify="right")
@@ -43,7 +44,7 @@ def _print_report(report: CheckReport, limit: int) -> None:
     table.add_row("all", *map(str, totals), str(sum(totals)))
     console.print(table)
     for note in report.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {note}", soft_wrap=True)
 
     def listing(title: str, items: list[str]) -> None:
         if not items:
@@ -60,11 +61,12 @@ def _print_report(report: CheckReport, limit: int) -> None:
     listing("annotations past the end", [f"{p}: {why}" for p, why in report.past_end])
     if report.ok:
         checked = f", {report.probed} decoded" if report.probed else ""
-        console.print(f"ok: all {report.videos} videos present{checked}")
+        console.print(f"ok: all {report.videos} videos present{checked}", soft_wrap=True)
     else:
         console.print(
             f"problems: {len(report.missing)} missing, {len(report.unreadable)} unreadable of {report.videos} videos; "
-            f"{len(report.past_end)} annotation(s) past the end"
+            f"{len(report.past_end)} annotation(s) past the end",
+            soft_wrap=True,
         )
 
 
@@ -117,6 +119,8 @@ def check(
         video_template=video_template,
     )
     report = check_dataset(index, probe=probe, progress=True)
+    if not root.is_dir():
+        report.notes.append(f"--root {root} is not a folder: every video is missing")
     _print_report(report, limit)
     if not report.ok:
         # SystemExit rather than typer.Exit: click returns (not raises) Exit codes when standalone_mode=False.
