@@ -105,5 +105,5 @@ class _RunsCode:
 
 def test_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
     folder = write_pickle(tmp_path, {"Archery/v_Archery_g01_c01": _RunsCode()})
-    with pytest.raises(DatasetError, match=r"refusing to load posix.system"):
+    with pytest.raises(DatasetError, match=r"not a readable annotation pickle: refusing to load \w+\.system"):
         read_ucf101_24(tmp_path, 1, annotations=folder)

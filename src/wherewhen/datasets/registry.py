@@ -65,10 +65,10 @@ def read_dataset(format: str, root: str | Path, split: int | str = 1, **options:
     """Read a dataset of format ``format`` under ``root``; options the format does not take are a ConfigError.
 
     A split given as a string of digits becomes an int (``"2"`` -> 2); options set to None are left at the
-    reader's default.
+    reader's default; ``~`` in paths is expanded.
     """
     fmt = dataset_format(format)
-    given = {k: v for k, v in options.items() if v is not None}
+    given = {k: v.expanduser() if isinstance(v, Path) else v for k, v in options.items() if v is not None}
     unknown = sorted(set(given) - set(fmt.options()))
     if unknown:
         takes = ", ".join(map(option_flag, fmt.options())) or "no options"
@@ -76,4 +76,4 @@ def read_dataset(format: str, root: str | Path, split: int | str = 1, **options:
         raise ConfigError(f"format {fmt.name!r} does not take {names} (it takes: {takes})")
     if isinstance(split, str) and split.strip().isdigit():
         split = int(split)
-    return fmt.reader()(Path(root), split, **given)
+    return fmt.reader()(Path(root).expanduser(), split, **given)
