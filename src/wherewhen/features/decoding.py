@@ -77,7 +77,7 @@ class DecodeDataset(Dataset[DecodedVideo]):
         record = FeatureRecord(
             video_id=rec.video_id,
             video=str(rec.path),
-            label=rec.label,
+            label=rec.label or None,
             split=rec.split,
             group=rec.group,
             frame_indices=list(indices),
