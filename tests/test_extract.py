@@ -36,7 +36,7 @@ def test_ud810_cubes_are_float16_16x1280x7x7(ud810_features: FeatureStore) -> No
         assert record.label == record.video_id[3:5] and record.group == record.video_id[5:7]
         assert len(record.frame_indices) == 16 and record.frame_size == (640, 480)
         assert record.split == ("test" if record.group == "P1" else "train")
-        x, y, w, h = record.crop
+        _x, y, w, h = record.crop
         assert (y, h) == (0.0, 480.0) and w == pytest.approx(480.0, abs=1)
 
 
