@@ -93,7 +93,7 @@ class DecodeDataset(Dataset[DecodedVideo]):
         return DecodedVideo(record, torch.from_numpy(frames), flow_frames, rec.video_id, str(rec.path))
 
     def _frames(self, info: VideoInfo, indices: list[int]) -> np.ndarray:
-        return center_crop(read_frames(info.path, indices, info=info, shorter_side=self.resize), self.size)
+        return center_crop(read_frames(info.path, indices, info=info, shorter_side=self.resize, threads=1), self.size)
 
 
 def boxes_at(rec: VideoRecord, info: VideoInfo, indices: list[int]) -> list[tuple[float, float, float, float] | None]:
