@@ -1,1 +1,26 @@
-"""explain"""
+"""Explanations a person can watch: heatmaps over the frames, boxes, a timeline of temporal attention, a report.
+
+>>> from wherewhen.explain import Explainer, write_explanation
+>>> explanation = Explainer.from_pretrained("runs/alstm/model").explain("video.mp4")
+>>> write_explanation(explanation, "explained/")   # explanation.mp4, contact_sheet.png, explanation.json, report.html
+"""
+
+from wherewhen.explain.explainer import Explainer
+from wherewhen.explain.explanation import Explanation, FrameExplanation, Segment, VideoSummary, load_explanation
+from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
+from wherewhen.explain.writer import FILES, RenderOptions, check_output_dir, write_explanation
+
+__all__ = [
+    "FILES",
+    "Explainer",
+    "Explanation",
+    "FrameExplanation",
+    "HeatmapStyle",
+    "RenderOptions",
+    "Segment",
+    "VideoSummary",
+    "check_output_dir",
+    "load_explanation",
+    "overlay_heatmap",
+    "write_explanation",
+]

@@ -1,0 +1,51 @@
+"""The sampled frames of an explained video at display size, decoded a chunk at a time (long videos fit in memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from wherewhen.explain.explanation import Explanation
+from wherewhen.video.decode import read_frames, scaled_size
+from wherewhen.video.probe import probe
+
+
+@dataclass(frozen=True)
+class Display:
+    """How original pixels map onto the displayed frame: ``x_display = x * sx``, ``y_display = y * sy``."""
+
+    width: int
+    height: int
+    sx: float
+    sy: float
+    shorter_side: int | None  # passed to read_frames; None = original size
+
+    def crop(self, crop: Sequence[float]) -> tuple[float, float, float, float]:
+        x, y, w, h = (float(v) for v in crop)
+        return (x * self.sx, y * self.sy, w * self.sx, h * self.sy)
+
+    def box(self, box: Sequence[float]) -> tuple[float, float, float, float]:
+        x1, y1, x2, y2 = (float(v) for v in box)
+        return (x1 * self.sx, y1 * self.sy, x2 * self.sx, y2 * self.sy)
+
+
+def display_for(width: int, height: int, max_side: int) -> Display:
+    """Frames larger than ``max_side`` on their longer side are shown scaled down (aspect kept)."""
+    scale = min(1.0, max_side / max(width, height))
+    if scale >= 1.0:
+        return Display(width, height, 1.0, 1.0, None)
+    shorter = max(2, round(min(width, height) * scale))
+    w, h = scaled_size(width, height, shorter)
+    return Display(w, h, w / width, h / height, shorter)
+
+
+def iter_display_frames(explanation: Explanation, display: Display, chunk: int = 32) -> Iterator[np.ndarray]:
+    """Yield the RGB frame of every row of ``explanation`` in row order, at ``display`` size."""
+    info = probe(explanation.video.path)
+    indices = [f.index for f in explanation.frames]
+    for first in range(0, len(indices), chunk):
+        part = indices[first : first + chunk]
+        images = read_frames(info.path, part, info=info, shorter_side=display.shorter_side)
+        yield from images

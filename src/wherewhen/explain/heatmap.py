@@ -1,0 +1,122 @@
+"""The heatmap recipe of the ALSTM blog post (papers/002): a K x K attention map drawn over the frame.
+
+1. divide the map by its maximum and upsample it (bilinear, ``cv2.resize``) onto the crop region of the frame that
+   the K x K grid covers (not the whole frame: the backbone saw only the centre crop);
+2. smooth it with a Gaussian filter (sigma = half a grid cell unless given);
+3. keep only the pixels above the ``percentile``-th percentile of the crop's pixels (80 in the post), which removes
+   the noise floor; the kept values are stretched to [0, 1]: ``(v - p) / (max - p)``;
+4. colour the kept pixels with an OpenCV colormap and alpha-blend them over the frame:
+   ``out = (1 - alpha) frame + alpha colour``; everything else stays untouched.
+
+A uniform map (a model that does not attend in space) has no pixel above its percentile and leaves the frame as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from wherewhen.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HeatmapStyle:
+    percentile: float = 80.0
+    alpha: float = 0.5
+    colormap: str = "jet"
+    sigma: float | None = None  # Gaussian sigma in displayed pixels; None = half a grid cell
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.percentile < 100.0:
+            raise ConfigError(f"--percentile must lie in [0, 100), got {self.percentile}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"--alpha must lie in [0, 1], got {self.alpha}")
+        colormap_code(self.colormap)
+        if self.sigma is not None and self.sigma < 0:
+            raise ConfigError(f"heatmap sigma must be >= 0, got {self.sigma}")
+
+
+def colormap_code(name: str) -> int:
+    code = getattr(cv2, f"COLORMAP_{name.upper()}", None)
+    if not isinstance(code, int):
+        choices = sorted(n.removeprefix("COLORMAP_").lower() for n in dir(cv2) if n.startswith("COLORMAP_"))
+        raise ConfigError(f"unknown colormap {name!r}; OpenCV has {', '.join(choices)}")
+    return code
+
+
+def crop_pixels(crop: Sequence[float], frame_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Integer (x0, y0, x1, y1) of a float (x, y, w, h) crop, clipped to a frame of shape (height, width)."""
+    h, w = frame_shape
+    x, y, cw, ch = (float(v) for v in crop)
+    x0, y0 = min(max(round(x), 0), w), min(max(round(y), 0), h)
+    x1, y1 = min(max(round(x + cw), x0), w), min(max(round(y + ch), y0), h)
+    return x0, y0, x1, y1
+
+
+def heat_field(
+    attention: np.ndarray, frame_shape: tuple[int, int], crop: Sequence[float], sigma: float | None = None
+) -> np.ndarray:
+    """Steps 1-2: float32 (H, W) smoothed map in [0, 1] on the crop region, 0 elsewhere.
+
+    ``crop`` is (x, y, w, h) in the pixels of the frame being drawn on (original pixels times any display scale).
+    """
+    a = np.asarray(attention, dtype=np.float32)
+    field = np.zeros(frame_shape, dtype=np.float32)
+    x0, y0, x1, y1 = crop_pixels(crop, frame_shape)
+    peak = float(a.max()) if a.size else 0.0
+    if x1 <= x0 or y1 <= y0 or peak <= 0 or not np.isfinite(peak):
+        return field
+    up = cv2.resize(a / peak, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    if sigma is None:
+        sigma = 0.5 * (x1 - x0) / a.shape[1]
+    if sigma > 0:
+        up = cv2.GaussianBlur(up, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+    field[y0:y1, x0:x1] = up
+    return field
+
+
+def keep_top(
+    field: np.ndarray, crop: Sequence[float], percentile: float = 80.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Step 3: (kept mask (H, W) bool, values stretched to [0, 1] where kept, 0 elsewhere).
+
+    The percentile is taken over the crop region's pixels; a pixel is kept when strictly above it.
+    """
+    x0, y0, x1, y1 = crop_pixels(crop, field.shape[:2])
+    kept = np.zeros(field.shape, dtype=bool)
+    values = np.zeros(field.shape, dtype=np.float32)
+    region = field[y0:y1, x0:x1]
+    if region.size == 0:
+        return kept, values
+    p = float(np.percentile(region, percentile))
+    top = float(region.max())
+    inside = region > p
+    if top <= p or not inside.any():
+        return kept, values
+    kept[y0:y1, x0:x1] = inside
+    values[y0:y1, x0:x1] = np.where(inside, (region - p) / (top - p), 0.0)
+    return kept, values
+
+
+def colorize(values: np.ndarray, colormap: str = "jet") -> np.ndarray:
+    """(H, W) values in [0, 1] -> (H, W, 3) uint8 RGB through an OpenCV colormap."""
+    gray = np.clip(values * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(cv2.applyColorMap(gray, colormap_code(colormap)), cv2.COLOR_BGR2RGB)
+
+
+def overlay_heatmap(
+    frame: np.ndarray, attention: np.ndarray, crop: Sequence[float], style: HeatmapStyle | None = None
+) -> np.ndarray:
+    """The whole recipe: RGB uint8 (H, W, 3) frame -> a copy with the attention heatmap blended on."""
+    style = style or HeatmapStyle()
+    field = heat_field(attention, frame.shape[:2], crop, style.sigma)
+    kept, values = keep_top(field, crop, style.percentile)
+    out = frame.copy()
+    if kept.any():
+        colour = colorize(values, style.colormap)
+        blended = (1.0 - style.alpha) * frame[kept].astype(np.float32) + style.alpha * colour[kept]
+        out[kept] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return out

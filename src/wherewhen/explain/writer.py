@@ -1,0 +1,115 @@
+"""Write an explanation folder: the annotated MP4, the contact sheet PNG, the JSON and the HTML report.
+
+Everything is written into a temporary sibling folder that replaces the output folder only once every file is
+complete, so a crash or Ctrl-C leaves the old folder (or none) and never a half-written one. An existing folder
+that is not empty is replaced only with ``force``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from wherewhen.errors import ConfigError
+from wherewhen.explain.explanation import Explanation
+from wherewhen.explain.frames import display_for, iter_display_frames
+from wherewhen.explain.heatmap import HeatmapStyle
+from wherewhen.explain.overlay import write_overlay_video
+from wherewhen.explain.plots import sheet_rows, write_contact_sheet
+from wherewhen.explain.report import write_html, write_json
+
+FILES = {
+    "video": "explanation.mp4",
+    "sheet": "contact_sheet.png",
+    "json": "explanation.json",
+    "html": "report.html",
+}
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    style: HeatmapStyle = field(default_factory=HeatmapStyle)
+    fps: float | None = None  # overlay frame rate; None = the sampled rows' own pace, within [1, 8]
+    max_side: int = 960  # larger frames are drawn scaled down
+    sheet_frames: int = 16  # frames on the contact sheet (spread over long videos)
+    thumb_width: int = 320
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and not 0.1 <= self.fps <= 120:
+            raise ConfigError(f"--fps must lie in [0.1, 120], got {self.fps}")
+        if self.max_side < 32:
+            raise ConfigError(f"max_side must be at least 32 pixels, got {self.max_side}")
+        if self.sheet_frames < 1:
+            raise ConfigError(f"sheet_frames must be at least 1, got {self.sheet_frames}")
+
+
+def check_output_dir(out: str | Path, force: bool = False) -> Path:
+    """Refuse (one-line ConfigError) an output path that is a file, or a non-empty folder without ``force``."""
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder; choose another output folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ConfigError(f"{out}: output folder exists and is not empty; pass --force to replace it")
+    return out
+
+
+@contextmanager
+def staged_dir(out: str | Path, force: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder next to ``out``; on success it replaces ``out`` as a whole."""
+    out = check_output_dir(out, force)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        yield tmp
+        check_output_dir(out, force)  # something may have appeared there meanwhile
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.replace(out, old / out.name)
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    os.chmod(out, 0o777 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_explanation(
+    explanation: Explanation, out: str | Path, *, force: bool = False, options: RenderOptions | None = None
+) -> dict[str, Path]:
+    """Render ``explanation`` into ``out`` (needs the video file it explains); return {kind: path}."""
+    options = options or RenderOptions()
+    out = check_output_dir(out, force)
+    v = explanation.video
+    display = display_for(v.width, v.height, options.max_side)
+    wanted = set(sheet_rows(explanation, options.sheet_frames))
+    thumbnails: dict[int, np.ndarray] = {}
+
+    def frames() -> Iterator[np.ndarray]:
+        for row, image in enumerate(iter_display_frames(explanation, display)):
+            if row in wanted:
+                thumbnails[row] = image
+            yield image
+
+    with staged_dir(out, force) as tmp:
+        write_overlay_video(explanation, tmp / FILES["video"], frames(), display, options.style, options.fps)
+        write_contact_sheet(
+            explanation, tmp / FILES["sheet"], thumbnails, display, options.style, thumb_width=options.thumb_width
+        )
+        write_json(explanation, tmp / FILES["json"])
+        write_html(explanation, tmp / FILES["html"], {k: v for k, v in FILES.items() if k != "html"})
+    return {kind: out / name for kind, name in FILES.items()}
