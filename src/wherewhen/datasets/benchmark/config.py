@@ -25,7 +25,9 @@ class BenchmarkConfig:
     frames, fps:      length and frame rate of every video.
     width, height:    frame size. Square by default so any resize-or-center-crop policy of a feature extractor
                       sees the whole frame.
-    distractors:      objects besides the actor; each shows a class drawn uniformly from all classes.
+    distractors:      objects besides the actor; each shows a class drawn from the video's class mix.
+    concentration:    Dirichlet concentration of each video's class mix (small: a few random classes crowd the
+                      distractors of a video; large: each distractor's class is nearly uniform over all classes).
     object_size:      mean side of an object as a fraction of the shorter frame side (each object varies +-15 %).
     segment_min/max:  length of the action segment as a fraction of the video, drawn uniformly per video.
     switch_prob:      chance that a distractor changes its class once, at a random frame.
@@ -41,6 +43,7 @@ class BenchmarkConfig:
     width: int = 160
     height: int = 160
     distractors: int = 4
+    concentration: float = 0.5
     object_size: float = 0.22
     segment_min: float = 0.3
     segment_max: float = 0.45
@@ -61,6 +64,7 @@ class BenchmarkConfig:
             (self.width >= 64 and self.height >= 64, "width and height must be at least 64"),
             (self.width % 2 == 0 and self.height % 2 == 0, "width and height must be even (yuv420p)"),
             (0 <= self.distractors <= 16, "distractors must be in 0..16"),
+            (0.01 <= self.concentration <= 100.0, "concentration must be in 0.01..100"),
             (0.05 <= self.object_size <= 0.45, "object_size must be in 0.05..0.45"),
             (0.0 < self.segment_min <= self.segment_max <= 1.0, "need 0 < segment_min <= segment_max <= 1"),
             (0.0 <= self.switch_prob <= 1.0, "switch_prob must be in 0..1"),

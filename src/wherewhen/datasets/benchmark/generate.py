@@ -53,20 +53,22 @@ def plan_benchmark(config: BenchmarkConfig) -> list[VideoPlan]:
     return plans
 
 
-def write_video(path: Path, frames: Iterable[np.ndarray], fps: int, crf: int) -> None:
-    """Encode RGB frames to H.264 (yuv420p) MP4 with fixed, single-threaded settings: same frames, same bytes."""
+def write_video(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: int, crf: int) -> None:
+    """Encode RGB frames to H.264 (yuv420p) MP4 with fixed, single-threaded settings: same frames, same bytes.
+
+    x264's macroblock-tree rate control is off: with it, small frames (96 or 160 pixels) encode to different
+    bytes from run to run in one process (it reads memory it never wrote), so decoded frames would differ.
+    """
     with atomic_path(path) as tmp:
         try:
             with av.open(str(tmp), mode="w", format="mp4") as container:
                 stream = container.add_stream("libx264", rate=fps)
+                stream.width, stream.height = size
                 stream.pix_fmt = "yuv420p"
-                stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+                stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "x264-params": "mbtree=0"}
                 stream.codec_context.thread_count = 1
-                for i, rgb in enumerate(frames):
-                    if i == 0:
-                        stream.height, stream.width = rgb.shape[:2]
-                    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                    container.mux(stream.encode(frame))
+                for rgb in frames:
+                    container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
                 container.mux(stream.encode(None))
         except av.error.FFmpegError as exc:
             raise VideoError(path, f"cannot encode the benchmark video: {exc}") from None
@@ -75,7 +77,7 @@ def write_video(path: Path, frames: Iterable[np.ndarray], fps: int, crf: int) ->
 def render_video(config: BenchmarkConfig, label: int, video_index: int, path: str) -> str:
     """Render and encode one video (runs in a worker process)."""
     plan = plan_video(config, label, video_index)
-    write_video(Path(path), render_frames(plan), config.fps, config.crf)
+    write_video(Path(path), render_frames(plan), (config.width, config.height), config.fps, config.crf)
     return path
 
 

@@ -7,11 +7,12 @@ leaves the segment, the actor and the background of every video as they were.
 
 The design that makes "where" and "when" necessary (docs/benchmark.md has the reasoning):
 
-* every frame shows ``1 + distractors`` objects, each displaying crops of some class's photo;
-* a distractor shows a class drawn uniformly from ALL classes (the true one included), kept for the whole video or
-  switched once; so no class is over-represented except through the actor;
-* the actor shows the true class only inside the segment ``[sf, ef)`` and wears a class-agnostic cue (a bright
-  ring) only then; outside it shows one other class and looks like any distractor.
+* every frame shows ``1 + distractors`` objects, each displaying crops of some class's photo inside a coloured frame;
+* a distractor shows a class drawn from the video's class mix (a symmetric Dirichlet draw over ALL classes, the
+  true one included), kept for the whole video or switched once; so a few random classes crowd each video and
+  no class is over-represented on average except through the actor;
+* the actor shows the true class only inside the segment ``[sf, ef)`` and only then wears the class-agnostic cue
+  (a yellow frame); outside it shows one other class in a frame of another colour, like any distractor.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from wherewhen.datasets.benchmark.config import BenchmarkConfig
 from wherewhen.datasets.benchmark.sources import BACKGROUNDS, FOOTAGE, background_shape, class_names
 
 # Independent random streams of one video.
-_SEGMENT, _ACTOR, _DISTRACTOR, _BACKGROUND, _NOISE, _SPLIT = range(6)
+_SEGMENT, _ACTOR, _DISTRACTOR, _BACKGROUND, _NOISE, _SPLIT, _MIX = range(7)
 
 WINDOW_RADIUS = (0.3, 0.45)  # half-height of the photo crop an object shows, as a fraction of the photo's short side
 WINDOW_DRIFT = 0.004  # how fast that crop pans across the photo, in photo short sides per frame (at most)
@@ -34,6 +35,15 @@ ZOOM = (1.0, 1.4)  # background crop: source short side / crop short side
 PAN = 0.3  # background pan over the video, at most this fraction of the source short side
 BACKGROUND_SHORT = 1.25  # background sources are scaled to this many times the larger frame side
 CLASS_PHOTO_SHORT = 3.0  # class photos are scaled to this many times the largest object side
+# Every object wears a frame in one of these colours; only the actor, only inside its segment, wears CUE_COLOR.
+FRAME_COLORS: tuple[tuple[int, int, int], ...] = (
+    (255, 255, 255),  # white
+    (0, 220, 255),  # cyan
+    (255, 40, 220),  # magenta
+    (40, 90, 255),  # blue
+    (230, 20, 20),  # red
+)
+CUE_COLOR = (255, 232, 0)  # yellow
 
 
 def rng(seed: int, *key: int) -> np.random.Generator:
@@ -79,12 +89,13 @@ class View:
 
 @dataclass(frozen=True)
 class ObjectPlan:
-    """One object: content rectangle (x, y) per frame and size (w, h), class shown per frame, and its views."""
+    """One object: content rectangle (x, y) per frame and size (w, h), class shown per frame, views, frame colour."""
 
-    xy: np.ndarray  # (T, 2) int, top-left corner of the content rectangle (the cue ring lies outside it)
+    xy: np.ndarray  # (T, 2) int, top-left corner of the content rectangle (the coloured frame lies outside it)
     size: tuple[int, int]
     shows: np.ndarray  # (T,) int, class index shown at each frame
     views: dict[int, View]
+    color: tuple[int, int, int]  # colour of its frame (the actor's turns CUE_COLOR inside the segment)
 
 
 @dataclass(frozen=True)
@@ -166,14 +177,18 @@ def plan_video(config: BenchmarkConfig, label: int, video_index: int, split: str
     shows[segment[0] : segment[1]] = label
     actor = _object(config, actor_rng, shows, ring)
 
+    # The distractors' class mix of this video: a Dirichlet draw, so a few classes (maybe the true one) crowd it.
+    mix = rng(seed, *key, _MIX).dirichlet(np.full(config.classes, config.concentration))
+    mix = (mix + 1e-9) / (mix + 1e-9).sum()
     distractors = []
     for d in range(config.distractors):
         d_rng = rng(seed, *key, _DISTRACTOR, d)
-        first = int(d_rng.integers(0, config.classes))
+        first = int(d_rng.choice(config.classes, p=mix))
         shows = np.full(t, first, dtype=np.int64)
         if d_rng.random() < config.switch_prob:
-            second = int(d_rng.integers(0, config.classes - 1))
-            second += second >= first
+            rest = mix.copy()
+            rest[first] = 0.0
+            second = int(d_rng.choice(config.classes, p=rest / rest.sum()))
             at = int(d_rng.integers(round(0.15 * t), round(0.85 * t) + 1))
             shows[at:] = second
         distractors.append(_object(config, d_rng, shows, ring))
@@ -207,7 +222,8 @@ def _object(config: BenchmarkConfig, r: np.random.Generator, shows: np.ndarray, 
             radius=float(radius),
             flip=bool(r.random() < 0.5),
         )
-    return ObjectPlan(xy=xy, size=(w, h), shows=shows, views=views)
+    color = FRAME_COLORS[int(r.integers(0, len(FRAME_COLORS)))]
+    return ObjectPlan(xy=xy, size=(w, h), shows=shows, views=views, color=color)
 
 
 def _path(config: BenchmarkConfig, r: np.random.Generator, size: tuple[int, int], ring: int) -> np.ndarray:

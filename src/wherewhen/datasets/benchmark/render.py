@@ -12,13 +12,13 @@ from wherewhen.datasets.benchmark.plan import (
     BackgroundPlan,
     ObjectPlan,
     VideoPlan,
+    CUE_COLOR,
     background_short,
     class_photo_short,
     rng,
 )
 from wherewhen.datasets.benchmark.sources import background, class_photo
 
-CUE_COLOR = (255, 232, 0)  # the ring: saturated yellow, the same for every class
 
 
 @lru_cache(maxsize=256)
@@ -85,9 +85,8 @@ def _paste(frame: np.ndarray, obj: ObjectPlan, t: int, ring: int, cue: bool, pho
     x, y = (int(v) for v in obj.xy[t])
     w, h = obj.size
     radius = max(2, min(w, h) // 6)
-    if cue:
-        outer = _rounded_mask(w + 2 * ring, h + 2 * ring, radius + ring)
-        frame[y - ring : y + h + ring, x - ring : x + w + ring][outer] = CUE_COLOR
+    outer = _rounded_mask(w + 2 * ring, h + 2 * ring, radius + ring)
+    frame[y - ring : y + h + ring, x - ring : x + w + ring][outer] = CUE_COLOR if cue else obj.color
     mask = _rounded_mask(w, h, radius)
     frame[y : y + h, x : x + w][mask] = _object_patch(obj, t, photo_short)[mask]
 
@@ -95,7 +94,8 @@ def _paste(frame: np.ndarray, obj: ObjectPlan, t: int, ring: int, cue: bool, pho
 def render_frames(plan: VideoPlan, *, cue: bool = True, noise: bool = True) -> Iterator[np.ndarray]:
     """Yield the video's frames, (H, W, 3) uint8 RGB.
 
-    ``cue=False`` leaves out the actor's ring and ``noise=False`` the pixel noise (tests use both to find exactly
+    ``cue=False`` keeps the actor's frame in its own colour inside the segment and ``noise=False`` leaves out the
+    pixel noise (tests use both to find exactly
     which pixels the cue and the objects change).
     """
     config = plan.config
