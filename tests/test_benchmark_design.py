@@ -39,6 +39,18 @@ def test_distractors_show_every_class_including_the_true_one(default_plans: list
     assert counts.min() > 0.5 * counts.mean()
 
 
+def test_the_most_shown_class_is_rarely_the_true_one(default_plans: list) -> None:
+    """Without attention the class mass points nowhere: its largest class is the label about as often as chance."""
+    config = preset("default")
+    hits = 0
+    for plan in default_plans:
+        mass = np.zeros(config.classes)
+        for obj in (*plan.distractors, plan.actor):
+            np.add.at(mass, obj.shows, obj.size[0] * obj.size[1])
+        hits += int(mass.argmax() == plan.label)
+    assert hits / len(default_plans) < 1 / config.classes + 0.1
+
+
 def test_sixteen_uniform_frames_see_the_segment_several_times(default_plans: list) -> None:
     frames = preset("default").frames
     indices = ((np.arange(16) + 0.5) * frames / 16).astype(int)

@@ -127,7 +127,8 @@ def test_boxes_frame_the_cue_in_the_decoded_video(twice: tuple[Path, Path]) -> N
             x, y, w, h = plan.box(t)
             r = plan.ring
             # the middle rows of the top and bottom edges of the frame drawn around the actor
-            border = np.concatenate([frame[y + r // 2, x + r : x + w - r], frame[y + h - 1 - r // 2, x + r : x + w - r]])
+            top, bottom = frame[y + r // 2, x + r : x + w - r], frame[y + h - 1 - r // 2, x + r : x + w - r]
+            border = np.concatenate([top, bottom])
             colour = np.median(border, axis=0)  # 4:2:0 chroma blurs a 2-pixel ring, hence loose bounds
             to_cue, to_own = np.abs(colour - cue).mean(), np.abs(colour - own).mean()
             if plan.in_segment(t):
@@ -165,3 +166,21 @@ def test_killed_run_resumes_and_other_settings_are_refused(tmp_path: Path) -> No
 
     with pytest.raises(DatasetError, match=r"frames=8 there, 9 asked"):
         generate_benchmark(tmp_path, config.with_overrides({"frames": 9}), workers=1)
+
+
+def test_cli_generates_and_reports_bad_knobs_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wherewhen.cli import main
+
+    knobs = ["classes=2", "videos_per_class=2", "frames=8", "fps=4", "width=64", "height=64", "distractors=1"]
+    main(["generate", str(tmp_path), *(a for k in knobs for a in ("--set", k)), "--seed", "3", "--workers", "1"])
+    assert "4 videos of 2 classes (Cat, Coffee)" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "benchmark.json").read_text())
+    assert meta["seed"] == 3 and meta["config"]["frames"] == 8 and meta["preset"] is None
+
+    bad_calls = ((["--set", "frames"], "expected KNOB=VALUE"), (["--set", "colour=red"], "unknown benchmark knob"))
+    for bad, message in bad_calls:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["generate", str(tmp_path / "other"), *bad])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err and err.count("\n") == 1

@@ -42,11 +42,11 @@ class BenchmarkConfig:
     fps: int = 10
     width: int = 160
     height: int = 160
-    distractors: int = 4
-    concentration: float = 0.5
-    object_size: float = 0.22
-    segment_min: float = 0.3
-    segment_max: float = 0.45
+    distractors: int = 6
+    concentration: float = 0.3
+    object_size: float = 0.2
+    segment_min: float = 0.25
+    segment_max: float = 0.4
     switch_prob: float = 0.5
     noise: float = 3.0
     train_fraction: float = 0.7
@@ -110,19 +110,18 @@ def _parse(kind: type, text: str) -> int | float:
 
 
 PRESETS: dict[str, BenchmarkConfig] = {
-    # 5 classes x 40 videos x 48 frames at 160x160: about 30 s to generate on a 2-core CPU.
+    # 5 classes x 40 videos x 48 frames at 160x160: about 30 s to generate with 2 workers on a 2-core CPU.
     "default": BenchmarkConfig(),
-    # All 12 classes, more and longer videos, more distractors, shorter segments.
+    # All 12 classes, more and longer videos, larger frames, more and smaller objects, shorter segments.
     "full": BenchmarkConfig(
         classes=12,
         videos_per_class=60,
         frames=64,
         width=224,
         height=224,
-        distractors=6,
+        distractors=8,
         object_size=0.18,
-        segment_min=0.25,
-        segment_max=0.4,
+        segment_max=0.35,
     ),
 }
 

@@ -9,16 +9,15 @@ import cv2
 import numpy as np
 
 from wherewhen.datasets.benchmark.plan import (
+    CUE_COLOR,
     BackgroundPlan,
     ObjectPlan,
     VideoPlan,
-    CUE_COLOR,
     background_short,
     class_photo_short,
     rng,
 )
 from wherewhen.datasets.benchmark.sources import background, class_photo
-
 
 
 @lru_cache(maxsize=256)
