@@ -241,13 +241,14 @@ class _Session:
 
     def save_best(self) -> None:
         assert self.best_state is not None
-        model = build_model(
-            self.module.name,
-            num_classes=self.module.num_classes,
-            in_channels=self.module.in_channels,
-            grid=self.module.grid,
-            **self.module.build_kwargs,
-        )
+        with torch.random.fork_rng(devices=[]):  # building a model draws initial weights; leave the run's RNG alone
+            model = build_model(
+                self.module.name,
+                num_classes=self.module.num_classes,
+                in_channels=self.module.in_channels,
+                grid=self.module.grid,
+                **self.module.build_kwargs,
+            )
         model.load_state_dict(self.best_state)
         extra = {
             "epoch": self.tracker.best_epoch,
