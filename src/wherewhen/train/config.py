@@ -66,10 +66,10 @@ class ScheduleSection:
 
 @dataclass
 class TrainSection:
-    epochs: int = 30
+    epochs: int = 20
     grad_clip: float = 1.0  # max global L2 norm of the gradients; 0 = off
     monitor: str = "val_accuracy"  # what selects the best epoch and drives early stopping
-    patience: int = 8  # early stopping: epochs without improvement; 0 = never stop early
+    patience: int = 6  # early stopping: epochs without improvement; 0 = never stop early
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # float16 autocast + gradient scaling on CUDA; ignored on CPU
     progress: bool = True  # progress bars (only on a terminal)

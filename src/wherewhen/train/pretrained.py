@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
@@ -193,8 +192,3 @@ def load_pretrained(directory: Path, map_location: str = "cpu") -> Pretrained:
         raise CheckpointError(weights_path, f"weights do not fit {config['model']} as configured: {detail}") from None
     model.to(map_location).eval()
     return Pretrained(model=model, classes=list(config["classes"]), features=features, config=config)
-
-
-def state_dict_equal(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
-    """Bit-identical state dicts (same keys, dtypes, shapes and values)."""
-    return a.keys() == b.keys() and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)

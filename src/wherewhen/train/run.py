@@ -372,7 +372,9 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
         if run_dir is None:
             run_dir = broadcast_object(default_run_dir(config.model.name) if ctx.is_main else None, ctx)
         run_dir = Path(run_dir)
-        if (run_dir / "run.json").exists() or (run_dir / "checkpoints").exists():
+        taken = (run_dir / "run.json").exists() or (run_dir / "checkpoints").exists()
+        barrier(ctx)  # every process looks before rank 0 writes anything
+        if taken:
             raise ConfigError(
                 f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out"
             )
