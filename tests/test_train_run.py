@@ -140,6 +140,15 @@ def test_stop_and_resume_in_process_is_bit_identical(store: FeatureStore, tmp_pa
     assert longer.epochs_done == 6 and len(longer.history) == 1
 
 
+def test_worker_processes_do_not_change_the_run(store: FeatureStore, tmp_path: Path) -> None:
+    """Clip and row choices come from (seed, epoch, video), not from whichever process loads the clip."""
+    train(config(store, "train.epochs=2", "model.dropout=0.3"), tmp_path / "inline", verbose=False)
+    train(
+        config(store, "train.epochs=2", "model.dropout=0.3", "data.num_workers=2"), tmp_path / "workers", verbose=False
+    )
+    assert_same_run(tmp_path / "inline", tmp_path / "workers")
+
+
 def test_killed_cli_run_resumes_bit_identical(store: FeatureStore, tmp_path: Path) -> None:
     """Kill `wherewhen train` with SIGKILL somewhere after its first checkpoint, resume, compare."""
     sets = ["train.epochs=12", "train.progress=false", "optim.lr=3e-2", "schedule.warmup_epochs=1"]
