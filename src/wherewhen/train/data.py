@@ -119,14 +119,18 @@ def labelled_split(
 ) -> list[FeatureRecord]:
     """Records of one split, checking each has a label from the store's class list."""
     chosen = [r for r in records if r.split == split]
+    _check_labels(store, chosen, classes)
+    return chosen
+
+
+def _check_labels(store: FeatureStore, records: list[FeatureRecord], classes: list[str]) -> None:
     known = set(classes)
-    for r in chosen:
+    for r in records:
         if r.label not in known:
             raise FeatureStoreError(
                 store.path_for(r.video_id),
-                f"label {r.label!r} of split {split!r} is not one of the store's classes ({', '.join(classes)})",
+                f"label {r.label!r} of split {r.split!r} is not one of the store's classes ({', '.join(classes)})",
             )
-    return chosen
 
 
 def plan_splits(
@@ -136,7 +140,7 @@ def plan_splits(
     val_split: str,
     val_fraction: float,
     seed: int,
-    fixed: dict[str, list[str]] | None = None,
+    fixed: dict[str, Any] | None = None,
 ) -> SplitPlan:
     """Train and validation records of ``store``; ``fixed`` (video ids per split, from a run to resume) wins."""
     classes = list(store.info.classes)
@@ -153,7 +157,8 @@ def plan_splits(
                     store.root, f"the run's {name} videos {', '.join(missing[:3])} are not in this store"
                 )
             picked[name] = [by_id[v] for v in fixed.get(name, [])]
-        return SplitPlan(classes, picked["train"], picked["val"], "fixed by the run")
+            _check_labels(store, picked[name], classes)
+        return SplitPlan(classes, picked["train"], picked["val"], str(fixed.get("val_source", "fixed by the run")))
     train = labelled_split(store, train_split, classes, records)
     if not train:
         present = Counter(r.split for r in records)

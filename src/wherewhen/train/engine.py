@@ -101,7 +101,6 @@ class StepSettings:
     amp: bool  # float16 autocast with gradient scaling (CUDA only)
     grad_clip: float
     progress: bool
-    flow: bool
 
 
 def to_device(batch: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor | None, Tensor]:

@@ -452,9 +452,7 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
     amp = config.train.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     tracker = BestTracker(config.train.monitor, config.train.patience if len(val_ds) > 0 else 0)
-    settings = StepSettings(
-        device=device, amp=amp, grad_clip=config.train.grad_clip, progress=config.train.progress, flow=module.uses_flow
-    )
+    settings = StepSettings(device=device, amp=amp, grad_clip=config.train.grad_clip, progress=config.train.progress)
 
     start_epoch, best_state, rng_state, already_done, stopped_early = 1, None, None, False, False
     if resume:
