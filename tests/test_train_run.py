@@ -140,6 +140,22 @@ def test_stop_and_resume_in_process_is_bit_identical(store: FeatureStore, tmp_pa
     assert longer.epochs_done == 6 and len(longer.history) == 1
 
 
+@pytest.mark.parametrize(("optim", "schedule"), [("sgd", "step"), ("rmsprop", "plateau"), ("adamw", "constant")])
+def test_each_optimizer_and_schedule_resumes(store: FeatureStore, tmp_path: Path, optim: str, schedule: str) -> None:
+    sets = [f"optim.name={optim}", f"schedule.name={schedule}", "schedule.warmup_epochs=0", "schedule.step_epochs=1",
+            "schedule.patience=0", "optim.lr=1e-2", "train.monitor=val_loss", "train.epochs=3"]  # fmt: skip
+    train(config(store, *sets), tmp_path / "straight", verbose=False)
+    train(config(store, *sets), tmp_path / "split", stop_after_epoch=1, verbose=False)
+    resume_run(tmp_path / "split", verbose=False)
+    assert_same_run(tmp_path / "straight", tmp_path / "split")
+    with open(tmp_path / "split/metrics.csv", newline="") as f:
+        lrs = [float(r["lr"]) for r in csv.DictReader(f)]
+    if schedule == "step":
+        assert lrs == pytest.approx([1e-2, 1e-3, 1e-4])
+    elif schedule == "constant":
+        assert lrs == pytest.approx([1e-2] * 3)
+
+
 def test_worker_processes_do_not_change_the_run(store: FeatureStore, tmp_path: Path) -> None:
     """Clip and row choices come from (seed, epoch, video), not from whichever process loads the clip."""
     train(config(store, "train.epochs=2", "model.dropout=0.3"), tmp_path / "inline", verbose=False)
