@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,16 @@ from wherewhen.errors import ConfigError
 from wherewhen.models import VideoModel, available_models, build_model
 
 B, T, D, K, C = 4, 6, 24, 5, 3
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny tensors: one thread avoids thread hand-off costs that dominate on a shared 2-core box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 # What each model documents: its regularizer names, extra loss terms, and whether spatial is a softmax (sums to 1)
 # or a mask in [0, 1]. A new model must be added here with what its docstring says.

@@ -16,16 +16,20 @@ beta is chosen by ``temporal``:
   :func:`selection_mask` turns it into that mask for a batch of video ids. No temporal parameters are learned.
 - ``"reinforce"``: hard attention learned with REINFORCE (Williams 1992). Frame t is kept with probability
   pi_t = sigmoid(s_t); in training z_t ~ Bernoulli(pi_t), in evaluation z_t = 1[pi_t > 0.5] (deterministic);
-  beta = z / sum(z) (all frames when none is kept). :meth:`loss_terms` adds
-  ``reinforce`` = -lambda_reinforce * mean_b (r_b - baseline) sum_t log pi(z_{b,t}), with reward r = Y[target]
-  (the probability the hard-attended prediction gives the true class) and a moving-average baseline
-  b <- m b + (1 - m) mean(r) (initialized with the first batch's mean) that reduces the variance.
+  beta = z / sum(z) (the most likely frame alone when none is kept). :meth:`loss_terms` adds
+  ``reinforce`` = -lambda_reinforce * mean_b (r_b - baseline_b) sum_t log pi(z_{b,t}) with reward r = Y[target],
+  the probability the hard-attended prediction gives the true class. The baseline reduces the variance:
+  ``"greedy"`` (default, self-critical as in Rennie et al. 2017) is the reward of the deterministic selection
+  1[pi > 0.5] for the same video, computed from the same frame predictions (y_t do not depend on beta, so it
+  needs no second pass); ``"moving"`` is a moving average b <- m b + (1 - m) mean(r), started at the first
+  batch's mean.
 
 Regularizer ``doubly_stochastic`` = lambda_ds * mean over videos of sum_i (1 - sum_t alpha_{t,i})^2 (as alstm).
 The paper's best UCF-11 result used lambda = 0; the default is 1 like alstm.
 
 Outputs: spatial = alpha (sums to 1); temporal = beta (sums to 1; hard attention gives zeros on dropped frames);
-frame_logits = W_y h_t + b_y; extras "temporal_prob" (pi, reinforce mode) and "log_prob" (training samples).
+frame_logits = W_y h_t + b_y; in reinforce mode extras "temporal_prob" (pi) and, in training, "log_prob"
+(sum_t log pi(z_t) of the draws) and "greedy_temporal" (the deterministic beta, for the baseline).
 
 Paper settings: 3-layer LSTM of 512, dropout 0.5, weight decay 1e-5, 30 frames. Defaults: 1 layer of 256.
 
@@ -40,6 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wherewhen.errors import ConfigError, DatasetError
@@ -52,6 +57,7 @@ from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import register_model
 
 TEMPORAL_MODES = ("soft", "given", "reinforce")
+BASELINES = ("greedy", "moving")
 
 
 def load_frame_selection(path: str | Path) -> dict[str, list[int]]:
@@ -101,6 +107,7 @@ class SpatioTemporalLRCN(VideoModel):
         temporal: str = "soft",
         lambda_ds: float = 1.0,
         lambda_reinforce: float = 1.0,
+        baseline: str = "greedy",
         baseline_momentum: float = 0.9,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
@@ -108,7 +115,10 @@ class SpatioTemporalLRCN(VideoModel):
             raise ConfigError(f"lrcn_st: temporal must be one of {', '.join(TEMPORAL_MODES)}, got {temporal!r}")
         if not 1 <= layers <= 3:
             raise ConfigError(f"lrcn_st: supports 1 to 3 LSTM layers, got {layers}")
+        if baseline not in BASELINES:
+            raise ConfigError(f"lrcn_st: baseline must be one of {', '.join(BASELINES)}, got {baseline!r}")
         self.temporal_mode = temporal
+        self.baseline = baseline
         self.lambda_ds = lambda_ds
         self.lambda_reinforce = lambda_reinforce
         self.baseline_momentum = baseline_momentum
@@ -169,15 +179,13 @@ class SpatioTemporalLRCN(VideoModel):
     def _sampled_beta(self, scores: Tensor, extras: dict[str, Tensor]) -> Tensor:
         prob = torch.sigmoid(scores)  # (B, T) probability of keeping each frame
         extras["temporal_prob"] = prob
-        if self.training:
-            keep = torch.bernoulli(prob.detach())
-            extras["log_prob"] = (
-                keep * torch.log(prob.clamp_min(1e-8)) + (1 - keep) * torch.log((1 - prob).clamp_min(1e-8))
-            ).sum(dim=1)
-        else:
-            keep = (prob > 0.5).to(prob.dtype)
-        keep = torch.where(keep.sum(dim=1, keepdim=True) > 0, keep, torch.ones_like(keep))
-        return keep / keep.sum(dim=1, keepdim=True)
+        greedy = _normalized_selection((prob > 0.5).to(prob.dtype), prob)
+        if not self.training:
+            return greedy
+        keep = torch.bernoulli(prob.detach())
+        extras["log_prob"] = -F.binary_cross_entropy_with_logits(scores, keep, reduction="none").sum(dim=1)
+        extras["greedy_temporal"] = greedy.detach()
+        return _normalized_selection(keep, prob)
 
     def loss_terms(self, output: ModelOutput, targets: Tensor) -> dict[str, Tensor]:
         terms = super().loss_terms(output, targets)
@@ -189,11 +197,27 @@ class SpatioTemporalLRCN(VideoModel):
             return terms
         with torch.no_grad():
             reward = output.logits.exp().gather(1, targets.view(-1, 1)).squeeze(1)
-            if not bool(self.baseline_ready):
-                self.reward_baseline.fill_(reward.mean())
-                self.baseline_ready.fill_(True)
-            advantage = reward - self.reward_baseline
-            m = self.baseline_momentum
-            self.reward_baseline.mul_(m).add_((1 - m) * reward.mean())
+            advantage = reward - self._baseline(output, targets, reward)
         terms["reinforce"] = -self.lambda_reinforce * (advantage * log_prob).mean()
         return terms
+
+    def _baseline(self, output: ModelOutput, targets: Tensor, reward: Tensor) -> Tensor:
+        if self.baseline == "greedy":  # self-critical: the reward of the deterministic selection, per video
+            assert output.frame_logits is not None
+            greedy = output.extras["greedy_temporal"].unsqueeze(-1) * output.frame_logits.softmax(dim=-1)
+            return greedy.sum(dim=1).gather(1, targets.view(-1, 1)).squeeze(1)
+        if not bool(self.baseline_ready):
+            self.reward_baseline.fill_(reward.mean())
+            self.baseline_ready.fill_(True)
+        baseline = self.reward_baseline.clone()
+        m = self.baseline_momentum
+        self.reward_baseline.mul_(m).add_((1 - m) * reward.mean())
+        return baseline
+
+
+def _normalized_selection(keep: Tensor, prob: Tensor) -> Tensor:
+    """beta = keep / sum(keep); a video with nothing kept keeps its most likely frame (a deterministic function of
+    pi, so the REINFORCE log-probability of the Bernoulli draws stays the right one)."""
+    best = F.one_hot(prob.argmax(dim=1), prob.shape[1]).to(prob.dtype)
+    keep = torch.where(keep.sum(dim=1, keepdim=True) > 0, keep, best)
+    return keep / keep.sum(dim=1, keepdim=True)
