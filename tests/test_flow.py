@@ -1,28 +1,21 @@
-"""Optical flow images from real frames of bikes.mp4 (decoded with PyAV here until the lead's decoder lands)."""
+"""Optical flow images from real frames of bikes.mp4."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
 
 from wherewhen.errors import ConfigError
+from wherewhen.video.decode import read_frames
 from wherewhen.video.flow import compute_flow, flow_image, render_flow
 
 
 @pytest.fixture(scope="module")
 def frames(bikes_mp4: Path) -> list[np.ndarray]:
-    with av.open(str(bikes_mp4)) as container:
-        out = []
-        for i, frame in enumerate(container.decode(video=0)):
-            if i in (50, 51):
-                out.append(frame.to_ndarray(format="rgb24"))
-            if i > 51:
-                break
-    return out
+    return list(read_frames(bikes_mp4, [50, 51]))
 
 
 def _shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
