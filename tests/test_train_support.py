@@ -27,12 +27,14 @@ def make_store(
     seed: int = 0,
     signal: float = 1.5,
     channels_on_disk: int | None = None,
+    flow: bool = False,
 ) -> FeatureStore:
     """A store with ``videos`` videos per split in ``splits`` (default: all "train"), labels cycling over classes.
 
     Video i has label ``i % classes`` and group ``p{(i // classes) % groups}``, so every group holds every class
     (like the people of ud810).
-    ``channels_on_disk`` writes cubes with another D than store.json promises (a broken store).
+    ``channels_on_disk`` writes cubes with another D than store.json promises (a broken store). ``flow`` adds
+    flow cubes carrying the same class signal.
     """
     names = class_names or [f"action{c}" for c in range(classes)]
     info = StoreInfo(
@@ -42,6 +44,7 @@ def make_store(
         channels=channels,
         sampling={"method": "uniform", "frames": frames},
         classes=names,
+        flow=flow,
     )
     store = FeatureStore.create(root, info)
     gen = torch.Generator().manual_seed(seed)
@@ -69,6 +72,6 @@ def make_store(
                 frame_size=(320, 240),
                 crop=(40.0, 0.0, 240.0, 240.0),
             )
-            store.write(record, cube)
+            store.write(record, cube, flow=cube.flip(0) if flow else None)
     store.write_manifest()
     return store
