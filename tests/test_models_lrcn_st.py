@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from wherewhen.datasets.frame_selection import load_frame_selection, selection_mask
 from wherewhen.errors import ConfigError, DatasetError
 from wherewhen.models import build_model
-from wherewhen.models.lrcn_st import SpatioTemporalLRCN, load_frame_selection, selection_mask
+from wherewhen.models.lrcn_st import SpatioTemporalLRCN
 
 B, T, D, K, C = 4, 8, 10, 3, 3
 

@@ -12,8 +12,8 @@ beta is chosen by ``temporal``:
 
 - ``"soft"``: beta = softmax_t(s_t), trained by backpropagation.
 - ``"given"``: hard attention from a human frame selection. forward() takes ``frame_mask`` (B, T), 1 on the
-  chosen cube rows, and beta = mask / sum(mask). :func:`load_frame_selection` reads the selection file and
-  :func:`selection_mask` turns it into that mask for a batch of video ids. No temporal parameters are learned.
+  chosen cube rows, and beta = mask / sum(mask). Training and evaluation build the mask from a selection file
+  (``data.frame_selection``; see :mod:`wherewhen.datasets.frame_selection`). No temporal parameters are learned.
 - ``"reinforce"``: hard attention learned with REINFORCE (Williams 1992). Frame t is kept with probability
   pi_t = sigmoid(s_t); in training z_t ~ Bernoulli(pi_t), in evaluation z_t = 1[pi_t > 0.5] (deterministic);
   beta = z / sum(z) (the most likely frame alone when none is kept). :meth:`loss_terms` adds
@@ -39,15 +39,11 @@ feature cube (``FeatureRecord.frame_indices`` maps them to decoded frame numbers
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from pathlib import Path
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from wherewhen.errors import ConfigError, DatasetError
+from wherewhen.errors import ConfigError
 from wherewhen.losses import doubly_stochastic
 from wherewhen.models._heads import log_weighted_probability
 from wherewhen.models._lstm import MeanFeatureInit, StackedLSTM
@@ -58,38 +54,6 @@ from wherewhen.models.registry import register_model
 
 TEMPORAL_MODES = ("soft", "given", "reinforce")
 BASELINES = ("greedy", "moving")
-
-
-def load_frame_selection(path: str | Path) -> dict[str, list[int]]:
-    """Read a frame selection file: JSON object mapping video ids to lists of 0-based cube rows."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DatasetError(path, "frame selection file not found") from None
-    except json.JSONDecodeError as exc:
-        raise DatasetError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
-    if not isinstance(data, dict):
-        raise DatasetError(path, 'expected a JSON object {"video_id": [frame rows], ...}')
-    selection: dict[str, list[int]] = {}
-    for video_id, rows in data.items():
-        if not isinstance(rows, list) or not rows or not all(isinstance(r, int) and r >= 0 for r in rows):
-            raise DatasetError(path, f"video {video_id!r}: expected a non-empty list of 0-based frame rows")
-        selection[video_id] = sorted(set(rows))
-    return selection
-
-
-def selection_mask(selection: dict[str, list[int]], video_ids: Sequence[str], num_frames: int) -> Tensor:
-    """(B, T) float mask with 1 on each video's selected rows; a video missing from the selection is an error."""
-    mask = torch.zeros(len(video_ids), num_frames)
-    for row, video_id in enumerate(video_ids):
-        if video_id not in selection:
-            raise ConfigError(f"frame selection has no entry for video {video_id!r}")
-        rows = selection[video_id]
-        if max(rows) >= num_frames:
-            raise ConfigError(f"frame selection for {video_id!r} names row {max(rows)}, but cubes have {num_frames}")
-        mask[row, rows] = 1.0
-    return mask
 
 
 @register_model("lrcn_st")

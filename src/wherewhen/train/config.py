@@ -42,6 +42,7 @@ class DataSection:
     val_fraction: float = 0.2  # share of train_split carved out for validation; 0 = no validation
     test_split: str = "test"  # never read during training; recorded in run.json for `evaluate`
     jitter: bool = True  # training picks a random row inside each of T equal segments (TSN); else the centre
+    frame_selection: str = ""  # JSON {video_id: [cube rows]}: frame_mask for models with given hard attention
 
 
 @dataclass

@@ -38,8 +38,17 @@ def record_clips(record: FeatureRecord) -> list[list[int]]:
     return clips or [list(range(len(record.frame_indices)))]
 
 
+def frame_mask(selection: dict[str, list[int]], video_id: str, picked: list[int]) -> torch.Tensor:
+    """(T,) 1.0 where the picked cube row is in the video's frame selection (all ones when none is selected)."""
+    chosen = selection.get(video_id)
+    if chosen is None:
+        return torch.ones(len(picked))
+    mask = torch.tensor([1.0 if row in chosen else 0.0 for row in picked])
+    return mask if mask.any() else torch.ones(len(picked))
+
+
 class ClipDataset(Dataset[dict[str, Any]]):
-    """Items are ``{"rgb": float16 (T, D, K, K), ["flow": same], "label": int, "video": int}``.
+    """Items are ``{"rgb": float16 (T, D, K, K), ["flow": same], ["frame_mask": (T,)], "label": int, "video": int}``.
 
     ``video`` indexes ``records``, so clip scores can be averaged per video. With ``train=True`` there is one item
     per video (a random clip each epoch); otherwise one item per clip.
@@ -56,8 +65,10 @@ class ClipDataset(Dataset[dict[str, Any]]):
         jitter: bool = True,
         seed: int = 0,
         flow: bool = False,
+        selection: dict[str, list[int]] | None = None,
     ) -> None:
         self.store = store
+        self.selection = selection
         self.records = records
         self.class_index = {c: i for i, c in enumerate(classes)}
         self.labels = [self.class_index[r.label] for r in records]  # type: ignore[index]
@@ -94,6 +105,8 @@ class ClipDataset(Dataset[dict[str, Any]]):
         picked = [rows[p] for p in row_positions(len(rows), self.frames, offsets)]
         tensors = self.store.load(record.video_id, keys=self.keys)
         item: dict[str, Any] = {"label": self.labels[video], "video": video}
+        if self.selection is not None:
+            item["frame_mask"] = frame_mask(self.selection, record.video_id, picked)
         for key, cube in tensors.items():
             if cube.dim() != 4 or max(picked) >= cube.shape[0]:
                 raise FeatureStoreError(
@@ -242,7 +255,7 @@ def collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         "label": torch.tensor([it["label"] for it in items], dtype=torch.long),
         "video": torch.tensor([it["video"] for it in items], dtype=torch.long),
     }
-    for key in ("rgb", "flow"):
+    for key in ("rgb", "flow", "frame_mask"):
         if key in items[0]:
             batch[key] = torch.stack([it[key] for it in items])
     return batch

@@ -103,11 +103,14 @@ class StepSettings:
     progress: bool
 
 
-def to_device(batch: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor | None, Tensor]:
-    """float16 cubes from the loader become float32 on the device."""
-    cubes = batch["rgb"].to(device, non_blocking=True).float()
-    flow = batch["flow"].to(device, non_blocking=True).float() if "flow" in batch else None
-    return cubes, flow, batch["label"].to(device, non_blocking=True)
+def to_device(batch: dict[str, Tensor], device: torch.device) -> tuple[dict[str, Tensor], Tensor]:
+    """The model's keyword inputs (float16 cubes become float32 on the device) and the targets."""
+    inputs = {"cubes": batch["rgb"].to(device, non_blocking=True).float()}
+    if "flow" in batch:
+        inputs["flow"] = batch["flow"].to(device, non_blocking=True).float()
+    if "frame_mask" in batch:
+        inputs["frame_mask"] = batch["frame_mask"].to(device, non_blocking=True)
+    return inputs, batch["label"].to(device, non_blocking=True)
 
 
 @dataclass
@@ -164,10 +167,10 @@ def train_epoch(
     params = [p for p in module.parameters() if p.requires_grad]
     bar = _bar(loader, enabled=settings.progress and ctx.is_main, desc=desc, total=len(loader))
     for step, batch in enumerate(bar):
-        cubes, flow, targets = to_device(batch, settings.device)
+        inputs, targets = to_device(batch, settings.device)
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=settings.device.type, dtype=torch.float16, enabled=settings.amp):
-            output = model(cubes, flow)
+            output = model(**inputs)
             terms = module.loss_terms(output, targets)
         loss = sum(terms.values())
         scaler.scale(loss).backward()
@@ -205,9 +208,9 @@ def validate(
     prob_sum = torch.zeros(num_videos, num_classes, dtype=torch.float64, device=settings.device)
     clip_count = torch.zeros(num_videos, dtype=torch.float64, device=settings.device)
     for batch in _bar(loader, enabled=settings.progress and ctx.is_main, desc="validate", total=len(loader)):
-        cubes, flow, targets = to_device(batch, settings.device)
+        inputs, targets = to_device(batch, settings.device)
         with torch.autocast(device_type=settings.device.type, dtype=torch.float16, enabled=settings.amp):
-            output = module(cubes, flow)
+            output = module(**inputs)
             terms = module.loss_terms(output, targets)
         totals.add(terms, output.logits, targets)
         video = batch["video"].to(settings.device)
@@ -285,9 +288,9 @@ def unused_parameters(module: VideoModel, batch: dict[str, Tensor], device: torc
     try:
         with torch.random.fork_rng(devices=devices):
             module.train()
-            cubes, flow, targets = to_device(batch, device)
-            output = module(cubes, flow)
-            _check_output(module, output, cubes)
+            inputs, targets = to_device(batch, device)
+            output = module(**inputs)
+            _check_output(module, output, inputs["cubes"])
             loss = sum(module.loss_terms(output, targets).values())
             loss.backward()
         return [n for n, p in module.named_parameters() if p.requires_grad and p.grad is None]

@@ -15,6 +15,7 @@ state and the exact train / validation videos, so the finished weights equal tho
 
 from __future__ import annotations
 
+import inspect
 import json
 import random
 import sys
@@ -30,6 +31,7 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from wherewhen.datasets.frame_selection import load_frame_selection
 from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError
 from wherewhen.features.store import FeatureStore, StoreInfo, atomic_write_text
 from wherewhen.models import VideoModel, build_model
@@ -401,6 +403,7 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
     )
     if module.uses_flow and not info.flow:
         raise ConfigError(f"model {module.name!r} needs flow cubes; {store.root} was extracted without --flow")
+    selection = load_selection_for(module, config.data.frame_selection)
     device = ctx.device
     train_ds = ClipDataset(
         store,
@@ -411,8 +414,9 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
         jitter=config.data.jitter,
         seed=config.seed,
         flow=module.uses_flow,
+        selection=selection,
     )
-    val_ds = ClipDataset(store, plan.val, plan.classes, frames, train=False, flow=module.uses_flow)
+    val_ds = ClipDataset(store, plan.val, plan.classes, frames, train=False, flow=module.uses_flow, selection=selection)
     first = _check_cube_shape(store, info, train_ds)
     module.to(device)
     unused = unused_parameters(module, collate([first]), device)
@@ -528,3 +532,12 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
     if unused:
         _say(ctx, verbose, f"parameters without gradient (DDP will look for them): {', '.join(unused[:5])}")
     return session
+
+
+def load_selection_for(module: VideoModel, path: str) -> dict[str, list[int]] | None:
+    """The frame selection file for models whose forward takes ``frame_mask``; None when not configured."""
+    if not path:
+        return None
+    if "frame_mask" not in inspect.signature(module.forward).parameters:
+        raise ConfigError(f"model {module.name!r} takes no frame selection; remove data.frame_selection")
+    return load_frame_selection(path)
