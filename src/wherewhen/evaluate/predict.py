@@ -1,0 +1,197 @@
+"""Run a model over the records of a feature store, batched, and keep per-clip outputs as numpy arrays.
+
+Nothing here decides a protocol: ``aggregation`` turns clips into video probabilities, ``spatial`` and ``temporal``
+turn the maps and weights into boxes and segments. The model is only called through ``forward`` and read through
+the fields of ``ModelOutput``.
+
+Clips of a video: the record's own ``clips`` (row positions per clip), or windows of ``window`` rows every
+``stride`` rows over all rows (sliding windows over an untrimmed video; the last window is aligned to the end);
+``num_clips`` then keeps that many clips evenly spaced among them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from wherewhen.errors import ConfigError, DatasetError
+from wherewhen.features.store import FeatureRecord, FeatureStore
+
+
+@dataclass
+class ClipOutput:
+    """One forward pass over one clip (T rows of the video)."""
+
+    rows: np.ndarray  # (T,) row positions in the video's cube
+    probabilities: np.ndarray  # (C,) softmax of the model's video logits
+    frame_probabilities: np.ndarray | None  # (T, C) softmax of frame logits, or None
+    spatial: np.ndarray  # (T, K, K)
+    temporal: np.ndarray  # (T,) sums to 1
+
+
+@dataclass
+class VideoPrediction:
+    """All clips of one video, and its record (ground truth, times, crop)."""
+
+    record: FeatureRecord
+    target: int | None
+    clips: list[ClipOutput]
+    num_rows: int
+
+    @property
+    def times(self) -> np.ndarray:
+        """(T_video,) time in seconds of every cube row."""
+        return np.asarray(self.record.times, dtype=np.float64)
+
+    def clip_probabilities(self) -> np.ndarray:
+        """(N, C) the model's class probabilities per clip."""
+        return np.stack([c.probabilities for c in self.clips])
+
+    def spatial_maps(self) -> tuple[np.ndarray, np.ndarray]:
+        """(T_video, K, K) map per row, the mean over the clips that cover it, and the (T_video,) covered mask."""
+        k = self.clips[0].spatial.shape[1:]
+        total = np.zeros((self.num_rows, *k), dtype=np.float64)
+        count = np.zeros(self.num_rows, dtype=np.int64)
+        for clip in self.clips:
+            np.add.at(total, clip.rows, clip.spatial)
+            np.add.at(count, clip.rows, 1)
+        covered = count > 0
+        total[covered] /= count[covered, None, None]
+        return total, covered
+
+
+def sliding_windows(num_rows: int, window: int, stride: int | None = None) -> list[list[int]]:
+    """Windows of ``window`` rows every ``stride`` rows; the last one ends at the last row; one window if short."""
+    if window < 1:
+        raise ConfigError(f"window must be at least 1 row, got {window}")
+    stride = window if stride is None else stride
+    if stride < 1:
+        raise ConfigError(f"stride must be at least 1 row, got {stride}")
+    if num_rows <= window:
+        return [list(range(num_rows))]
+    starts = list(range(0, num_rows - window + 1, stride))
+    if starts[-1] + window < num_rows:
+        starts.append(num_rows - window)
+    return [list(range(s, s + window)) for s in starts]
+
+
+def select_clips(
+    record: FeatureRecord, num_clips: int | None = None, window: int | None = None, stride: int | None = None
+) -> list[list[int]]:
+    """Row positions of each clip to evaluate for one video (see the module docstring)."""
+    num_rows = len(record.frame_indices)
+    if window is not None:
+        clips = sliding_windows(num_rows, window, stride)
+    else:
+        clips = [list(c) for c in record.clips] or [list(range(num_rows))]
+    bad = [r for c in clips for r in c if not 0 <= r < num_rows]
+    if bad:
+        raise DatasetError(record.video, f"clip row {bad[0]} is outside the cube's {num_rows} rows")
+    if num_clips is not None:
+        if num_clips < 1:
+            raise ConfigError(f"--clips must be at least 1, got {num_clips}")
+        if num_clips < len(clips):
+            picks = np.linspace(0, len(clips) - 1, num_clips).round().astype(int)
+            clips = [clips[i] for i in picks]
+    return clips
+
+
+def class_targets(records: Sequence[FeatureRecord], classes: Sequence[str]) -> list[int | None]:
+    """Class index of each record's label (None for unlabelled records); an unknown label is an error."""
+    index = {c: i for i, c in enumerate(classes)}
+    targets: list[int | None] = []
+    for rec in records:
+        if rec.label is None:
+            targets.append(None)
+        elif rec.label not in index:
+            raise DatasetError(rec.video, f"label {rec.label!r} is not one of the model's {len(classes)} classes")
+        else:
+            targets.append(index[rec.label])
+    return targets
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+@torch.inference_mode()
+def _forward(model: nn.Module, batch: list[tuple[int, np.ndarray, torch.Tensor, torch.Tensor | None]]) -> list:
+    device = _device_of(model)
+    cubes = torch.stack([b[2] for b in batch]).to(device=device, dtype=torch.float32)
+    flows = [b[3] for b in batch]
+    flow = None if flows[0] is None else torch.stack(flows).to(device=device, dtype=torch.float32)  # type: ignore[arg-type]
+    out = model(cubes, flow)
+    probs = out.logits.float().softmax(-1).cpu().numpy()
+    frame = None if out.frame_logits is None else out.frame_logits.float().softmax(-1).cpu().numpy()
+    spatial = out.spatial.float().cpu().numpy()
+    temporal = out.temporal.float().cpu().numpy()
+    return [
+        (
+            video_pos,
+            ClipOutput(
+                rows=rows,
+                probabilities=probs[i],
+                frame_probabilities=None if frame is None else frame[i],
+                spatial=spatial[i],
+                temporal=temporal[i],
+            ),
+        )
+        for i, (video_pos, rows, _, _) in enumerate(batch)
+    ]
+
+
+def predict_records(
+    model: nn.Module,
+    store: FeatureStore,
+    records: Sequence[FeatureRecord],
+    classes: Sequence[str],
+    *,
+    num_clips: int | None = None,
+    window: int | None = None,
+    stride: int | None = None,
+    batch_size: int = 16,
+    progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None = None,
+) -> list[VideoPrediction]:
+    """Every clip of every record through ``model`` (put in eval mode), batched by clip length.
+
+    Cubes are read one video at a time, so memory holds one batch of cubes plus the (small) outputs.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be at least 1, got {batch_size}")
+    model.eval()
+    keys = ("rgb", "flow") if getattr(model, "uses_flow", False) else ("rgb",)
+    targets = class_targets(records, classes)
+    outputs: list[list[ClipOutput]] = [[] for _ in records]
+    pending: dict[int, list] = {}  # clip length -> batch waiting for more clips of that length
+
+    def flush(length: int) -> None:
+        for video_pos, clip in _forward(model, pending.pop(length)):
+            outputs[video_pos].append(clip)
+
+    iterator = progress(records) if progress is not None else records
+    for video_pos, rec in enumerate(iterator):
+        tensors = store.load(rec.video_id, keys)
+        rgb, flow = tensors["rgb"], tensors.get("flow")
+        if rgb.shape[0] != len(rec.frame_indices):
+            raise DatasetError(
+                store.path_for(rec.video_id), f"cube has {rgb.shape[0]} rows, record {len(rec.frame_indices)}"
+            )
+        for rows in select_clips(rec, num_clips, window, stride):
+            idx = torch.as_tensor(rows, dtype=torch.long)
+            item = (video_pos, np.asarray(rows), rgb[idx], None if flow is None else flow[idx])
+            pending.setdefault(len(rows), []).append(item)
+            if len(pending[len(rows)]) >= batch_size:
+                flush(len(rows))
+    for length in list(pending):
+        flush(length)
+    return [
+        VideoPrediction(
+            record=rec, target=t, clips=sorted(outs, key=lambda c: int(c.rows[0])), num_rows=len(rec.frame_indices)
+        )
+        for rec, t, outs in zip(records, targets, outputs, strict=True)
+    ]
