@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,6 @@ class EvaluationConfig:
         """The same config with one attention threshold for both the spatial and the temporal maps."""
         if not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
-        from dataclasses import replace
-
         return replace(
             self,
             spatial=replace(self.spatial, threshold=threshold),
@@ -215,10 +213,7 @@ def evaluate_run(
     progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None = None,
 ) -> tuple[EvaluationResult, Path]:
     """Evaluate a trained run on ``split`` and write metrics.json, per_class.csv, confusion.png to the output."""
-    from dataclasses import replace
-
     from wherewhen.evaluate.report import write_outputs
-    from wherewhen.train.pretrained import load_pretrained
 
     run_dir = Path(run_dir)
     config = replace(config or EvaluationConfig(), split=split)
@@ -230,6 +225,8 @@ def evaluate_run(
     if not store_path:
         raise CheckpointError(run_dir / "run.json", "names no feature store ('data'); pass --data STORE")
     store = FeatureStore(store_path)
+    from wherewhen.train.pretrained import load_pretrained
+
     pretrained = load_pretrained(run_dir / "model")
     check_store_matches(store, pretrained.classes, pretrained.features)
     result = evaluate_model(pretrained.model, store, pretrained.classes, config, progress)

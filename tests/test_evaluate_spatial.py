@@ -1,0 +1,55 @@
+"""Frame-AP on hand-computed detection lists."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wherewhen.evaluate.spatial import frame_average_precision, match_frame_detections
+
+GT_BOX = (0.0, 0.0, 10.0, 10.0)
+
+
+def gt_frames(*frames: int) -> dict[int, np.ndarray]:
+    return {f: np.array([GT_BOX]) for f in frames}
+
+
+@pytest.mark.parametrize("iou", [0.05, 0.1, 0.2, 0.3, 0.5, 0.99])
+def test_ground_truth_against_itself_gives_ap_one(iou: float) -> None:
+    gt = {1: np.array([GT_BOX, (20, 20, 40, 40)]), 2: np.array([GT_BOX]), 7: np.array([(5, 5, 9, 9)])}
+    frames = np.array([1, 1, 2, 7])
+    boxes = np.concatenate([gt[1], gt[2], gt[7]])
+    scores = np.array([0.3, 0.9, 0.5, 0.1])
+    assert frame_average_precision(frames, scores, boxes, gt, iou) == pytest.approx(1.0)
+
+
+def test_frame_ap_with_a_shifted_box_and_a_background_frame() -> None:
+    # Ground truth in frames 1, 2, 3. Detections, best first:
+    #   frame 1 exact box (IoU 1), score .9
+    #   frame 2 box shifted by half its width (IoU 50/150 = 1/3), score .8
+    #   frame 4 (no ground truth), score .7
+    # IoU threshold 0.3: TP TP FP -> precision 1, 1, 2/3; recall 1/3, 2/3, 2/3
+    #   trapezoid from (0, 1): 1/3 * 1 + 1/3 * 1 + 0 = 2/3
+    # IoU threshold 0.5: TP FP FP -> precision 1, 1/2, 1/3; recall 1/3, 1/3, 1/3 -> 1/3
+    frames = np.array([1, 2, 4])
+    boxes = np.array([GT_BOX, (5, 0, 15, 10), GT_BOX])
+    scores = np.array([0.9, 0.8, 0.7])
+    gt = gt_frames(1, 2, 3)
+    assert frame_average_precision(frames, scores, boxes, gt, 0.3) == pytest.approx(2 / 3)
+    assert frame_average_precision(frames, scores, boxes, gt, 0.5) == pytest.approx(1 / 3)
+
+
+def test_a_ground_truth_box_matches_only_once() -> None:
+    # Two detections on the one ground-truth box of frame 5: the higher score takes it, the other is a FP.
+    frames = np.array([5, 5])
+    boxes = np.array([GT_BOX, GT_BOX])
+    is_tp = match_frame_detections(frames, np.array([0.2, 0.6]), boxes, gt_frames(5), 0.5)
+    assert is_tp.tolist() == [False, True]
+
+
+def test_tied_scores_do_not_depend_on_list_order() -> None:
+    # Same score for a TP (frame 1) and a FP (frame 9): one grouped point (P 1/2, R 1) -> trapezoid 1/2 * (1+1/2)/2
+    boxes = np.array([GT_BOX, GT_BOX])
+    for frames in (np.array([1, 9]), np.array([9, 1])):
+        ap = frame_average_precision(frames, np.array([0.5, 0.5]), boxes, gt_frames(1), 0.5)
+        assert ap == pytest.approx(0.75)
