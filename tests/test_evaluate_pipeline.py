@@ -70,7 +70,7 @@ def make_video(
 def store(tmp_path_factory: pytest.TempPathFactory) -> FeatureStore:
     info = StoreInfo(backbone="test-cubes", input_size=224, grid=K, channels=D, sampling={"rows": 8}, classes=CLASSES)
     store = FeatureStore.create(tmp_path_factory.mktemp("store"), info)
-    for c, label in enumerate(CLASSES):
+    for label in CLASSES:
         for i in range(2):
             make_video(store, f"{label}{i}", label, 8, range(2 + i, 5 + i), "test", [list(range(8))])
         make_video(store, f"train_{label}", label, 8, range(2, 5), "train", [list(range(8))])
@@ -170,7 +170,7 @@ def test_split_without_ground_truth_says_so(store: FeatureStore) -> None:
 
 
 def test_run_directory_errors(tmp_path: Path) -> None:
-    with pytest.raises(CheckpointError, match="no run.json"):
+    with pytest.raises(CheckpointError, match=r"no run\.json"):
         evaluate_run(tmp_path)
     (tmp_path / "eval-test").mkdir()
     (tmp_path / "eval-test" / "metrics.json").write_text("{}")
