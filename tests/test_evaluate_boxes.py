@@ -94,3 +94,18 @@ def test_pointing_game() -> None:
     peaks = [(5.0, 5.0), (20.0, 20.0), (11.0, 5.0), (10.0, 10.0)]
     assert pointing_game(peaks, [box] * 4) == pytest.approx(2 / 4)  # the corner (10, 10) counts
     assert pointing_game(peaks, [box] * 4, tolerance=1.0) == pytest.approx(3 / 4)
+
+
+def test_batched_boxes_agree_with_the_per_cell_recipe() -> None:
+    from wherewhen.evaluate.boxes import attention_boxes, grid_box_to_pixels, mask_to_grid_box
+
+    rng = np.random.default_rng(3)
+    maps = rng.random((50, 7, 7)) ** 4
+    maps[7] = 0.0  # nothing kept
+    boxes = attention_boxes(maps, CROP, FRAME, 0.5)
+    for m, box in zip(maps, boxes, strict=True):
+        grid_box = mask_to_grid_box(kept_region(m, 0.5))
+        if grid_box is None:
+            assert np.isnan(box).all()
+        else:
+            assert box == pytest.approx(grid_box_to_pixels(grid_box, (7, 7), CROP, FRAME))

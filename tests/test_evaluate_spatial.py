@@ -53,3 +53,19 @@ def test_tied_scores_do_not_depend_on_list_order() -> None:
     for frames in (np.array([1, 9]), np.array([9, 1])):
         ap = frame_average_precision(frames, np.array([0.5, 0.5]), boxes, gt_frames(1), 0.5)
         assert ap == pytest.approx(0.75)
+
+
+def test_one_box_per_frame_shortcut_matches_the_general_greedy_matching() -> None:
+    # The same random detections matched twice: once with one box per frame (vectorized path), once with an extra
+    # frame holding two boxes that no detection visits (the general loop). Every decision must be the same.
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 40, size=300)
+    xy = rng.uniform(0, 20, size=(300, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 15, size=(300, 2))], axis=1)
+    scores = rng.integers(0, 10, size=300) / 10  # many ties
+    gt = {f: np.array([(5.0, 5.0, 15.0, 15.0)]) for f in range(0, 40, 2)}
+    for thr in (0.0, 0.1, 0.3, 0.5):
+        fast = match_frame_detections(frames, scores, boxes, gt, thr)
+        slow = match_frame_detections(frames, scores, boxes, {**gt, 999: np.array([GT_BOX, GT_BOX])}, thr)
+        assert fast.tolist() == slow.tolist()
+        assert fast.sum() == len(np.unique(frames[fast]))  # at most one TP per ground-truth box

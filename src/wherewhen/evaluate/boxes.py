@@ -84,6 +84,45 @@ def grid_box_to_pixels(
     return (x1, y1, x2, y2)
 
 
+def attention_boxes(
+    maps: np.ndarray,
+    crop: Sequence[float],
+    frame_size: Sequence[float] | None = None,
+    threshold: float = 0.5,
+    region: Region = "all",
+    normalize: Normalize = "max",
+) -> np.ndarray:
+    """(R, 4) predicted boxes of R frames' (K, K) maps in original pixels; a row of NaN where no cell is kept."""
+    maps = np.asarray(maps, dtype=np.float64)
+    out = np.full((len(maps), 4), np.nan)
+    if region != "all":
+        for i, m in enumerate(maps):
+            grid_box = mask_to_grid_box(kept_region(m, threshold, region, normalize))
+            if grid_box is not None:
+                out[i] = grid_box_to_pixels(grid_box, m.shape, crop, frame_size)
+        return out
+    if normalize == "max":
+        peak = maps.max(axis=(1, 2), keepdims=True) if maps.size else maps
+        maps = np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
+    elif normalize != "none":
+        normalize_map(maps[:1], normalize)  # raises the one-line error
+    kept = maps >= threshold
+    rows_any, cols_any = kept.any(axis=2), kept.any(axis=1)
+    valid = rows_any.any(axis=1)
+    n_rows, n_cols = maps.shape[1:]
+    r0, r1 = rows_any.argmax(axis=1), n_rows - 1 - rows_any[:, ::-1].argmax(axis=1)
+    c0, c1 = cols_any.argmax(axis=1), n_cols - 1 - cols_any[:, ::-1].argmax(axis=1)
+    cx, cy, cw, ch = (float(v) for v in crop)
+    boxes = np.stack(
+        [cx + c0 * cw / n_cols, cy + r0 * ch / n_rows, cx + (c1 + 1) * cw / n_cols, cy + (r1 + 1) * ch / n_rows], axis=1
+    )
+    if frame_size is not None:
+        w, h = float(frame_size[0]), float(frame_size[1])
+        boxes = np.clip(boxes, 0.0, [w, h, w, h])
+    out[valid] = boxes[valid]
+    return out
+
+
 def attention_box(
     attention: np.ndarray,
     crop: Sequence[float],
@@ -93,23 +132,31 @@ def attention_box(
     normalize: Normalize = "max",
 ) -> Box | None:
     """The predicted box of one frame's (K, K) map in original pixels; None when no cell passes the threshold."""
-    attention = np.asarray(attention)
-    grid_box = mask_to_grid_box(kept_region(attention, threshold, region, normalize))
-    if grid_box is None:
-        return None
-    return grid_box_to_pixels(grid_box, attention.shape, crop, frame_size)
+    box = attention_boxes(np.asarray(attention)[None], crop, frame_size, threshold, region, normalize)[0]
+    return None if np.isnan(box).any() else (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+
+
+def attention_peaks(maps: np.ndarray, crop: Sequence[float]) -> np.ndarray:
+    """(R, 2) original-pixel (x, y) of each map's maximum: the mean centre of the cells that share the maximum.
+
+    Averaging over tied cells (within a relative 1e-6) makes a uniform map point at the crop centre instead of its
+    top-left cell.
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    top = maps.max(axis=(1, 2), keepdims=True)
+    tied = np.abs(maps - top) <= 1e-6 * np.abs(top)
+    count = tied.sum(axis=(1, 2))
+    n_rows, n_cols = maps.shape[1:]
+    r = (tied * np.arange(n_rows)[None, :, None]).sum(axis=(1, 2)) / count
+    c = (tied * np.arange(n_cols)[None, None, :]).sum(axis=(1, 2)) / count
+    cx, cy, cw, ch = (float(v) for v in crop)
+    return np.stack([cx + (c + 0.5) * cw / n_cols, cy + (r + 0.5) * ch / n_rows], axis=1)
 
 
 def attention_peak(attention: np.ndarray, crop: Sequence[float]) -> tuple[float, float]:
-    """(x, y) original pixels of the attention maximum: the mean centre of the cells that share the maximum.
-
-    Averaging over tied cells makes a uniform map point at the crop centre instead of its top-left cell.
-    """
-    attention = np.asarray(attention, dtype=np.float64)
-    rows, cols = attention.shape
-    r, c = np.nonzero(np.isclose(attention, attention.max(), rtol=1e-6, atol=0.0))
-    cx, cy, cw, ch = (float(v) for v in crop)
-    return cx + (float(c.mean()) + 0.5) * cw / cols, cy + (float(r.mean()) + 0.5) * ch / rows
+    """(x, y) original pixels of one map's maximum (see ``attention_peaks``)."""
+    x, y = attention_peaks(np.asarray(attention)[None], crop)[0]
+    return float(x), float(y)
 
 
 def box_area(box: Sequence[float]) -> float:

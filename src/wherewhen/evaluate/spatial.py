@@ -27,8 +27,8 @@ from wherewhen.evaluate.ap import precision_recall, rank_order, trapezoid_ap
 from wherewhen.evaluate.boxes import (
     Normalize,
     Region,
-    attention_box,
-    attention_peak,
+    attention_boxes,
+    attention_peaks,
     box_iou,
     box_iou_matrix,
     point_in_box,
@@ -60,7 +60,21 @@ def match_frame_detections(
     """(N,) True for the detections that match a ground-truth box of their frame, greedily in rank order."""
     remaining = {k: np.asarray(v, dtype=np.float64).reshape(-1, 4) for k, v in ground_truth.items()}
     is_tp = np.zeros(len(frames), dtype=bool)
-    for j in rank_order(scores, tiebreak):
+    order = rank_order(scores, tiebreak)
+    if all(len(v) == 1 for v in remaining.values()):
+        # One box per frame (the usual case): the first detection in rank order with IoU >= threshold takes it.
+        ranked = frames[order]
+        gt_keys = np.array(sorted(remaining), dtype=np.int64)
+        gt_boxes = np.array([remaining[int(k)][0] for k in gt_keys]).reshape(-1, 4)
+        pos = np.clip(np.searchsorted(gt_keys, ranked), 0, max(len(gt_keys) - 1, 0))
+        has_gt = gt_keys[pos] == ranked if len(gt_keys) else np.zeros(len(ranked), dtype=bool)
+        matched_gt = gt_boxes[pos] if len(gt_keys) else np.zeros((len(ranked), 4))
+        iou = _paired_iou(matched_gt, np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[order])
+        hits = np.flatnonzero(has_gt & (iou >= iou_threshold))
+        _, first = np.unique(ranked[hits], return_index=True)
+        is_tp[order[hits[first]]] = True
+        return is_tp
+    for j in order:
         gt = remaining.get(int(frames[j]))
         if gt is None or len(gt) == 0:
             continue
@@ -70,6 +84,15 @@ def match_frame_detections(
             is_tp[j] = True
             remaining[int(frames[j])] = np.delete(gt, best, axis=0)
     return is_tp
+
+
+def _paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) IoU of a[i] with b[i]; 0 where a box is empty."""
+    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def frame_average_precision(
@@ -109,69 +132,69 @@ def spatial_localization(
     config: SpatialConfig = SpatialConfig(),
 ) -> dict[str, Any] | None:
     """All spatial numbers of the videos that carry boxes; None when no video in ``predictions`` does."""
-    num_classes = len(classes)
     class_index = {c: i for i, c in enumerate(classes)}
-    det_frames: list[list[int]] = [[] for _ in classes]
-    det_scores: list[list[float]] = [[] for _ in classes]
-    det_ties: list[list[float]] = [[] for _ in classes]
-    det_boxes: list[list[tuple[float, ...]]] = [[] for _ in classes]
+    keys, boxes, ties, owner = [], [], [], []  # per evaluated frame: key, predicted box, tiebreak, video
     ground_truth: list[dict[int, np.ndarray]] = [{} for _ in classes]
     peaks, peak_boxes, ious = [], [], []
-    frames_without_box = 0
-    videos = 0
-    key = 0
+    videos: list[int] = []
+    next_key = 0
     for v, pred in enumerate(predictions):
         rec = pred.record
         if not has_boxes(pred) or rec.label not in class_index:
             continue
-        videos += 1
-        label = class_index[rec.label]
+        videos.append(v)
         maps, covered = pred.spatial_maps()
+        rows = np.flatnonzero(covered)
         timeline = video_timeline(pred)
         timeline = timeline / timeline.max() if timeline.max() > 0 else timeline
-        ranked = np.argsort(-probabilities[v], kind="stable")
-        det_classes = ranked if config.top_k is None else ranked[: config.top_k]
-        for row in np.flatnonzero(covered):
-            key += 1
-            box = attention_box(maps[row], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize)
+        frame_boxes = attention_boxes(
+            maps[rows], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize
+        )
+        frame_peaks = attention_peaks(maps[rows], rec.crop)
+        frame_keys = next_key + np.arange(len(rows))
+        next_key += len(rows)
+        gt_classes = ground_truth[class_index[rec.label]]
+        for i, row in enumerate(rows):
             gt = rec.boxes[row] if row < len(rec.boxes) else None
-            if gt is not None:
-                ground_truth[label][key] = np.asarray([gt], dtype=np.float64)
-                peaks.append(attention_peak(maps[row], rec.crop))
-                peak_boxes.append(gt)
-                ious.append(0.0 if box is None else box_iou(box, gt))
-            if box is None:
-                frames_without_box += 1
+            if gt is None:
                 continue
-            for c in det_classes:
-                det_frames[c].append(key)
-                det_scores[c].append(float(probabilities[v, c]))
-                det_ties[c].append(float(timeline[row]))
-                det_boxes[c].append(box)
-    if videos == 0:
+            gt_classes[int(frame_keys[i])] = np.asarray([gt], dtype=np.float64)
+            peaks.append(tuple(frame_peaks[i]))
+            peak_boxes.append(gt)
+            ious.append(0.0 if np.isnan(frame_boxes[i]).any() else box_iou(frame_boxes[i], gt))
+        keys.append(frame_keys)
+        boxes.append(frame_boxes)
+        ties.append(timeline[rows])
+        owner.append(np.full(len(rows), v))
+    if not videos:
         return None
-    evaluated = [c for c in range(num_classes) if ground_truth[c]]
+    all_keys, all_boxes = np.concatenate(keys), np.concatenate(boxes)
+    all_ties, all_owner = np.concatenate(ties), np.concatenate(owner)
+    has_box = ~np.isnan(all_boxes).any(axis=1)
+    # which classes each video reports: all, or its top_k most probable
+    reports = np.ones(probabilities.shape, dtype=bool)
+    if config.top_k is not None:
+        ranked = np.argsort(-probabilities, axis=1, kind="stable")
+        reports[:] = False
+        np.put_along_axis(reports, ranked[:, : config.top_k], True, axis=1)
+    evaluated = [c for c in range(len(classes)) if ground_truth[c]]
     per_class: dict[str, dict[str, float]] = {}
     frame_map: dict[str, float] = {}
     for thr in config.iou_thresholds:
         aps = []
         for c in evaluated:
+            sel = has_box & reports[all_owner, c]
             ap = frame_average_precision(
-                np.asarray(det_frames[c], dtype=np.int64),
-                np.asarray(det_scores[c]),
-                np.asarray(det_boxes[c]).reshape(-1, 4),
-                ground_truth[c],
-                thr,
-                np.asarray(det_ties[c]),
+                all_keys[sel], probabilities[all_owner[sel], c], all_boxes[sel], ground_truth[c], thr, all_ties[sel]
             )
             per_class.setdefault(classes[c], {})[f"{thr:g}"] = ap
             aps.append(ap)
         frame_map[f"{thr:g}"] = float(np.mean(aps)) if aps else 0.0
     return {
-        "videos": videos,
-        "frames": key,
+        "videos": len(videos),
+        "frames": len(all_keys),
         "frames_with_box": len(peak_boxes),
-        "frames_without_prediction": frames_without_box,
+        "frames_without_prediction": int((~has_box).sum()),
         "classes_evaluated": len(evaluated),
         "frame_map": frame_map,
         "per_class_ap": per_class,

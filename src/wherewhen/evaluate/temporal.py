@@ -165,8 +165,11 @@ def temporal_average_precision(
     tiebreak = np.asarray(detections.tiebreak, dtype=np.float64)
     is_tp = np.zeros(len(scores), dtype=bool)
     keep = np.ones(len(scores), dtype=bool)
-    for video in np.unique(videos) if len(videos) else []:
-        idx = np.flatnonzero(videos == video)
+    names, video_of = np.unique(videos, return_inverse=True) if len(videos) else (np.zeros(0), np.zeros(0, int))
+    by_video = np.argsort(video_of, kind="stable")
+    bounds = np.searchsorted(video_of[by_video], np.arange(len(names) + 1))
+    for n, video in enumerate(names):
+        idx = by_video[bounds[n] : bounds[n + 1]]
         gt = ground_truth.get(str(video), np.zeros((0, 2)))
         is_tp[idx] = match_video(intervals[idx], scores[idx], tiebreak[idx], gt, threshold)
         amb = (ambiguous or {}).get(str(video))
