@@ -176,3 +176,13 @@ def test_run_directory_errors(tmp_path: Path) -> None:
     (tmp_path / "eval-test" / "metrics.json").write_text("{}")
     with pytest.raises(ConfigError, match="--force"):
         evaluate_run(tmp_path)
+
+
+def test_cli_reports_a_bad_run_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from wherewhen.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", str(tmp_path), "--aggregate", "mean"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "run.json" in err and len(err.splitlines()) == 1

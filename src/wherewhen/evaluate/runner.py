@@ -95,20 +95,22 @@ def protocol_lines(
     ]
     if spatial:
         iou = ", ".join(f"{v:g}" for v in s.iou_thresholds)
+        norm = "divided by its max" if s.normalize == "max" else "raw"
         lines.append(
-            f"spatial: per frame, map / max ({s.normalize}), keep cells >= {s.threshold:g} ({s.region} kept cells), "
-            f"tightest box of cells through the crop to frame pixels; frame-AP (one detection per frame and class "
-            f"scored with the video's class probability, IoU >= {iou}, trapezoid area as in ACT), mean over "
-            f"classes with boxes; pointing game: attention peak inside the box (tolerance {s.pointing_tolerance:g} px)"
+            f"spatial: per frame, the map ({norm}) keeps cells >= {s.threshold:g} ({s.region} kept cells); their "
+            f"tightest box goes through the crop to frame pixels. Frame-AP at IoU >= {iou}: one detection per frame "
+            f"and class scored with the video's class probability, trapezoid AP as in ACT, mean over classes with "
+            f"boxes. Pointing game: attention peak inside the box (tolerance {s.pointing_tolerance:g} px)"
         )
     else:
         lines.append(f"spatial: {NO_BOXES}")
     if temporal:
         tiou = ", ".join(f"{v:g}" for v in t.tiou_thresholds)
         lines.append(
-            f"temporal: video timeline of weights (windows merged as w*T), / max, keep >= {t.threshold:g}, close gaps "
-            f"< {t.close_gaps} rows, drop segments < {t.min_length} rows; each segment scored with the video's "
-            f"class probability; THUMOS'14 matching (tIoU > {tiou}) and 11-point interpolated AP, ties {t.ties}"
+            f"temporal: timeline of temporal weights (windows merged as w*T) divided by its max, rows >= "
+            f"{t.threshold:g} kept, gaps < {t.close_gaps} rows closed, segments < {t.min_length} rows dropped; each "
+            f"segment scored with the video's class probability. THUMOS'14 matching (tIoU > {tiou}) and 11-point "
+            f"interpolated AP, ties {t.ties}"
         )
     else:
         lines.append(f"temporal: {NO_SEGMENTS}")
