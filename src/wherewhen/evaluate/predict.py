@@ -119,12 +119,15 @@ def _device_of(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
+_Pending = tuple[int, np.ndarray, torch.Tensor, torch.Tensor | None]  # video position, rows, cubes, flow
+
+
 @torch.inference_mode()
-def _forward(model: nn.Module, batch: list[tuple[int, np.ndarray, torch.Tensor, torch.Tensor | None]]) -> list:
+def _forward(model: nn.Module, batch: list[_Pending]) -> list[tuple[int, ClipOutput]]:
     device = _device_of(model)
     cubes = torch.stack([b[2] for b in batch]).to(device=device, dtype=torch.float32)
     flows = [b[3] for b in batch]
-    flow = None if flows[0] is None else torch.stack(flows).to(device=device, dtype=torch.float32)  # type: ignore[arg-type]
+    flow = None if flows[0] is None else torch.stack([f for f in flows if f is not None]).to(device, torch.float32)
     out = model(cubes, flow)
     probs = out.logits.float().softmax(-1).cpu().numpy()
     frame = None if out.frame_logits is None else out.frame_logits.float().softmax(-1).cpu().numpy()
@@ -145,29 +148,24 @@ def _forward(model: nn.Module, batch: list[tuple[int, np.ndarray, torch.Tensor, 
     ]
 
 
-def predict_records(
+def keys_for(model: nn.Module) -> tuple[str, ...]:
+    """The cube kinds a model reads: flow too when its class says ``uses_flow``."""
+    return ("rgb", "flow") if getattr(model, "uses_flow", False) else ("rgb",)
+
+
+def _run_clips(
     model: nn.Module,
     store: FeatureStore,
     records: Sequence[FeatureRecord],
-    classes: Sequence[str],
-    *,
-    num_clips: int | None = None,
-    window: int | None = None,
-    stride: int | None = None,
-    batch_size: int = 16,
-    progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None = None,
-) -> list[VideoPrediction]:
-    """Every clip of every record through ``model`` (put in eval mode), batched by clip length.
-
-    Cubes are read one video at a time, so memory holds one batch of cubes plus the (small) outputs.
-    """
-    if batch_size < 1:
-        raise ConfigError(f"batch size must be at least 1, got {batch_size}")
-    model.eval()
-    keys = ("rgb", "flow") if getattr(model, "uses_flow", False) else ("rgb",)
-    targets = class_targets(records, classes)
+    keys: tuple[str, ...],
+    num_clips: int | None,
+    window: int | None,
+    stride: int | None,
+    batch_size: int,
+    progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None,
+) -> list[list[ClipOutput]]:
     outputs: list[list[ClipOutput]] = [[] for _ in records]
-    pending: dict[int, list] = {}  # clip length -> batch waiting for more clips of that length
+    pending: dict[int, list[_Pending]] = {}  # clip length -> batch waiting for more clips of that length
 
     def flush(length: int) -> None:
         for video_pos, clip in _forward(model, pending.pop(length)):
@@ -189,6 +187,34 @@ def predict_records(
                 flush(len(rows))
     for length in list(pending):
         flush(length)
+    return outputs
+
+
+def predict_records(
+    model: nn.Module,
+    store: FeatureStore,
+    records: Sequence[FeatureRecord],
+    classes: Sequence[str],
+    *,
+    num_clips: int | None = None,
+    window: int | None = None,
+    stride: int | None = None,
+    batch_size: int = 16,
+    progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None = None,
+) -> list[VideoPrediction]:
+    """Every clip of every record through ``model`` in eval mode (its mode is restored after), batched by clip length.
+
+    Cubes are read one video at a time, so memory holds one batch of cubes plus the (small) outputs.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be at least 1, got {batch_size}")
+    targets = class_targets(records, classes)
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = _run_clips(model, store, records, keys_for(model), num_clips, window, stride, batch_size, progress)
+    finally:
+        model.train(was_training)
     return [
         VideoPrediction(
             record=rec, target=t, clips=sorted(outs, key=lambda c: int(c.rows[0])), num_rows=len(rec.frame_indices)
