@@ -147,7 +147,9 @@ def test_batching_and_windows_do_not_change_outputs(store: FeatureStore) -> None
         assert a.record.video_id == b.record.video_id and len(a.clips) == len(b.clips)
         for ca, cb in zip(a.clips, b.clips, strict=True):
             np.testing.assert_allclose(ca.probabilities, cb.probabilities, rtol=1e-5, atol=1e-6)
-    # a direct forward pass of one whole video gives the same probabilities
+    # predicting leaves the model's mode as it was; an eval-mode forward pass of one whole video agrees
+    assert model.training
+    model.eval()
     rec = records[0]
     cube = store.load(rec.video_id)["rgb"].float()[None]
     direct = model(cube).logits.softmax(-1)[0].detach().numpy()
