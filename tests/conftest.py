@@ -12,7 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _shared_data() -> Path:
     env = os.environ.get("WHEREWHEN_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    if env:
+        return Path(env)
+    for parent in REPO.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return REPO.parent / "shared" / "data"
 
 
 SHARED_DATA = _shared_data()
