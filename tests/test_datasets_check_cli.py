@@ -68,7 +68,7 @@ def test_unreadable_video(ud810_dir: Path, tmp_path: Path, capsys: pytest.Captur
     (tmp_path / "jump" / "broken.avi").write_bytes((ud810_dir / "PS7A1P1T1.avi").read_bytes()[:4000])
     code, out, _ = run(["data", "check", "folder", "--root", str(tmp_path), "--test-fraction", "0"], capsys)
     assert code == 1
-    assert "unreadable (1):" in out and "broken.avi: cannot decode" in out
+    assert "unreadable (1):" in out and "broken.avi: not a readable video" in out
     code, out, _ = run(
         ["data", "check", "folder", "--root", str(tmp_path), "--test-fraction", "0", "--no-probe"], capsys
     )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from wherewhen.cli import _dataset_flags as flags
 from wherewhen.datasets.check import CheckReport
 
 # Reader options that `data check` has a flag for (readers may take more through the Python API).
@@ -84,16 +85,16 @@ def list_formats() -> None:
 def check(
     format: str = typer.Argument(..., metavar="FORMAT", help="dataset format (see `wherewhen data list`)"),
     root: Path = typer.Option(..., "--root", help="folder of the videos (the dataset's root)"),
-    split: str = typer.Option("1", "--split", help="split number (or a group name / 'fixed' / 'holdout')"),
-    splits: Path | None = typer.Option(None, "--splits", help="folder of the split files (UCF101, HMDB51)"),
-    annotations: Path | None = typer.Option(None, "--annotations", help="annotation file or folder"),
-    classes: Path | None = typer.Option(None, "--classes", help="class list file (CSV formats)"),
-    label_pattern: str | None = typer.Option(None, "--label-pattern", help="regex: label from the file name"),
-    group_pattern: str | None = typer.Option(None, "--group-pattern", help="regex: group from the file name"),
-    test_fraction: float | None = typer.Option(None, "--test-fraction", help="share of test videos"),
-    val_fraction: float | None = typer.Option(None, "--val-fraction", help="share of validation videos"),
-    seed: int | None = typer.Option(None, "--seed", help="seed of the stratified or group split"),
-    video_template: str | None = typer.Option(None, "--video-template", help="Kinetics video path template"),
+    split: str = flags.SPLIT,
+    splits: Path | None = flags.SPLITS,
+    annotations: Path | None = flags.ANNOTATIONS,
+    classes: Path | None = flags.CLASSES,
+    label_pattern: str | None = flags.LABEL_PATTERN,
+    group_pattern: str | None = flags.GROUP_PATTERN,
+    test_fraction: float | None = flags.TEST_FRACTION,
+    val_fraction: float | None = flags.VAL_FRACTION,
+    seed: int | None = flags.SEED,
+    video_template: str | None = flags.VIDEO_TEMPLATE,
     probe: bool = typer.Option(True, "--probe/--no-probe", help="open every video to check it decodes"),
     limit: int = typer.Option(20, "--limit", help="list at most this many problems per kind (0: all)"),
 ) -> None:
@@ -104,20 +105,10 @@ def check(
     from wherewhen.datasets.check import check_dataset
     from wherewhen.datasets.registry import read_dataset
 
-    index = read_dataset(
-        format,
-        root,
-        split,
-        splits_dir=splits,
-        annotations=annotations,
-        classes=classes,
-        label_pattern=label_pattern,
-        group_pattern=group_pattern,
-        test_fraction=test_fraction,
-        val_fraction=val_fraction,
-        seed=seed,
-        video_template=video_template,
+    options = flags.reader_options(
+        splits, annotations, classes, label_pattern, group_pattern, test_fraction, val_fraction, seed, video_template
     )
+    index = read_dataset(format, root, split, **options)
     report = check_dataset(index, probe=probe, progress=True)
     if not root.is_dir():
         report.notes.append(f"--root {root} is not a folder: every video is missing")

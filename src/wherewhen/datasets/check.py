@@ -1,8 +1,8 @@
 """Checking a dataset before extraction: counts per class and split, missing and unreadable videos, and
 annotations that point past the end of their video.
 
-Probing opens each existing video with PyAV, reads the frame count and duration from the container (demuxing
-packets only when the header has no count) and decodes the first frame, so a corrupt file shows up here rather than
+Probing opens each existing video with :func:`wherewhen.video.probe.probe` (frame count and duration from the
+container, the first frame decoded), so a corrupt file shows up here rather than
 hours into an extraction job. Headers can be off by a frame, so an annotation is reported past the end only when
 it ends more than one frame after the last frame.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
 from wherewhen.datasets.records import SPLITS, DatasetIndex, VideoRecord
@@ -52,38 +51,10 @@ class CheckReport:
 
 def probe_length(path: Path) -> VideoLength:
     """Frame count, frame rate and duration of a video, cheaply; a VideoError when it cannot be decoded."""
-    import av
+    from wherewhen.video.probe import probe
 
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise VideoError(path, "no video stream")
-            stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-            fps = float(rate) if rate else 0.0
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration is not None:
-                duration = float(Fraction(container.duration, av.time_base))
-            else:
-                duration = 0.0
-            frames = int(stream.frames or 0)
-            try:
-                next(container.decode(stream))
-            except StopIteration:
-                raise VideoError(path, "no decodable frame") from None
-            if frames == 0:
-                container.seek(0)
-                frames = sum(1 for packet in container.demux(stream) if packet.size)
-    except VideoError:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError(path, f"cannot decode: {getattr(exc, 'strerror', None) or exc}") from None
-    if duration <= 0 and fps > 0:
-        duration = frames / fps
-    if fps <= 0 and duration > 0:
-        fps = frames / duration
-    return VideoLength(frames, fps, duration)
+    info = probe(path)
+    return VideoLength(info.num_frames, info.fps, info.duration)
 
 
 def annotation_overruns(record: VideoRecord, length: VideoLength) -> list[str]:

@@ -36,11 +36,13 @@ def read_frames(
     *,
     info: VideoInfo | None = None,
     shorter_side: int | None = None,
+    threads: int = 0,
 ) -> np.ndarray:
     """Return frames ``indices`` (any order, repeats allowed) as uint8 RGB (N, H, W, 3), rotation applied.
 
     ``shorter_side`` resizes in FFmpeg's scaler while converting (area filter), which is much cheaper than
-    converting full-size frames and resizing afterwards.
+    converting full-size frames and resizing afterwards. ``threads`` = 0 lets FFmpeg choose; pipelines that decode
+    in worker processes beside a busy backbone pass 1.
     """
     path = Path(path)
     info = info or probe(path)
@@ -49,11 +51,13 @@ def read_frames(
     wanted = sorted(set(int(i) for i in indices))
     if wanted[0] < 0 or wanted[-1] >= info.num_frames:
         raise VideoError(path, f"frame index out of range 0..{info.num_frames - 1}: {wanted[0]}..{wanted[-1]}")
-    decoded = _decode_wanted(path, info, wanted, shorter_side)
+    decoded = _decode_wanted(path, info, wanted, shorter_side, threads)
     return np.stack([decoded[int(i)] for i in indices])
 
 
-def _decode_wanted(path: Path, info: VideoInfo, wanted: list[int], shorter_side: int | None) -> dict[int, np.ndarray]:
+def _decode_wanted(
+    path: Path, info: VideoInfo, wanted: list[int], shorter_side: int | None, threads: int
+) -> dict[int, np.ndarray]:
     out: dict[int, np.ndarray] = {}
     # Dimensions before rotation: rotation swaps width and height after the scaler.
     raw_w, raw_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
@@ -63,7 +67,11 @@ def _decode_wanted(path: Path, info: VideoInfo, wanted: list[int], shorter_side:
         target_w, target_h = raw_w, raw_h
     with open_container(path) as container:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if threads == 1:
+            stream.thread_count = 1
+        else:
+            stream.thread_type = "AUTO"
+            stream.thread_count = threads
         time_base = float(stream.time_base) if stream.time_base else 1.0 / info.fps
         start = stream.start_time or 0
         # Only containers with trustworthy presentation timestamps are seeked (AVI with packed B-frames is not).

@@ -111,7 +111,7 @@ def _rotation(container: av.container.InputContainer, stream: av.video.stream.Vi
             return round(-float(frame.rotation or 0)) % 360
     except av.FFmpegError as exc:
         raise VideoError(path, f"cannot decode the first frame ({_ffmpeg_reason(exc)})") from None
-    raise VideoError(path, "has no decodable frames")
+    raise VideoError(path, "has no frames (nothing decodable)")
 
 
 def as_fraction(value: float) -> Fraction:
