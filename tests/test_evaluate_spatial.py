@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,30 @@ def test_one_box_per_frame_shortcut_matches_the_general_greedy_matching() -> Non
         slow = match_frame_detections(frames, scores, boxes, {**gt, 999: np.array([GT_BOX, GT_BOX])}, thr)
         assert fast.tolist() == slow.tolist()
         assert fast.sum() == len(np.unique(frames[fast]))  # at most one TP per ground-truth box
+
+
+def test_real_ucf101_24_tubes_against_themselves_and_shifted(shared_data: Path) -> None:
+    # Real corrected UCF101-24 tubes (test split, videos with one actor, every third). Each box scored against
+    # itself gives AP 1; each box moved right by half its width overlaps its original at exactly
+    # (w/2 * h) / (w*h + w/2 * h) = 1/3: a true positive at IoU 0.05 and 0.3, a false positive at 0.5.
+    from wherewhen.datasets.ucf101_24 import read_ucf101_24
+
+    index = read_ucf101_24(shared_data / "annotations" / "ucf101_24")
+    videos = [r for r in index.records if r.split == "test" and len(r.tracks) == 1][::3]
+    assert len(videos) > 200
+    for name in index.classes:
+        keys, boxes = [], []
+        for v, rec in enumerate(videos):
+            if rec.label == name:
+                keys += [v * 100_000 + f for f in rec.tracks[0].boxes]
+                boxes += list(rec.tracks[0].boxes.values())
+        if not keys:
+            continue
+        frames, gt_boxes = np.array(keys), np.array(boxes, dtype=np.float64)
+        ground_truth = {k: b[None] for k, b in zip(keys, gt_boxes, strict=True)}
+        width = gt_boxes[:, 2] - gt_boxes[:, 0]
+        shifted = gt_boxes + np.stack([width / 2, 0 * width, width / 2, 0 * width], axis=1)
+        scores = np.linspace(1.0, 0.0, len(keys))
+        for iou, expected in ((0.05, 1.0), (0.3, 1.0), (0.5, 0.0)):
+            assert frame_average_precision(frames, scores, gt_boxes, ground_truth, iou) == pytest.approx(1.0)
+            assert frame_average_precision(frames, scores, shifted, ground_truth, iou) == pytest.approx(expected)
