@@ -100,7 +100,7 @@ def test_oracle_attention_localizes_perfectly(store: FeatureStore) -> None:
     assert spatial is not None and temporal is not None
     assert spatial["frame_map"] == {k: pytest.approx(1.0) for k in ("0.05", "0.1", "0.2", "0.3", "0.5")}
     assert spatial["pointing_game"] == 1.0 and spatial["mean_iou"] == pytest.approx(1.0)
-    assert spatial["frames"] == 6 * 8 + 12 and spatial["frames_with_box"] == 6 * 3 + 4
+    assert spatial["frames"] == 6 * 8 + 12 and spatial["frames_with_ground_truth"] == 6 * 3 + 4
     assert temporal["map"] == {k: pytest.approx(1.0) for k in ("0.1", "0.2", "0.3", "0.4", "0.5")}
     assert temporal["predicted_segments"] == 7 and temporal["ambiguous_segments"] == 7
 

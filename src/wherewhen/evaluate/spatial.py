@@ -193,7 +193,7 @@ def spatial_localization(
     return {
         "videos": len(videos),
         "frames": len(all_keys),
-        "frames_with_box": len(peak_boxes),
+        "frames_with_ground_truth": len(peak_boxes),
         "frames_without_prediction": int((~has_box).sum()),
         "classes_evaluated": len(evaluated),
         "frame_map": frame_map,
