@@ -22,9 +22,10 @@ from rich.console import Console
 from torch import Tensor
 
 from wherewhen.errors import CheckpointError, ConfigError
-from wherewhen.evaluate.predict import predict_records
+from wherewhen.evaluate.predict import ClipPlan, predict_records
 from wherewhen.evaluate.report import print_report, write_outputs
 from wherewhen.evaluate.runner import EvaluationConfig, evaluate_model, evaluate_predictions, evaluate_run
+from wherewhen.evaluate.temporal import TemporalConfig, video_segments
 from wherewhen.features.store import FeatureRecord, FeatureStore, StoreInfo
 from wherewhen.models import ModelOutput, VideoModel, build_model
 
@@ -156,9 +157,9 @@ def test_batching_and_windows_do_not_change_outputs(store: FeatureStore) -> None
     np.testing.assert_allclose(one[0].clips[0].probabilities, direct, rtol=1e-5, atol=1e-6)
     # sliding windows of 4 rows every 2 rows over the 12-row video: windows start at 0, 2, 4, 6, 8
     long = [r for r in records if r.video_id == "long_jump"]
-    windows = predict_records(model, store, long, CLASSES, window=4, stride=2)
+    windows = predict_records(model, store, long, CLASSES, plan=ClipPlan(window=4, stride=2))
     assert [c.rows.tolist()[0] for c in windows[0].clips] == [0, 2, 4, 6, 8]
-    picked = predict_records(model, store, long, CLASSES, window=4, stride=2, num_clips=3)
+    picked = predict_records(model, store, long, CLASSES, plan=ClipPlan(window=4, stride=2, num_clips=3))
     assert [c.rows.tolist()[0] for c in picked[0].clips] == [0, 4, 8]
 
 
@@ -174,6 +175,7 @@ def test_split_without_ground_truth_says_so(store: FeatureStore) -> None:
 def test_run_directory_errors(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"no run\.json"):
         evaluate_run(tmp_path)
+    (tmp_path / "run.json").write_text('{"store": "nowhere", "splits": {"test": "test"}}')
     (tmp_path / "eval-test").mkdir()
     (tmp_path / "eval-test" / "metrics.json").write_text("{}")
     with pytest.raises(ConfigError, match="--force"):
@@ -188,3 +190,23 @@ def test_cli_reports_a_bad_run_in_one_line(tmp_path: Path, capsys: pytest.Captur
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "run.json" in err and len(err.splitlines()) == 1
+
+
+def test_frames_per_clip_take_segment_centres_and_localize_on_those_rows(store: FeatureStore) -> None:
+    # 4 of 8 rows per clip, at the centres of 4 equal segments: rows 1, 3, 5, 7 (floor((i + 0.5) * 8 / 4)).
+    records = [r for r in store.records() if r.split == "test"]
+    plan = ClipPlan(frames=4)
+    predictions = predict_records(OracleModel(len(CLASSES), D, K), store, records, CLASSES, plan=plan)
+    assert predictions[0].clips[0].rows.tolist() == [1, 3, 5, 7]
+    result = evaluate_predictions(predictions, CLASSES, EvaluationConfig(clips=plan))
+    assert result.spatial is not None and result.temporal is not None
+    # only sampled rows are frames: 6 videos x 4 rows, and the 12-row video's windows of 6 rows starting at 0, 3, 6
+    # each give offsets floor((i + 0.5) * 6 / 4) = 0, 2, 3, 5 -> rows {0 2 3 5} | {3 5 6 8} | {6 8 9 11}: 8 rows
+    assert result.spatial["frames"] == 6 * 4 + 8
+    assert result.spatial["frame_map"]["0.5"] == pytest.approx(1.0)
+    # clap0 (action rows 2-4) sampled at 1, 3, 5, 7: only row 3 is action -> one kept row, shorter than
+    # min_length 2 -> no segment; with min_length 1 it is [2.0 - ..] the midpoints of rows 1|3 and 3|5: [1.0, 2.0] s
+    clap0 = next(p for p in predictions if p.record.video_id == "clap0")
+    assert video_segments(clap0, TemporalConfig()) == []
+    (start, end, _), *_ = video_segments(clap0, TemporalConfig(min_length=1))
+    assert (start, end) == pytest.approx((1.0, 2.0))

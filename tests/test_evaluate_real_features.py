@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from wherewhen.evaluate.predict import ClipPlan
 from wherewhen.evaluate.runner import EvaluationConfig, evaluate_model
 from wherewhen.features.store import FeatureStore
 from wherewhen.models import build_model
@@ -14,7 +15,9 @@ def test_untrained_model_on_real_cubes(ud810_features: FeatureStore) -> None:
     test = [r for r in ud810_features.records() if r.split == "test"]
     torch.manual_seed(0)
     model = build_model("softmax_cube", num_classes=len(info.classes), in_channels=info.channels, grid=info.grid)
-    result = evaluate_model(model, ud810_features, info.classes, EvaluationConfig(num_clips=1, aggregate="mode"))
+    result = evaluate_model(
+        model, ud810_features, info.classes, EvaluationConfig(clips=ClipPlan(num_clips=1, frames=8), aggregate="mode")
+    )
     cls = result.classification
     assert cls is not None and result.num_videos == len(test) == 9
     assert cls.confusion.sum() == 9 and cls.confusion.sum(axis=1).tolist() == [3, 3, 3]

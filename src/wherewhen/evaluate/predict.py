@@ -4,9 +4,11 @@ Nothing here decides a protocol: ``aggregation`` turns clips into video probabil
 turn the maps and weights into boxes and segments. The model is only called through ``forward`` and read through
 the fields of ``ModelOutput``.
 
-Clips of a video: the record's own ``clips`` (row positions per clip), or windows of ``window`` rows every
-``stride`` rows over all rows (sliding windows over an untrimmed video; the last window is aligned to the end);
-``num_clips`` then keeps that many clips evenly spaced among them.
+Clips of a video (``ClipPlan``): the record's own ``clips`` (row positions per clip), or windows of ``window`` rows
+every ``stride`` rows over all rows (sliding windows over an untrimmed video; the last window is aligned to the
+end); ``num_clips`` then keeps that many clips evenly spaced among them; ``frames`` = T then takes T rows of each
+clip at the centres of T equal segments, the rows training's validation uses (``train.data.row_positions``; a clip
+shorter than T repeats rows).
 """
 
 from __future__ import annotations
@@ -79,24 +81,48 @@ def sliding_windows(num_rows: int, window: int, stride: int | None = None) -> li
     return [list(range(s, s + window)) for s in starts]
 
 
-def select_clips(
-    record: FeatureRecord, num_clips: int | None = None, window: int | None = None, stride: int | None = None
-) -> list[list[int]]:
-    """Row positions of each clip to evaluate for one video (see the module docstring)."""
+@dataclass(frozen=True)
+class ClipPlan:
+    """Which rows of a video go through the model, clip by clip (see the module docstring)."""
+
+    num_clips: int | None = None  # None: every clip
+    window: int | None = None  # rows per sliding window; None: the record's own clips
+    stride: int | None = None  # rows between window starts; None: the window length
+    frames: int | None = None  # T rows per clip at segment centres; None or 0: every row of the clip
+
+    def describe(self) -> str:
+        text = "the record's clips" if self.window is None else f"windows of {self.window} rows"
+        if self.window is not None:
+            text += f" every {self.stride or self.window} rows"
+        if self.num_clips is not None:
+            text += f", at most {self.num_clips} evenly spaced"
+        if self.frames:
+            text += f", {self.frames} rows per clip at segment centres"
+        return text
+
+
+def select_clips(record: FeatureRecord, plan: ClipPlan = ClipPlan()) -> list[list[int]]:
+    """Row positions of each clip to evaluate for one video."""
+    from wherewhen.train.data import row_positions
+
     num_rows = len(record.frame_indices)
-    if window is not None:
-        clips = sliding_windows(num_rows, window, stride)
+    if plan.window is not None:
+        clips = sliding_windows(num_rows, plan.window, plan.stride)
     else:
-        clips = [list(c) for c in record.clips] or [list(range(num_rows))]
+        clips = [list(c) for c in record.clips if len(c) > 0] or [list(range(num_rows))]
     bad = [r for c in clips for r in c if not 0 <= r < num_rows]
     if bad:
         raise DatasetError(record.video, f"clip row {bad[0]} is outside the cube's {num_rows} rows")
-    if num_clips is not None:
-        if num_clips < 1:
-            raise ConfigError(f"--clips must be at least 1, got {num_clips}")
-        if num_clips < len(clips):
-            picks = np.linspace(0, len(clips) - 1, num_clips).round().astype(int)
+    if plan.num_clips is not None:
+        if plan.num_clips < 1:
+            raise ConfigError(f"--clips must be at least 1, got {plan.num_clips}")
+        if plan.num_clips < len(clips):
+            picks = np.linspace(0, len(clips) - 1, plan.num_clips).round().astype(int)
             clips = [clips[i] for i in picks]
+    if plan.frames:
+        if plan.frames < 0:
+            raise ConfigError(f"--frames must be at least 0, got {plan.frames}")
+        clips = [[c[p] for p in row_positions(len(c), plan.frames)] for c in clips]
     return clips
 
 
@@ -158,9 +184,7 @@ def _run_clips(
     store: FeatureStore,
     records: Sequence[FeatureRecord],
     keys: tuple[str, ...],
-    num_clips: int | None,
-    window: int | None,
-    stride: int | None,
+    plan: ClipPlan,
     batch_size: int,
     progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None,
 ) -> list[list[ClipOutput]]:
@@ -179,7 +203,7 @@ def _run_clips(
             raise DatasetError(
                 store.path_for(rec.video_id), f"cube has {rgb.shape[0]} rows, record {len(rec.frame_indices)}"
             )
-        for rows in select_clips(rec, num_clips, window, stride):
+        for rows in select_clips(rec, plan):
             idx = torch.as_tensor(rows, dtype=torch.long)
             item = (video_pos, np.asarray(rows), rgb[idx], None if flow is None else flow[idx])
             pending.setdefault(len(rows), []).append(item)
@@ -196,9 +220,7 @@ def predict_records(
     records: Sequence[FeatureRecord],
     classes: Sequence[str],
     *,
-    num_clips: int | None = None,
-    window: int | None = None,
-    stride: int | None = None,
+    plan: ClipPlan = ClipPlan(),
     batch_size: int = 16,
     progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None = None,
 ) -> list[VideoPrediction]:
@@ -212,7 +234,7 @@ def predict_records(
     was_training = model.training
     model.eval()
     try:
-        outputs = _run_clips(model, store, records, keys_for(model), num_clips, window, stride, batch_size, progress)
+        outputs = _run_clips(model, store, records, keys_for(model), plan, batch_size, progress)
     finally:
         model.train(was_training)
     return [

@@ -33,7 +33,7 @@ def print_report(result: EvaluationResult, console: Console | None = None) -> No
     console = console or Console()
     console.print(f"[bold]Protocol[/bold] ({result.num_videos} videos, split {result.split})")
     for line in result.protocol:
-        console.print(f"  - {line}", highlight=False)
+        console.print(f"  - {line}", highlight=False, soft_wrap=True)
     summary = Table(title="Results (%)", show_header=True)
     summary.add_column("metric")
     summary.add_column("value", justify="right")

@@ -18,7 +18,7 @@ from torch import nn
 from wherewhen.errors import CheckpointError, ConfigError, DatasetError, FeatureStoreError
 from wherewhen.evaluate.aggregation import check_aggregation, describe_aggregation, probability_matrix
 from wherewhen.evaluate.classification import ClassificationResult, classify
-from wherewhen.evaluate.predict import VideoPrediction, predict_records
+from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, predict_records
 from wherewhen.evaluate.spatial import SpatialConfig, spatial_localization
 from wherewhen.evaluate.temporal import TemporalConfig, temporal_localization
 from wherewhen.features.store import FeatureRecord, FeatureStore
@@ -32,9 +32,7 @@ class EvaluationConfig:
     """Everything that changes the numbers; printed with them and saved in metrics.json."""
 
     split: str = "test"
-    num_clips: int | None = None  # clips per video; None: all the record's clips (or windows)
-    window: int | None = None  # rows per sliding window; None: the record's own clips
-    stride: int | None = None  # rows between window starts; None: the window length
+    clips: ClipPlan = field(default_factory=ClipPlan)
     aggregate: str = "model"
     batch_size: int = 16
     spatial: SpatialConfig = field(default_factory=SpatialConfig)
@@ -82,13 +80,8 @@ def protocol_lines(
 ) -> list[str]:
     """How every number was computed, one line per protocol."""
     s, t = config.spatial, config.temporal
-    clips = "the record's clips" if config.window is None else f"windows of {config.window} rows"
-    if config.window is not None:
-        clips += f" every {config.stride or config.window} rows"
-    if config.num_clips is not None:
-        clips += f", at most {config.num_clips} evenly spaced"
     lines = [
-        f"split {config.split}: {len(predictions)} videos; clips: {clips}",
+        f"split {config.split}: {len(predictions)} videos; clips: {config.clips.describe()}",
         describe_aggregation(predictions, config.aggregate),
         "top-1 / top-5: share of videos whose label is the most probable / among the 5 most probable classes; "
         "mean class accuracy: mean over classes with videos of their top-1 accuracy",
@@ -167,9 +160,7 @@ def evaluate_model(
         store,
         records,
         classes,
-        num_clips=config.num_clips,
-        window=config.window,
-        stride=config.stride,
+        plan=config.clips,
         batch_size=config.batch_size,
         progress=progress,
     )
@@ -207,29 +198,39 @@ def check_store_matches(store: FeatureStore, classes: Sequence[str], features: A
 
 def evaluate_run(
     run_dir: str | Path,
-    split: str = "test",
+    split: str | None = None,
     data: str | Path | None = None,
     out: str | Path | None = None,
     force: bool = False,
     config: EvaluationConfig | None = None,
+    device: str = "cpu",
     progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None = None,
 ) -> tuple[EvaluationResult, Path]:
-    """Evaluate a trained run on ``split`` and write metrics.json, per_class.csv, confusion.png to the output."""
+    """Evaluate a trained run and write metrics.json, per_class.csv and confusion.png to ``RUN/eval-<split>``.
+
+    Defaults come from ``RUN/run.json``: the store (``store``), the split (``splits.test``) and the rows per clip
+    (``frames``, the T the model was trained and validated with); ``config.clips.frames = 0`` keeps every row.
+    """
     from wherewhen.evaluate.report import write_outputs
+    from wherewhen.train.pretrained import load_pretrained
 
     run_dir = Path(run_dir)
-    config = replace(config or EvaluationConfig(), split=split)
+    run = read_run(run_dir)
+    splits = run.get("splits") if isinstance(run.get("splits"), dict) else {}
+    split = split or str(splits.get("test") or "test")
+    config = config or EvaluationConfig()
+    frames = config.clips.frames
+    if frames is None and isinstance(run.get("frames"), int) and run["frames"] > 0:
+        frames = run["frames"]
+    config = replace(config, split=split, clips=replace(config.clips, frames=frames))
     out_dir = Path(out) if out is not None else run_dir / f"eval-{split}"
     if out_dir.exists() and any(out_dir.iterdir()) and not force:
         raise ConfigError(f"{out_dir} already exists; pass --force to overwrite it")
-    run = read_run(run_dir)
-    store_path = data if data is not None else run.get("data")
+    store_path = data if data is not None else (run.get("store") or run.get("data"))
     if not store_path:
-        raise CheckpointError(run_dir / "run.json", "names no feature store ('data'); pass --data STORE")
+        raise CheckpointError(run_dir / "run.json", "names no feature store; pass --data STORE")
     store = FeatureStore(store_path)
-    from wherewhen.train.pretrained import load_pretrained
-
-    pretrained = load_pretrained(run_dir / "model")
+    pretrained = load_pretrained(run_dir / "model", map_location=device)
     check_store_matches(store, pretrained.classes, pretrained.features)
     result = evaluate_model(pretrained.model, store, pretrained.classes, config, progress)
     result.source = {"run": str(run_dir), "store": str(store.root), "model": run.get("model")}

@@ -145,7 +145,7 @@ def spatial_localization(
         videos.append(v)
         maps, covered = pred.spatial_maps()
         rows = np.flatnonzero(covered)
-        timeline = video_timeline(pred)
+        timeline, _ = video_timeline(pred)
         timeline = timeline / timeline.max() if timeline.max() > 0 else timeline
         frame_boxes = attention_boxes(
             maps[rows], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize

@@ -1,7 +1,7 @@
 """Weakly supervised temporal localization: attention weights -> segments -> THUMOS'14 mAP at tIoU 0.1..0.5.
 
-Segments of one video (``segments_from_weights``): the video's timeline of temporal weights (per row; the windows of
-an untrimmed video are merged by ``merge_windows``) is divided by its maximum, rows with
+Segments of one video (``segments_from_weights``): the timeline of temporal weights over the rows some clip
+covered (the windows of an untrimmed video are merged by ``merge_windows``) is divided by its maximum; rows with
 value >= threshold are kept, gaps of fewer than ``close_gaps`` rows between kept runs are filled, runs of fewer
 than ``min_length`` rows are dropped. A run of rows i..j becomes seconds through the row boundaries: midpoints
 between consecutive row times, the first and last row extended by half their neighbour spacing, clipped to
@@ -57,9 +57,13 @@ def merge_windows(num_rows: int, windows: Sequence[tuple[np.ndarray, np.ndarray]
     return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
-def video_timeline(prediction: VideoPrediction) -> np.ndarray:
-    """(T_video,) temporal weights of one video on its whole timeline (its clips merged by ``merge_windows``)."""
-    return merge_windows(prediction.num_rows, [(c.rows, c.temporal) for c in prediction.clips])
+def video_timeline(prediction: VideoPrediction) -> tuple[np.ndarray, np.ndarray]:
+    """(T_video,) temporal weights of one video's rows (clips merged by ``merge_windows``) and the covered mask."""
+    timeline = merge_windows(prediction.num_rows, [(c.rows, c.temporal) for c in prediction.clips])
+    covered = np.zeros(prediction.num_rows, dtype=bool)
+    for clip in prediction.clips:
+        covered[clip.rows] = True
+    return timeline, covered
 
 
 def segments_from_weights(
@@ -185,13 +189,18 @@ def has_segments(prediction: VideoPrediction) -> bool:
 
 
 def video_segments(prediction: VideoPrediction, config: TemporalConfig) -> list[tuple[float, float, float]]:
-    """(start s, end s, mean normalized weight) of every predicted segment of one video."""
-    timeline = video_timeline(prediction)
-    if timeline.max() <= 0:
+    """(start s, end s, mean normalized weight) of every predicted segment of one video.
+
+    Only the rows some clip covered count: when clips take T of a video's rows, gaps and lengths are measured in
+    those rows and boundaries are midpoints between them.
+    """
+    timeline, covered = video_timeline(prediction)
+    rows = np.flatnonzero(covered)
+    if len(rows) == 0 or timeline[rows].max() <= 0:
         return []
-    norm = timeline / timeline.max()
+    norm = timeline[rows] / timeline[rows].max()
     runs = segments_from_weights(norm, config.threshold, config.close_gaps, config.min_length)
-    seconds = rows_to_seconds(runs, prediction.times, prediction.record.duration)
+    seconds = rows_to_seconds(runs, prediction.times[rows], prediction.record.duration)
     return [(s, e, float(norm[a : b + 1].mean())) for (s, e), (a, b) in zip(seconds, runs, strict=True)]
 
 
