@@ -38,12 +38,21 @@ ROW_STEP = 5  # every 5th frame at 10 fps: rows every 0.5 s
 
 
 def make_video(
-    store: FeatureStore, video_id: str, label: str, rows: int, action: range, split: str, clips: list[list[int]]
+    store: FeatureStore,
+    video_id: str,
+    label: str,
+    rows: int,
+    action: range,
+    split: str,
+    clips: list[list[int]],
+    also_looks_like: str | None = None,
 ) -> None:
     rng = np.random.default_rng(zlib.crc32(video_id.encode()))
     cube = np.zeros((rows, D, K, K), dtype=np.float32)
     cube[:, 4:] = rng.uniform(-1, 1, size=(rows, 2, K, K))  # channels no one reads
     cube[:, 1 + CLASSES.index(label)] = 1.0
+    if also_looks_like is not None:  # as much evidence for another class: a hard video
+        cube[:, 1 + CLASSES.index(also_looks_like)] = 1.0
     for r in action:
         cube[r, 0, BLOB_ROWS, BLOB_COLS] = 1.0
     # the action rows span [t_first - 0.25, t_last + 0.25] s (midpoints between rows 0.5 s apart)

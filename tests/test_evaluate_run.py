@@ -11,6 +11,7 @@ from matplotlib.image import imread
 
 from test_evaluate_pipeline import CLASSES, D, K, make_video
 from wherewhen.cli import main
+from wherewhen.evaluate.runner import evaluate_run
 from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.train.config import load_config
 from wherewhen.train.run import train
@@ -28,6 +29,11 @@ def make_store(root: Path, grid: int = K) -> FeatureStore:
             make_video(store, f"train_{label}{i}", label, 8, range(2, 5), "train", [list(range(8))])
         for i in range(2):
             make_video(store, f"{label}{i}", label, 8, range(2 + i, 5 + i), "test", [list(range(8))])
+        for other in CLASSES:
+            if other != label:  # validation videos that look like two classes at once
+                make_video(
+                    store, f"val_{label}_{other}", label, 8, range(2, 5), "val", [[0, 2, 4, 6, 1, 3, 5, 7]], other
+                )
     make_video(store, "long_jump", "jump", 12, range(4, 8), "test", [list(range(s, s + 6)) for s in (0, 3, 6)])
     store.write_manifest()
     return store
@@ -37,7 +43,7 @@ def make_store(root: Path, grid: int = K) -> FeatureStore:
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("evaluate_run")
     store = make_store(root / "store")
-    overrides = ["train.epochs=3", "train.progress=false", "optim.lr=3e-2", "data.val_fraction=0", "train.device=cpu"]
+    overrides = ["train.epochs=3", "train.progress=false", "optim.lr=3e-2", "data.val_split=val", "train.device=cpu"]
     config = load_config(None, overrides, values={"data.store": str(store.root), "model.name": "softmax_cube"})
     return train(config, root / "run", verbose=False).run_dir
 
@@ -82,3 +88,12 @@ def test_store_that_does_not_match_the_model(run_dir: Path, tmp_path: Path, caps
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and len(err.splitlines()) == 1
     assert "grid" in err and "store.json" in err
+
+
+def test_validation_split_reproduces_the_engines_video_accuracy(run_dir: Path) -> None:
+    # The engine picked the best epoch by video-level validation accuracy (clip probabilities averaged per video);
+    # evaluating the saved model on the same split with the default protocol must give the same number.
+    run = json.loads((run_dir / "run.json").read_text())
+    result, _ = evaluate_run(run_dir, split="val", out=run_dir / "eval-val-check")
+    assert result.classification is not None and result.num_videos == len(run["splits"]["val"]) == 6
+    assert result.classification.top1 == pytest.approx(run["best_metric"])
