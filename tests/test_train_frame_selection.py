@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_support import make_store
 
+from test_train_support import make_store
 from wherewhen.datasets.frame_selection import load_frame_selection
 from wherewhen.errors import ConfigError
 from wherewhen.train import load_config, load_pretrained, train
