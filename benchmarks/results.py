@@ -1,0 +1,77 @@
+"""Collecting benchmark figures and writing RESULTS.md with its JSON twin, each number beside its command."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+
+@dataclass
+class Figure:
+    section: str
+    name: str
+    value: float | str
+    unit: str = ""
+    target: str = ""
+    command: str = ""
+    note: str = ""
+
+
+@dataclass
+class Results:
+    figures: list[Figure] = field(default_factory=list)
+
+    def add(
+        self,
+        section: str,
+        name: str,
+        value: float | str,
+        unit: str = "",
+        *,
+        target: str = "",
+        command: str = "",
+        note: str = "",
+    ) -> None:
+        self.figures.append(Figure(section, name, value, unit, target, command, note))
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"[{section}] {name}: {shown} {unit} {('(target ' + target + ')') if target else ''}".rstrip())
+
+    def write(self, folder: Path) -> tuple[Path, Path]:
+        from wherewhen.features.store import atomic_write_text
+
+        machine = {
+            "date": time.strftime("%Y-%m-%d %H:%M"),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cpu_count": __import__("os").cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        }
+        json_path = folder / "results.json"
+        atomic_write_text(
+            json_path, json.dumps({"machine": machine, "figures": [asdict(f) for f in self.figures]}, indent=2)
+        )
+        lines = [
+            "# Benchmark results",
+            "",
+            f"Written by `make bench` on {machine['date']}: Python {machine['python']}, "
+            f"torch {machine['torch']}, {machine['cpu_count']} CPU cores"
+            + (f", GPU {machine['cuda']}" if machine["cuda"] else ", no GPU")
+            + ".",
+            "",
+        ]
+        for section in dict.fromkeys(f.section for f in self.figures):
+            lines += [f"## {section}", "", "| figure | value | target | command |", "|---|---|---|---|"]
+            for f in (f for f in self.figures if f.section == section):
+                value = f"{f.value:.3f}" if isinstance(f.value, float) else str(f.value)
+                note = f" ({f.note})" if f.note else ""
+                lines.append(f"| {f.name}{note} | {value} {f.unit} | {f.target} | `{f.command}` |")
+            lines.append("")
+        md_path = folder / "RESULTS.md"
+        atomic_write_text(md_path, "\n".join(lines))
+        return md_path, json_path

@@ -1,0 +1,122 @@
+"""`wherewhen data list` and `wherewhen data check FORMAT --root DIR`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from wherewhen.cli import _dataset_flags as flags
+from wherewhen.datasets.check import CheckReport
+
+# Reader options that `data check` has a flag for (readers may take more through the Python API).
+CLI_OPTIONS = (
+    "splits_dir",
+    "annotations",
+    "classes",
+    "label_pattern",
+    "group_pattern",
+    "test_fraction",
+    "val_fraction",
+    "seed",
+    "video_template",
+)
+
+data_app = typer.Typer(help="Datasets on disk: the formats read, and a check before extraction.", no_args_is_help=True)
+
+
+def _print_report(report: CheckReport, limit: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    splits = report.splits
+    groups = f", {report.groups} groups" if report.groups else ""
+    table = Table(title=f"{len(report.classes)} classes, {report.videos} videos{groups}")
+    table.add_column("class")
+    for split in splits:
+        table.add_column(split, justify="right")
+    table.add_column("total", justify="right")
+    for label in report.classes:
+        row = [report.counts[(label, s)] for s in splits]
+        table.add_row(label, *map(str, row), str(sum(row)))
+    totals = [sum(report.counts[(c, s)] for c in report.classes) for s in splits]
+    table.add_section()
+    table.add_row("all", *map(str, totals), str(sum(totals)))
+    console.print(table)
+    for note in report.notes:
+        console.print(f"note: {note}", soft_wrap=True)
+
+    def listing(title: str, items: list[str]) -> None:
+        if not items:
+            return
+        console.print(f"{title} ({len(items)}):")
+        shown = items if limit <= 0 else items[:limit]
+        for item in shown:
+            console.print(f"  {item}", soft_wrap=True)
+        if len(shown) < len(items):
+            console.print(f"  ... and {len(items) - len(shown)} more (--limit 0 lists all)")
+
+    listing("missing", [str(p) for p in report.missing])
+    listing("unreadable", [f"{p}: {why}" for p, why in report.unreadable])
+    listing("annotations past the end", [f"{p}: {why}" for p, why in report.past_end])
+    if report.ok:
+        checked = f", {report.probed} decoded" if report.probed else ""
+        console.print(f"ok: all {report.videos} videos present{checked}", soft_wrap=True)
+    else:
+        console.print(
+            f"problems: {len(report.missing)} missing, {len(report.unreadable)} unreadable of {report.videos} videos; "
+            f"{len(report.past_end)} annotation(s) past the end",
+            soft_wrap=True,
+        )
+
+
+@data_app.command("list")
+def list_formats() -> None:
+    """List the dataset formats and the options each takes."""
+    from wherewhen.datasets.registry import FORMATS, option_flag
+
+    for fmt in FORMATS.values():
+        options = ", ".join(option_flag(o) for o in fmt.options() if o in CLI_OPTIONS)
+        typer.echo(f"{fmt.name:11s} {fmt.summary}" + (f"  [{options}]" if options else ""))
+
+
+@data_app.command("check")
+def check(
+    format: str = typer.Argument(..., metavar="FORMAT", help="dataset format (see `wherewhen data list`)"),
+    root: Path = typer.Option(..., "--root", help="folder of the videos (the dataset's root)"),
+    split: str = flags.SPLIT,
+    splits: Path | None = flags.SPLITS,
+    annotations: Path | None = flags.ANNOTATIONS,
+    classes: Path | None = flags.CLASSES,
+    label_pattern: str | None = flags.LABEL_PATTERN,
+    group_pattern: str | None = flags.GROUP_PATTERN,
+    test_fraction: float | None = flags.TEST_FRACTION,
+    val_fraction: float | None = flags.VAL_FRACTION,
+    seed: int | None = flags.SEED,
+    video_template: str | None = flags.VIDEO_TEMPLATE,
+    probe: bool = typer.Option(True, "--probe/--no-probe", help="open every video to check it decodes"),
+    limit: int = typer.Option(20, "--limit", help="list at most this many problems per kind (0: all)"),
+) -> None:
+    """Check a dataset: counts per class and split, missing or unreadable videos, annotations past the end.
+
+    Exit status 0 when all is fine, 1 when videos are missing or unreadable, 2 when the split files disagree.
+    """
+    from wherewhen.datasets.check import check_dataset
+    from wherewhen.datasets.registry import read_dataset
+
+    options = flags.reader_options(
+        splits, annotations, classes, label_pattern, group_pattern, test_fraction, val_fraction, seed, video_template
+    )
+    index = read_dataset(format, root, split, **options)
+    report = check_dataset(index, probe=probe, progress=True)
+    if not root.is_dir():
+        report.notes.append(f"--root {root} is not a folder: every video is missing")
+    _print_report(report, limit)
+    if not report.ok:
+        # SystemExit rather than typer.Exit: click returns (not raises) Exit codes when standalone_mode=False.
+        raise SystemExit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

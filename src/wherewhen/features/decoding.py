@@ -1,0 +1,108 @@
+"""The decoding half of extraction: a video record -> sampled, resized, centre-cropped uint8 frames.
+
+Runs in DataLoader workers so decoding overlaps with the backbone; every failure becomes a message, never an
+exception that would stop the loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from wherewhen.datasets.records import VideoRecord
+from wherewhen.errors import WherewhenError
+from wherewhen.features.store import FeatureRecord
+from wherewhen.video.decode import read_frames
+from wherewhen.video.probe import VideoInfo, probe
+from wherewhen.video.sampling import SamplingSpec, sample
+from wherewhen.video.transforms import center_crop, center_crop_box
+
+
+@dataclass
+class DecodedVideo:
+    """One video ready for the backbone, or the reason it is not."""
+
+    record: FeatureRecord | None
+    frames: torch.Tensor | None  # uint8 (T, S, S, 3)
+    flow_frames: torch.Tensor | None  # uint8 (T, S, S, 3) flow images, with --flow
+    video_id: str
+    video: str
+    error: str | None = None
+
+
+class DecodeDataset(Dataset[DecodedVideo]):
+    def __init__(
+        self,
+        records: list[VideoRecord],
+        sampling: SamplingSpec,
+        resize: int,
+        size: int,
+        flow: str | None = None,
+    ) -> None:
+        self.records = records
+        self.sampling = sampling
+        self.resize = resize
+        self.size = size
+        self.flow = flow
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> DecodedVideo:
+        rec = self.records[i]
+        try:
+            return self._decode(rec)
+        except WherewhenError as exc:
+            return DecodedVideo(None, None, None, rec.video_id, str(rec.path), str(exc))
+        except Exception as exc:  # a decoder crash must not stop the other videos
+            message = f"{rec.path}: unexpected decoding failure ({type(exc).__name__}: {exc})"
+            return DecodedVideo(None, None, None, rec.video_id, str(rec.path), " ".join(message.split()))
+
+    def _decode(self, rec: VideoRecord) -> DecodedVideo:
+        info = probe(rec.path)
+        sampled = sample(self.sampling, info.num_frames, info.fps, key=rec.video_id)
+        indices = sampled.frame_indices
+        frames = self._frames(info, indices)
+        flow_frames = None
+        if self.flow:
+            from wherewhen.video.flow import flow_image
+
+            partners = [i + 1 if i + 1 < info.num_frames else i - 1 for i in indices]
+            others = self._frames(info, partners)
+            pairs = [(a, b) if p > i else (b, a) for a, b, i, p in zip(frames, others, indices, partners, strict=True)]
+            flow_frames = torch.from_numpy(np.stack([flow_image(a, b, method=self.flow) for a, b in pairs]))
+        record = FeatureRecord(
+            video_id=rec.video_id,
+            video=str(rec.path),
+            label=rec.label or None,
+            split=rec.split,
+            group=rec.group,
+            frame_indices=list(indices),
+            clips=sampled.clips,
+            fps=info.fps,
+            num_frames=info.num_frames,
+            duration=info.duration,
+            frame_size=info.frame_size,
+            crop=center_crop_box(info.width, info.height, self.resize, self.size),
+            segments=[(s.start, s.end, s.label) for s in rec.segments],
+            boxes=boxes_at(rec, info, indices),
+        )
+        return DecodedVideo(record, torch.from_numpy(frames), flow_frames, rec.video_id, str(rec.path))
+
+    def _frames(self, info: VideoInfo, indices: list[int]) -> np.ndarray:
+        return center_crop(read_frames(info.path, indices, info=info, shorter_side=self.resize, threads=1), self.size)
+
+
+def boxes_at(rec: VideoRecord, info: VideoInfo, indices: list[int]) -> list[tuple[float, float, float, float] | None]:
+    """The ground-truth box of each sampled frame in original pixels (first track holding the frame), else None."""
+    if not rec.tracks:
+        return [None] * len(indices)
+    tracks = [t.scaled(info.width, info.height) for t in rec.tracks]
+    out: list[tuple[float, float, float, float] | None] = []
+    for index in indices:
+        box = next((t.boxes[index] for t in tracks if index in t.boxes), None)
+        out.append(None if box is None else tuple(float(v) for v in box))  # type: ignore[misc]
+    return out

