@@ -137,3 +137,17 @@ def test_sliding_windows_on_an_untrimmed_clip(tmp_path: Path, bikes_mp4: Path) -
     (record,) = store.records()
     assert len(record.frame_indices) == 20 and len(record.clips) == 4
     assert store.load("bikes")["rgb"].shape == (20, 1280, 7, 7)
+
+
+def test_flow_cubes_beside_rgb_cubes(tmp_path: Path, ud810_dir: Path) -> None:
+    index = records_from_inputs([ud810_dir / "PS7A2P1T1.avi"])
+    options = ExtractOptions(sampling=SamplingSpec(frames=4), flow="dis", progress=False, workers=0)
+    summary = extract_videos(index.records, tmp_path / "s", options)
+    assert summary.written == 1 and summary.frames == 8
+    store = FeatureStore(tmp_path / "s")
+    assert store.info.flow is True
+    cubes = store.load("PS7A2P1T1", keys=("rgb", "flow"))
+    assert cubes["flow"].shape == cubes["rgb"].shape == (4, 1280, 7, 7)
+    assert not torch.equal(cubes["flow"], cubes["rgb"])
+    with pytest.raises(FeatureStoreError, match="different flow"):
+        extract_videos(index.records, tmp_path / "s", ExtractOptions(sampling=SamplingSpec(frames=4), progress=False))

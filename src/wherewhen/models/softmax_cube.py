@@ -25,6 +25,7 @@ class SoftmaxCube(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
+        cubes = cubes.to(self.classifier.weight.dtype)
         frame_logits = self.classifier(self.dropout(cubes.flatten(2)))
         log_mean_prob = torch.logsumexp(frame_logits.log_softmax(-1), dim=1) - torch.log(
             torch.tensor(float(t), device=cubes.device)

@@ -1,0 +1,203 @@
+"""Weakly supervised spatial localization: frame-mAP over IoU thresholds and the pointing game.
+
+Frame-AP (UCF101-24 protocol, as in the ACT detector's ``frameAP``): every evaluated frame of every video gives one
+detection per class, the attention box of that frame (``boxes.attention_box``) scored with the video's
+probability of that class. Per class, detections are ranked by score (ties: the frame's max-normalized temporal
+weight, then grouped, see ``ap``); each detection in rank order is a true positive when its frame holds a
+not-yet-matched ground-truth box of that class with IoU >= threshold (the best-IoU one is consumed). AP is the
+trapezoid area under the precision-recall curve from (0, 1); frame-mAP is the mean over the classes that have
+ground-truth boxes in the evaluated frames.
+
+Pointing game (Zhang et al., 2016): over the evaluated frames that have a ground-truth box, the fraction whose
+attention peak (``boxes.attention_peak``) lies in the box grown by ``pointing_tolerance`` pixels (0 by default;
+Zhang et al. use 15).
+
+Evaluated frames: the cube rows covered by at least one clip, of the videos that carry at least one box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from wherewhen.evaluate.ap import precision_recall, rank_order, trapezoid_ap
+from wherewhen.evaluate.boxes import (
+    Normalize,
+    Region,
+    attention_boxes,
+    attention_peaks,
+    box_iou,
+    box_iou_matrix,
+    point_in_box,
+)
+from wherewhen.evaluate.predict import VideoPrediction
+from wherewhen.evaluate.temporal import video_timeline
+
+FRAME_IOU_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+@dataclass(frozen=True)
+class SpatialConfig:
+    threshold: float = 0.5
+    region: Region = "all"
+    normalize: Normalize = "max"
+    iou_thresholds: tuple[float, ...] = FRAME_IOU_THRESHOLDS
+    pointing_tolerance: float = 0.0
+    top_k: int | None = None  # classes per video that give detections; None: all
+
+
+def match_frame_detections(
+    frames: np.ndarray,
+    scores: np.ndarray,
+    boxes: np.ndarray,
+    ground_truth: dict[int, np.ndarray],
+    iou_threshold: float,
+    tiebreak: np.ndarray | None = None,
+) -> np.ndarray:
+    """(N,) True for the detections that match a ground-truth box of their frame, greedily in rank order."""
+    remaining = {k: np.asarray(v, dtype=np.float64).reshape(-1, 4) for k, v in ground_truth.items()}
+    is_tp = np.zeros(len(frames), dtype=bool)
+    order = rank_order(scores, tiebreak)
+    if all(len(v) == 1 for v in remaining.values()):
+        # One box per frame (the usual case): the first detection in rank order with IoU >= threshold takes it.
+        ranked = frames[order]
+        gt_keys = np.array(sorted(remaining), dtype=np.int64)
+        gt_boxes = np.array([remaining[int(k)][0] for k in gt_keys]).reshape(-1, 4)
+        pos = np.clip(np.searchsorted(gt_keys, ranked), 0, max(len(gt_keys) - 1, 0))
+        has_gt = gt_keys[pos] == ranked if len(gt_keys) else np.zeros(len(ranked), dtype=bool)
+        matched_gt = gt_boxes[pos] if len(gt_keys) else np.zeros((len(ranked), 4))
+        iou = _paired_iou(matched_gt, np.asarray(boxes, dtype=np.float64).reshape(-1, 4)[order])
+        hits = np.flatnonzero(has_gt & (iou >= iou_threshold))
+        _, first = np.unique(ranked[hits], return_index=True)
+        is_tp[order[hits[first]]] = True
+        return is_tp
+    for j in order:
+        gt = remaining.get(int(frames[j]))
+        if gt is None or len(gt) == 0:
+            continue
+        ious = box_iou_matrix(gt, boxes[j])[:, 0]
+        best = int(np.argmax(ious))
+        if ious[best] >= iou_threshold:
+            is_tp[j] = True
+            remaining[int(frames[j])] = np.delete(gt, best, axis=0)
+    return is_tp
+
+
+def _paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) IoU of a[i] with b[i]; 0 where a box is empty."""
+    iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def frame_average_precision(
+    frames: np.ndarray,
+    scores: np.ndarray,
+    boxes: np.ndarray,
+    ground_truth: dict[int, np.ndarray],
+    iou_threshold: float,
+    tiebreak: np.ndarray | None = None,
+) -> float:
+    """Frame-AP of one class: detections (frame key, score, box) against {frame key: (M, 4) boxes}."""
+    frames = np.asarray(frames, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float64)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    num_positives = sum(len(np.asarray(v).reshape(-1, 4)) for v in ground_truth.values())
+    is_tp = match_frame_detections(frames, scores, boxes, ground_truth, iou_threshold, tiebreak)
+    return trapezoid_ap(precision_recall(scores, is_tp, num_positives, tiebreak, ties="grouped"))
+
+
+def pointing_game(
+    peaks: Sequence[tuple[float, float]], boxes: Sequence[Sequence[float]], tolerance: float = 0.0
+) -> float:
+    """Fraction of frames whose attention peak lies in the ground-truth box (grown by ``tolerance`` pixels)."""
+    if len(peaks) == 0:
+        return 0.0
+    return float(np.mean([point_in_box(p, b, tolerance) for p, b in zip(peaks, boxes, strict=True)]))
+
+
+def has_boxes(prediction: VideoPrediction) -> bool:
+    return any(b is not None for b in prediction.record.boxes)
+
+
+def spatial_localization(
+    predictions: Sequence[VideoPrediction],
+    probabilities: np.ndarray,
+    classes: Sequence[str],
+    config: SpatialConfig = SpatialConfig(),
+) -> dict[str, Any] | None:
+    """All spatial numbers of the videos that carry boxes; None when no video in ``predictions`` does."""
+    class_index = {c: i for i, c in enumerate(classes)}
+    keys, boxes, ties, owner = [], [], [], []  # per evaluated frame: key, predicted box, tiebreak, video
+    ground_truth: list[dict[int, np.ndarray]] = [{} for _ in classes]
+    peaks, peak_boxes, ious = [], [], []
+    videos: list[int] = []
+    next_key = 0
+    for v, pred in enumerate(predictions):
+        rec = pred.record
+        if not has_boxes(pred) or rec.label not in class_index:
+            continue
+        videos.append(v)
+        maps, covered = pred.spatial_maps()
+        rows = np.flatnonzero(covered)
+        timeline, _ = video_timeline(pred)
+        timeline = timeline / timeline.max() if timeline.max() > 0 else timeline
+        frame_boxes = attention_boxes(
+            maps[rows], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize
+        )
+        frame_peaks = attention_peaks(maps[rows], rec.crop)
+        frame_keys = next_key + np.arange(len(rows))
+        next_key += len(rows)
+        gt_classes = ground_truth[class_index[rec.label]]
+        for i, row in enumerate(rows):
+            gt = rec.boxes[row] if row < len(rec.boxes) else None
+            if gt is None:
+                continue
+            gt_classes[int(frame_keys[i])] = np.asarray([gt], dtype=np.float64)
+            peaks.append(tuple(frame_peaks[i]))
+            peak_boxes.append(gt)
+            ious.append(0.0 if np.isnan(frame_boxes[i]).any() else box_iou(frame_boxes[i], gt))
+        keys.append(frame_keys)
+        boxes.append(frame_boxes)
+        ties.append(timeline[rows])
+        owner.append(np.full(len(rows), v))
+    if not videos:
+        return None
+    all_keys, all_boxes = np.concatenate(keys), np.concatenate(boxes)
+    all_ties, all_owner = np.concatenate(ties), np.concatenate(owner)
+    has_box = ~np.isnan(all_boxes).any(axis=1)
+    # which classes each video reports: all, or its top_k most probable
+    reports = np.ones(probabilities.shape, dtype=bool)
+    if config.top_k is not None:
+        ranked = np.argsort(-probabilities, axis=1, kind="stable")
+        reports[:] = False
+        np.put_along_axis(reports, ranked[:, : config.top_k], True, axis=1)
+    evaluated = [c for c in range(len(classes)) if ground_truth[c]]
+    per_class: dict[str, dict[str, float]] = {}
+    frame_map: dict[str, float] = {}
+    for thr in config.iou_thresholds:
+        aps = []
+        for c in evaluated:
+            sel = has_box & reports[all_owner, c]
+            ap = frame_average_precision(
+                all_keys[sel], probabilities[all_owner[sel], c], all_boxes[sel], ground_truth[c], thr, all_ties[sel]
+            )
+            per_class.setdefault(classes[c], {})[f"{thr:g}"] = ap
+            aps.append(ap)
+        frame_map[f"{thr:g}"] = float(np.mean(aps)) if aps else 0.0
+    return {
+        "videos": len(videos),
+        "frames": len(all_keys),
+        "frames_with_ground_truth": len(peak_boxes),
+        "frames_without_prediction": int((~has_box).sum()),
+        "classes_evaluated": len(evaluated),
+        "frame_map": frame_map,
+        "per_class_ap": per_class,
+        "pointing_game": pointing_game(peaks, peak_boxes, config.pointing_tolerance),
+        "mean_iou": float(np.mean(ious)) if ious else 0.0,
+    }

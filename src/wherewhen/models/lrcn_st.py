@@ -1,0 +1,187 @@
+"""LRCN with spatial and temporal attention ("Where and When Counts: Action Recognition in Videos").
+
+Both attentions are predicted from the LSTM at t-1 (h_0, c_0 from an MLP of the clip's mean feature):
+
+    alpha_t = softmax_i(W_a h_{t-1} + b_a)                 spatial, over the K*K cells (Sharma et al.'s form)
+    x^_t    = sum_i alpha_{t,i} x_{t,i};   h_t = LSTM(x^_t, h_{t-1})
+    y_t     = softmax(W_y h_t + b_y)                       per-frame class probabilities
+    s_t     = w_b^T h_{t-1} + b_b                          temporal score of frame t
+    Y       = sum_t beta_t y_t,   logits = log Y
+
+beta is chosen by ``temporal``:
+
+- ``"soft"``: beta = softmax_t(s_t), trained by backpropagation.
+- ``"given"``: hard attention from a human frame selection. forward() takes ``frame_mask`` (B, T), 1 on the
+  chosen cube rows, and beta = mask / sum(mask). Training and evaluation build the mask from a selection file
+  (``data.frame_selection``; see :mod:`wherewhen.datasets.frame_selection`). No temporal parameters are learned.
+- ``"reinforce"``: hard attention learned with REINFORCE (Williams 1992). Frame t is kept with probability
+  pi_t = sigmoid(s_t); in training z_t ~ Bernoulli(pi_t), in evaluation z_t = 1[pi_t > 0.5] (deterministic);
+  beta = z / sum(z) (the most likely frame alone when none is kept). :meth:`loss_terms` adds
+  ``reinforce`` = -lambda_reinforce * mean_b (r_b - baseline_b) sum_t log pi(z_{b,t}) with reward r = Y[target],
+  the probability the hard-attended prediction gives the true class. The baseline reduces the variance:
+  ``"greedy"`` (default, self-critical as in Rennie et al. 2017) is the reward of the deterministic selection
+  1[pi > 0.5] for the same video, computed from the same frame predictions (y_t do not depend on beta, so it
+  needs no second pass); ``"moving"`` is a moving average b <- m b + (1 - m) mean(r), started at the first
+  batch's mean.
+
+Regularizer ``doubly_stochastic`` = lambda_ds * mean over videos of sum_i (1 - sum_t alpha_{t,i})^2 (as alstm).
+The paper's best UCF-11 result used lambda = 0; the default is 1 like alstm.
+
+Outputs: spatial = alpha (sums to 1); temporal = beta (sums to 1; hard attention gives zeros on dropped frames);
+frame_logits = W_y h_t + b_y; in reinforce mode extras "temporal_prob" (pi) and, in training, "log_prob"
+(sum_t log pi(z_t) of the draws) and "greedy_temporal" (the deterministic beta, for the baseline).
+
+Paper settings: 3-layer LSTM of 512, dropout 0.5, weight decay 1e-5, 30 frames. Defaults: 1 layer of 256.
+
+Selection file format (JSON): ``{"<video_id>": [cube rows, 0-based], ...}``; rows index the T frames of the video's
+feature cube (``FeatureRecord.frame_indices`` maps them to decoded frame numbers).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wherewhen.errors import ConfigError
+from wherewhen.losses import doubly_stochastic
+from wherewhen.models._heads import log_weighted_probability
+from wherewhen.models._lstm import MeanFeatureInit, StackedLSTM
+from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models.base import VideoModel
+from wherewhen.models.output import ModelOutput
+from wherewhen.models.registry import register_model
+
+TEMPORAL_MODES = ("soft", "given", "reinforce")
+BASELINES = ("greedy", "moving")
+
+
+@register_model("lrcn_st")
+class SpatioTemporalLRCN(VideoModel):
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int,
+        grid: int,
+        *,
+        reduce_dim: int | None = 128,
+        hidden_size: int = 256,
+        layers: int = 1,
+        dropout: float = 0.5,
+        temporal: str = "soft",
+        lambda_ds: float = 1.0,
+        lambda_reinforce: float = 1.0,
+        baseline: str = "greedy",
+        baseline_momentum: float = 0.9,
+    ) -> None:
+        super().__init__(num_classes, in_channels, grid)
+        if temporal not in TEMPORAL_MODES:
+            raise ConfigError(f"lrcn_st: temporal must be one of {', '.join(TEMPORAL_MODES)}, got {temporal!r}")
+        if not 1 <= layers <= 3:
+            raise ConfigError(f"lrcn_st: supports 1 to 3 LSTM layers, got {layers}")
+        if baseline not in BASELINES:
+            raise ConfigError(f"lrcn_st: baseline must be one of {', '.join(BASELINES)}, got {baseline!r}")
+        self.temporal_mode = temporal
+        self.baseline = baseline
+        self.lambda_ds = lambda_ds
+        self.lambda_reinforce = lambda_reinforce
+        self.baseline_momentum = baseline_momentum
+        self.reduce = ChannelReducer(in_channels, reduce_dim)
+        feat = self.reduce.out_channels
+        self.init_state = MeanFeatureInit(feat, hidden_size, layers)
+        self.lstm = StackedLSTM(feat, hidden_size, layers, dropout)
+        self.spatial_scores = nn.Linear(hidden_size, grid * grid)
+        # soft: a bias cancels in the softmax over frames; reinforce: it sets the keep probability
+        self.temporal_score = None if temporal == "given" else nn.Linear(hidden_size, 1, bias=temporal == "reinforce")
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_classes)
+        self.register_buffer("reward_baseline", torch.zeros(()))
+        self.register_buffer("baseline_ready", torch.zeros((), dtype=torch.bool))
+
+    def forward(self, cubes: Tensor, flow: Tensor | None = None, frame_mask: Tensor | None = None) -> ModelOutput:
+        self.check_input(cubes, flow)
+        b, t = cubes.shape[:2]
+        slices = self.reduce(as_model_dtype(cubes, self)).flatten(3).transpose(2, 3)  # (B, T, L, R)
+        state = self.init_state(slices.mean(dim=(1, 2)))
+        alphas, scores, hiddens = [], [], []
+        for step in range(t):
+            h_prev = state[-1][0]
+            alpha = self.spatial_scores(h_prev).softmax(dim=-1)  # (B, L)
+            if self.temporal_score is not None:
+                scores.append(self.temporal_score(h_prev).squeeze(-1))
+            top, state = self.lstm(self.dropout((alpha.unsqueeze(-1) * slices[:, step]).sum(dim=1)), state)
+            alphas.append(alpha)
+            hiddens.append(top)
+        alpha = torch.stack(alphas, dim=1)
+        frame_logits = self.classifier(self.dropout(torch.stack(hiddens, dim=1)))
+        extras: dict[str, Tensor] = {}
+        if self.temporal_mode == "soft":
+            beta = torch.stack(scores, dim=1).softmax(dim=1)
+        elif self.temporal_mode == "given":
+            beta = self._given_beta(frame_mask, b, t, frame_logits)
+        else:
+            beta = self._sampled_beta(torch.stack(scores, dim=1), extras)
+        return ModelOutput(
+            logits=log_weighted_probability(frame_logits, beta),
+            spatial=alpha.view(b, t, self.grid, self.grid),
+            temporal=beta,
+            frame_logits=frame_logits,
+            regularizers={"doubly_stochastic": self.lambda_ds * doubly_stochastic(alpha)},
+            extras=extras,
+        )
+
+    def _given_beta(self, frame_mask: Tensor | None, b: int, t: int, like: Tensor) -> Tensor:
+        if frame_mask is None:
+            raise ConfigError("lrcn_st with temporal='given' needs frame_mask (B, T) from a frame selection file")
+        if tuple(frame_mask.shape) != (b, t):
+            raise ConfigError(f"lrcn_st: frame_mask must have shape {(b, t)}, got {tuple(frame_mask.shape)}")
+        mask = (frame_mask > 0).to(like.dtype).to(like.device)
+        if bool((mask.sum(dim=1) == 0).any()):
+            raise ConfigError("lrcn_st: every video needs at least one selected frame in frame_mask")
+        return mask / mask.sum(dim=1, keepdim=True)
+
+    def _sampled_beta(self, scores: Tensor, extras: dict[str, Tensor]) -> Tensor:
+        prob = torch.sigmoid(scores)  # (B, T) probability of keeping each frame
+        extras["temporal_prob"] = prob
+        greedy = _normalized_selection((prob > 0.5).to(prob.dtype), prob)
+        if not self.training:
+            return greedy
+        keep = torch.bernoulli(prob.detach())
+        extras["log_prob"] = -F.binary_cross_entropy_with_logits(scores, keep, reduction="none").sum(dim=1)
+        extras["greedy_temporal"] = greedy.detach()
+        return _normalized_selection(keep, prob)
+
+    def loss_terms(self, output: ModelOutput, targets: Tensor) -> dict[str, Tensor]:
+        terms = super().loss_terms(output, targets)
+        if self.temporal_mode != "reinforce":
+            return terms
+        log_prob = output.extras.get("log_prob")
+        if log_prob is None:  # evaluation: deterministic hard attention, nothing to reinforce
+            terms["reinforce"] = output.logits.new_zeros(())
+            return terms
+        with torch.no_grad():
+            reward = output.logits.exp().gather(1, targets.view(-1, 1)).squeeze(1)
+            advantage = reward - self._baseline(output, targets, reward)
+        terms["reinforce"] = -self.lambda_reinforce * (advantage * log_prob).mean()
+        return terms
+
+    def _baseline(self, output: ModelOutput, targets: Tensor, reward: Tensor) -> Tensor:
+        if self.baseline == "greedy":  # self-critical: the reward of the deterministic selection, per video
+            assert output.frame_logits is not None
+            greedy = output.extras["greedy_temporal"].unsqueeze(-1) * output.frame_logits.softmax(dim=-1)
+            return greedy.sum(dim=1).gather(1, targets.view(-1, 1)).squeeze(1)
+        if not bool(self.baseline_ready):
+            self.reward_baseline.fill_(reward.mean())
+            self.baseline_ready.fill_(True)
+        baseline = self.reward_baseline.clone()
+        m = self.baseline_momentum
+        self.reward_baseline.mul_(m).add_((1 - m) * reward.mean())
+        return baseline
+
+
+def _normalized_selection(keep: Tensor, prob: Tensor) -> Tensor:
+    """beta = keep / sum(keep); a video with nothing kept keeps its most likely frame (a deterministic function of
+    pi, so the REINFORCE log-probability of the Bernoulli draws stays the right one)."""
+    best = F.one_hot(prob.argmax(dim=1), prob.shape[1]).to(prob.dtype)
+    keep = torch.where(keep.sum(dim=1, keepdim=True) > 0, keep, best)
+    return keep / keep.sum(dim=1, keepdim=True)

@@ -1,0 +1,127 @@
+"""Spatio-temporal attention: "Where and When to Look? Spatio-temporal Attention for Action Recognition in Videos"
+(ICLR 2019 submission).
+
+Spatial: an importance mask per frame from three 3x3 convolutions of the reduced cube X_i,
+
+    M_i  = sigmoid(conv(ReLU(BN(conv(ReLU(BN(conv(X_i)))))))) in [0, 1]^{K x K},     X~_i = M_i . X_i    (eq. 1)
+
+Temporal (Bahdanau): at every step t the previous ConvLSTM state H_{t-1} queries all n masked frames,
+
+    e_{t,i} = mean_{j,k} [ v * tanh(W_h * H_{t-1} + W_x * X~_i + b) ]_{j,k}     (1x1 convolutions phi_H, phi_X)
+    w_{t,i} = softmax_i(e_{t,i}),      Y_t = sum_i w_{t,i} X~_i                                     (eqs. 2-4)
+    H_t, C_t = ConvLSTM(Y_t, H_{t-1}, C_{t-1})
+
+The paper's eq. 4 also divides by n; that constant would only shrink the ConvLSTM input, so it is left out.
+Everything is one graph: the attention logits are not detached, so the classification loss trains the mask and
+the temporal attention (a public implementation detached them).
+
+State: C_0 = g_c(m), H_0 = tanh(g_h(m)), g = two 3x3 convolutions with batch norm, m = (1/n) sum_i X~_i (eq. 5).
+Classification: y_t = W pool(H_t) + b;  logits = (1/T) sum_t y_t = W pool((1/T) sum_t H_t) + b        (eq. 6)
+
+Loss (eq. 7): cross-entropy plus these regularizers (per video, summed as the paper writes them; batch mean):
+
+    tv       = lambda_tv       * sum_i TV-L1(M_i)                                                    (eq. 8)
+    contrast = lambda_contrast * sum_i sum_{j,k} (-1/2 M_i B_i + 1/2 M_i (1 - B_i)),  B_i = 1[M_i > 0.5] (eq. 9)
+    unimodal = lambda_uni      * sum_t sum_{i=2}^{n-1} max(0, w_{t,i-1} w_{t,i+1} - w_{t,i}^2)       (eq. 10)
+
+(no square root in the unimodality term). Paper settings: ResNet-50 (2048 x 7 x 7), one ConvLSTM layer of 512,
+T = 50, lambda_tv = 1e-5, lambda_contrast = 1e-4, lambda_uni = 1. Defaults: 128 reduced channels, 64 hidden,
+the paper's lambdas.
+
+Outputs: spatial = M (B, T, K, K) in [0, 1]; temporal = the attention each frame receives averaged over the steps,
+(1/T) sum_t w_{t,i} (sums to 1); extras "step_attention" = w (B, T steps, T frames); frame_logits = y_t.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from wherewhen.losses import mask_contrast, total_variation_l1, unimodality
+from wherewhen.models._convlstm import ConvLSTMCell, ConvStateInit
+from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models.base import VideoModel
+from wherewhen.models.output import ModelOutput
+from wherewhen.models.registry import register_model
+
+
+def importance_mask_net(channels: int, mask_channels: int) -> nn.Sequential:
+    """Three 3x3 convolutions: conv-BN-ReLU, conv-BN-ReLU, conv-sigmoid -> one channel in [0, 1]."""
+    return nn.Sequential(
+        nn.Conv2d(channels, mask_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(mask_channels),
+        nn.ReLU(),
+        nn.Conv2d(mask_channels, mask_channels, 3, padding=1, bias=False),
+        nn.BatchNorm2d(mask_channels),
+        nn.ReLU(),
+        nn.Conv2d(mask_channels, 1, 3, padding=1),
+        nn.Sigmoid(),
+    )
+
+
+@register_model("stam")
+class SpatioTemporalAttention(VideoModel):
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int,
+        grid: int,
+        *,
+        reduce_dim: int | None = 128,
+        hidden_channels: int = 64,
+        mask_channels: int = 32,
+        attention_channels: int = 32,
+        kernel_size: int = 3,
+        peephole: bool = False,
+        dropout: float = 0.5,
+        lambda_tv: float = 1e-5,
+        lambda_contrast: float = 1e-4,
+        lambda_uni: float = 1.0,
+    ) -> None:
+        super().__init__(num_classes, in_channels, grid)
+        self.lambda_tv = lambda_tv
+        self.lambda_contrast = lambda_contrast
+        self.lambda_uni = lambda_uni
+        self.reduce = ChannelReducer(in_channels, reduce_dim)
+        feat = self.reduce.out_channels
+        self.mask_net = importance_mask_net(feat, mask_channels)
+        self.att_x = nn.Conv2d(feat, attention_channels, 1)
+        self.att_h = nn.Conv2d(hidden_channels, attention_channels, 1, bias=False)
+        self.att_v = nn.Conv2d(attention_channels, 1, 1, bias=False)  # a bias cancels in the softmax
+        self.init_state = ConvStateInit(feat, hidden_channels, batch_norm=True)
+        self.cell = ConvLSTMCell(feat, hidden_channels, kernel_size, peephole, grid)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_channels, num_classes)
+
+    def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
+        self.check_input(cubes, flow)
+        b, t = cubes.shape[:2]
+        x = self.reduce(as_model_dtype(cubes, self))
+        mask = self.mask_net(x.flatten(0, 1)).unflatten(0, (b, t))  # (B, T, 1, K, K)
+        masked = self.dropout(mask * x)
+        keys = self.att_x(masked.flatten(0, 1)).unflatten(0, (b, t))  # phi_X(X~_i) for all frames
+        state = self.init_state(masked.mean(dim=1))
+        weights, pooled = [], []
+        for _ in range(t):
+            query = self.att_h(state[0]).unsqueeze(1)  # phi_H(H_{t-1}), broadcast over the frames
+            energy = self.att_v(torch.tanh(keys + query).flatten(0, 1)).unflatten(0, (b, t)).mean(dim=(2, 3, 4))
+            w = energy.softmax(dim=1)  # (B, n frames)
+            y = torch.einsum("bi,bickl->bckl", w, masked)
+            state = self.cell(y, state)
+            weights.append(w)
+            pooled.append(state[0].mean(dim=(2, 3)))
+        step_attention = torch.stack(weights, dim=1)  # (B, T steps, n frames)
+        frame_logits = self.classifier(self.dropout(torch.stack(pooled, dim=1)))
+        spatial = mask.squeeze(2)
+        return ModelOutput(
+            logits=frame_logits.mean(dim=1),
+            spatial=spatial,
+            temporal=step_attention.mean(dim=1),
+            frame_logits=frame_logits,
+            regularizers={
+                "tv": self.lambda_tv * total_variation_l1(spatial),
+                "contrast": self.lambda_contrast * mask_contrast(spatial),
+                "unimodal": self.lambda_uni * unimodality(step_attention),
+            },
+            extras={"step_attention": step_attention},
+        )

@@ -1,0 +1,106 @@
+"""Data-parallel training under ``torchrun``: process group, device per process, rank-0-only side effects.
+
+``torchrun --nproc_per_node=N -m wherewhen train ...`` sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and
+MASTER_PORT; across machines add ``--nnodes`` and a rendezvous endpoint. Each process takes one GPU (NCCL) or
+runs on the CPU (gloo). Every process sees 1/N of each global batch; DDP averages the gradients, so N processes
+with batch B train like one process with batch N*B.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from wherewhen.errors import ConfigError
+
+
+@dataclass
+class DistContext:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    owns_group: bool = False  # we started the process group, so we end it
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(choice: str, local_rank: int = 0) -> torch.device:
+    """``auto`` is the process's GPU when CUDA is present, else the CPU."""
+    if choice == "auto":
+        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    try:
+        device = torch.device(choice)
+    except RuntimeError:
+        raise ConfigError(f"train.device={choice!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"train.device={choice!r} but CUDA is not available here; use train.device=cpu")
+        if device.index is None:
+            device = torch.device("cuda", local_rank)
+        if device.index >= torch.cuda.device_count():
+            raise ConfigError(f"train.device={choice!r} but only {torch.cuda.device_count()} GPUs are visible")
+    elif device.type != "cpu":
+        raise ConfigError(f"train.device={choice!r} is not supported; use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def setup(device_choice: str) -> DistContext:
+    """Join the process group torchrun describes (or the one already started), else a single process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if dist.is_available() and dist.is_initialized():
+        device = resolve_device(device_choice, local_rank)
+        return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, device, owns_group=False)
+    if world <= 1:
+        return DistContext(device=resolve_device(device_choice))
+    device = resolve_device(device_choice, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
+    return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, device, owns_group=True)
+
+
+def teardown(ctx: DistContext) -> None:
+    if ctx.owns_group and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_sum(tensor: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    if ctx.distributed:
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor
+
+
+def broadcast_object(obj: Any, ctx: DistContext) -> Any:
+    """Rank 0's ``obj`` on every rank."""
+    if not ctx.distributed:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
+    """Every rank's ``obj``, in rank order, on every rank."""
+    if not ctx.distributed:
+        return [obj]
+    out: list[Any] = [None] * ctx.world_size
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def barrier(ctx: DistContext) -> None:
+    if ctx.distributed:
+        dist.barrier()

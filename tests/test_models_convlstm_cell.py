@@ -1,0 +1,86 @@
+"""The fused-gate ConvLSTM cell against the gate equations of Shi et al. written out one by one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wherewhen.errors import ConfigError
+from wherewhen.models._convlstm import ConvLSTMCell
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny tensors: one thread avoids thread hand-off costs that dominate on a shared 2-core box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def reference_step(
+    x: torch.Tensor,
+    h: torch.Tensor,
+    c: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    in_ch: int,
+    peep: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """I, F, O, G with separate input-to-state and state-to-state convolutions, as in the paper."""
+    hid = h.shape[1]
+    pad = weight.shape[-1] // 2
+
+    def conv(w: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(inp, w, padding=pad)
+
+    def gate(k: int) -> torch.Tensor:
+        rows = slice(k * hid, (k + 1) * hid)
+        w_x, w_h = weight[rows, :in_ch], weight[rows, in_ch:]
+        return conv(w_x, x) + conv(w_h, h) + bias[rows].view(1, -1, 1, 1)
+
+    w_ci, w_cf, w_co = peep if peep is not None else (0.0, 0.0, 0.0)
+    i = torch.sigmoid(gate(0) + w_ci * c)
+    f = torch.sigmoid(gate(1) + w_cf * c)
+    g = torch.tanh(gate(3))
+    c_next = f * c + i * g
+    o = torch.sigmoid(gate(2) + w_co * c_next)
+    return o * torch.tanh(c_next), c_next
+
+
+@pytest.mark.parametrize("peephole", [False, True])
+@pytest.mark.parametrize("kernel_size", [1, 3])
+def test_cell_matches_step_by_step_reference(peephole: bool, kernel_size: int) -> None:
+    torch.manual_seed(0)
+    in_ch, hid, k, b, steps = 5, 4, 6, 2, 4
+    cell = ConvLSTMCell(in_ch, hid, kernel_size, peephole=peephole, grid=k).double()
+    with torch.no_grad():  # make every parameter non-trivial, including the peepholes and the forget bias
+        for p in cell.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    peep = (cell.w_ci, cell.w_cf, cell.w_co) if peephole else None
+    xs = torch.randn(steps, b, in_ch, k, k, dtype=torch.float64)
+    h = torch.randn(b, hid, k, k, dtype=torch.float64)
+    c = torch.randn(b, hid, k, k, dtype=torch.float64)
+    h_ref, c_ref = h, c
+    with torch.no_grad():
+        for x in xs:
+            h, c = cell(x, (h, c))
+            h_ref, c_ref = reference_step(x, h_ref, c_ref, cell.gates.weight, cell.gates.bias, in_ch, peep)
+            torch.testing.assert_close(h, h_ref)
+            torch.testing.assert_close(c, c_ref)
+
+
+def test_cell_starts_with_forget_bias_one_and_zero_state() -> None:
+    cell = ConvLSTMCell(3, 2, 3)
+    assert cell.gates.bias[2:4].tolist() == [1.0, 1.0]
+    assert cell.gates.bias[:2].tolist() == [0.0, 0.0]
+    h, c = cell.zero_state(5, 7, torch.empty(0))
+    assert h.shape == c.shape == (5, 2, 7, 7) and h.abs().sum() == 0
+
+
+def test_even_kernel_is_rejected() -> None:
+    with pytest.raises(ConfigError, match="odd"):
+        ConvLSTMCell(3, 2, 2)

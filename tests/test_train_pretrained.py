@@ -1,0 +1,103 @@
+"""Saved model directories: round trip without pickle, and one-line errors for missing, truncated or edited files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from wherewhen.errors import CheckpointError
+from wherewhen.features.store import StoreInfo
+from wherewhen.models import build_model
+from wherewhen.train.pretrained import load_pretrained, save_pretrained
+
+CLASSES = ["wave", "point", "clap"]
+INFO = StoreInfo(
+    backbone="efficientnet_lite0", input_size=224, grid=3, channels=8, sampling={"method": "uniform", "frames": 4},
+    classes=CLASSES,
+)  # fmt: skip
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
+    torch.manual_seed(0)
+    model = build_model("softmax_cube", num_classes=3, in_channels=8, grid=3, dropout=0.25)
+    directory = save_pretrained(model, tmp_path / "model", classes=CLASSES, features=INFO, extra={"epoch": 4})
+    return directory, model
+
+
+def test_round_trip_gives_the_same_model(saved: tuple[Path, torch.nn.Module]) -> None:
+    directory, model = saved
+    assert sorted(p.name for p in directory.iterdir()) == ["classes.txt", "config.json", "model.safetensors"]
+    loaded = load_pretrained(directory)
+    assert loaded.classes == CLASSES
+    assert loaded.features == INFO
+    assert loaded.config["format"] == "wherewhen-model/1" and loaded.config["extra"] == {"epoch": 4}
+    assert loaded.model.build_kwargs == {"dropout": 0.25} and not loaded.model.training
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value)
+    cubes = torch.rand(2, 4, 8, 3, 3)
+    model.eval()
+    assert torch.equal(loaded.model(cubes).logits, model(cubes).logits)
+    # Saving again replaces the directory as a whole and leaves no temporary folders behind.
+    save_pretrained(loaded.model, directory, classes=CLASSES, features=INFO)
+    assert sorted(p.name for p in directory.parent.iterdir()) == ["model"]
+
+
+def _error(directory: Path) -> str:
+    with pytest.raises(CheckpointError) as exc:
+        load_pretrained(directory)
+    text = str(exc.value)
+    assert "\n" not in text
+    return text
+
+
+def test_truncated_weights(saved: tuple[Path, torch.nn.Module]) -> None:
+    directory, _ = saved
+    weights = directory / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    text = _error(directory)
+    assert text.startswith(str(weights)) and "truncated" in text
+
+
+def test_tampered_weights_same_size(saved: tuple[Path, torch.nn.Module]) -> None:
+    directory, _ = saved
+    weights = directory / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    text = _error(directory)
+    assert text.startswith(str(weights)) and "sha256" in text
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda c: c.update(num_classes=4), "classes do not match num_classes"),
+        (lambda c: c.update(classes=["a", "b", "c"]), "class names differ"),
+        (lambda c: c.update(format="wherewhen-model/9"), "cannot read it"),
+        (lambda c: c.update(in_channels=16), "weights do not fit softmax_cube"),
+        (lambda c: c["build_kwargs"].update(depth=3), "cannot rebuild the model"),
+        (lambda c: c["weights"].update(sha256="0" * 64), "sha256"),
+        (lambda c: c.pop("features"), "missing features"),
+    ],
+)
+def test_tampered_config(saved: tuple[Path, torch.nn.Module], edit: object, fragment: str) -> None:
+    directory, _ = saved
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    edit(config)  # type: ignore[operator]
+    path.write_text(json.dumps(config))
+    assert fragment in _error(directory)
+
+
+def test_broken_or_missing_files(saved: tuple[Path, torch.nn.Module], tmp_path: Path) -> None:
+    directory, _ = saved
+    config = directory / "config.json"
+    config.write_text(config.read_text()[:50])
+    assert "not valid JSON" in _error(directory)
+    config.unlink()
+    assert _error(directory).startswith(str(config))
+    assert "missing" in _error(tmp_path / "nowhere")
