@@ -11,7 +11,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def explain(
-        model: Path = typer.Argument(..., help="saved model folder (the model/ of a training run)"),
+        model: Path = typer.Argument(..., help="a run directory of `wherewhen train`, or its model/ folder"),
         video: Path = typer.Argument(..., help="any video file FFmpeg reads"),
         out: Path = typer.Option(..., "--out", "-o", help="output folder (refused if it exists and is not empty)"),
         force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         percentile: float = typer.Option(80.0, "--percentile", help="heatmap shows pixels above this percentile"),
         alpha: float = typer.Option(0.5, "--alpha", help="heatmap opacity"),
         colormap: str = typer.Option("jet", "--colormap", help="OpenCV colormap name (jet, turbo, inferno, ...)"),
-        fps: float | None = typer.Option(None, "--fps", help="overlay frame rate (default: the video's pace)"),
+        fps: float | None = typer.Option(None, "--fps", help="frame rate of the MP4 (default: the video's pace)"),
         backbone_weights: Path | None = typer.Option(
             None, "--backbone-weights", help="state dict of a torchvision backbone not in the torch hub cache"
         ),
@@ -41,5 +41,7 @@ def register(app: typer.Typer) -> None:
         for name, p in explanation.top5:
             typer.echo(f"  {p:7.2%}  {name}")
         spans = ", ".join(f"{s.start_s:.1f}-{s.end_s:.1f} s" for s in explanation.segments) or "none"
-        typer.echo(f"attended segments: {spans}")
-        typer.echo(f"{len(explanation.frames)} frames explained in {time.perf_counter() - start:.1f} s -> {files['html']}")
+        typer.echo(f"attended: {spans}")
+        typer.echo(
+            f"{len(explanation.frames)} frames explained in {time.perf_counter() - start:.1f} s -> {files['html']}"
+        )

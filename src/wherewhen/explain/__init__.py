@@ -6,18 +6,24 @@
 """
 
 from wherewhen.explain.explainer import Explainer
-from wherewhen.explain.explanation import Explanation, FrameExplanation, Segment, VideoSummary, load_explanation
+from wherewhen.explain.explanation import (
+    AttendedSegment,
+    Explanation,
+    FrameExplanation,
+    VideoSummary,
+    load_explanation,
+)
 from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
 from wherewhen.explain.writer import FILES, RenderOptions, check_output_dir, write_explanation
 
 __all__ = [
     "FILES",
+    "AttendedSegment",
     "Explainer",
     "Explanation",
     "FrameExplanation",
     "HeatmapStyle",
     "RenderOptions",
-    "Segment",
     "VideoSummary",
     "check_output_dir",
     "load_explanation",

@@ -1,14 +1,17 @@
 """A trained model + its backbone -> an :class:`Explanation` of any video file.
 
-The video goes through exactly the steps that made the training cubes (``wherewhen.features``): probe, sample the
-frames the way the model's feature store says (uniform T by default; sliding windows for untrimmed videos), decode
-them with the shorter side resized, centre-crop, backbone, float16. The model then sees every clip; with several
-clips (sliding windows):
+The video goes through the steps that made the training cubes (``wherewhen.features``): probe, sample frames the
+way the model's feature store did (deterministically: TSN takes segment centres), decode them with the shorter side
+resized, centre-crop, backbone, float16. The clips then go through the model the way ``wherewhen evaluate`` sends
+a store's videos (``wherewhen.evaluate.predict``): the record's clips, T rows of each at segment centres when the
+run trained with T rows per clip. Everything after the model is evaluation's too:
 
-- class probabilities are the mean over clips of ``softmax(logits)`` (video-level, as in evaluation);
-- a row's spatial map is the mean of its maps over the clips that contain it;
-- a row's temporal weight is the mean over those clips of ``w * T`` (the weight relative to uniform attention, so
-  windows are comparable), renormalized to sum to 1 over all rows. With one clip this is the model's own ``w``.
+- class probabilities: the mean over clips of ``softmax(logits)`` (``aggregation.video_probabilities``);
+- a row's map: the mean of its maps over the clips that cover it (``VideoPrediction.spatial_maps``);
+- a row's temporal weight: the mean over those clips of ``w * T`` (``temporal.merge_windows``), renormalized to sum
+  to 1 over the explained rows; with one clip this is the model's own ``w``;
+- boxes: ``boxes.attention_boxes`` (cells with map / max >= threshold, through the crop); segments:
+  ``temporal.video_segments`` (rows with weight / max >= threshold, short gaps closed, single rows dropped).
 """
 
 from __future__ import annotations
@@ -23,13 +26,19 @@ import torch
 
 from wherewhen.backbones import Backbone, load_backbone
 from wherewhen.datasets.records import VideoRecord
-from wherewhen.errors import ConfigError
-from wherewhen.explain.explanation import Explanation, FrameExplanation, VideoSummary
-from wherewhen.explain.localize import attention_box, temporal_segments
+from wherewhen.errors import CheckpointError, ConfigError, VideoError, WherewhenError
+from wherewhen.evaluate.aggregation import video_probabilities
+from wherewhen.evaluate.boxes import attention_boxes
+from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, keys_for, select_clips
+from wherewhen.evaluate.predict import _forward as model_forward
+from wherewhen.evaluate.temporal import TemporalConfig, video_segments, video_timeline
+from wherewhen.explain.explanation import AttendedSegment, Explanation, FrameExplanation, VideoSummary
 from wherewhen.features.decoding import DecodeDataset
-from wherewhen.features.extract import _forward, default_device
+from wherewhen.features.extract import _forward as backbone_forward
+from wherewhen.features.extract import default_device
 from wherewhen.features.store import FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
+from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
 from wherewhen.video.sampling import SamplingSpec
 
 FLOW_METHOD = "dis"  # StoreInfo records only whether flow cubes exist, not the method; extraction defaults to DIS
@@ -38,7 +47,7 @@ FLOW_METHOD = "dis"  # StoreInfo records only whether flow cubes exist, not the 
 class Explainer:
     """Explain videos with a trained model.
 
-    >>> explainer = Explainer.from_pretrained("runs/alstm/model")
+    >>> explainer = Explainer.from_pretrained("runs/stam")          # a run directory or its model/ folder
     >>> explanation = explainer.explain("video.mp4")
     >>> explanation.label, explanation.top5, explanation.frames[0].box, explanation.segments
     """
@@ -49,6 +58,7 @@ class Explainer:
         classes: list[str],
         features: StoreInfo,
         *,
+        frames: int | None = None,
         device: str | torch.device | None = None,
         backbone: Backbone | None = None,
         backbone_weights: str | Path | None = None,
@@ -67,10 +77,13 @@ class Explainer:
             raise ConfigError(f"model {model.name!r} needs flow cubes but its feature description has none")
         if not 0.0 < threshold <= 1.0:
             raise ConfigError(f"--threshold must lie in (0, 1], got {threshold}")
+        if frames is not None and frames < 0:
+            raise ConfigError(f"--frames must be at least 0, got {frames}")
         self.device = torch.device(device) if device else default_device()
         self.model = model.to(self.device).eval()
         self.classes = list(classes)
         self.features = features
+        self.plan = ClipPlan(frames=frames or None)
         self.threshold = threshold
         self.batch_size = batch_size
         self.clips_per_batch = clips_per_batch
@@ -80,11 +93,17 @@ class Explainer:
         self.timings: dict[str, float] = {}  # seconds of the last explain(): decode, backbone, model
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None, **kwargs: Any) -> Explainer:
-        """Load a saved model directory (``save_pretrained``); a directory from another version is a CheckpointError."""
-        from wherewhen.train.pretrained import load_pretrained
+    def from_pretrained(
+        cls, directory: str | Path, device: str | torch.device | None = None, **kwargs: Any
+    ) -> Explainer:
+        """Load a saved model directory (``RUN/model``) or a run directory (``RUN``).
 
-        pretrained = load_pretrained(Path(directory))
+        Rows per clip default to the ``frames`` of the run's ``run.json`` when there is one, as in evaluation. A
+        directory written by another format version is a one-line CheckpointError.
+        """
+        model_dir = model_directory(directory)
+        pretrained = load_pretrained(model_dir)
+        kwargs.setdefault("frames", run_frames(model_dir))
         return cls(pretrained.model, pretrained.classes, pretrained.features, device=device, **kwargs)
 
     @property
@@ -109,93 +128,73 @@ class Explainer:
         flow = FLOW_METHOD if self.features.flow else None
         dataset = DecodeDataset([record], self.sampling, self.resize, self.features.input_size, flow)
         start = time.perf_counter()
-        decoded = dataset._decode(record)  # raises the one-line VideoError of a bad video
+        try:
+            decoded = dataset._decode(record)
+        except WherewhenError:
+            raise
+        except Exception as exc:  # a decoder failure the video layer did not anticipate: still one line
+            raise VideoError(path, f"cannot decode ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
         assert decoded.record is not None and decoded.frames is not None
         self.timings["decode"] = time.perf_counter() - start
         backbone = self.backbone
         start = time.perf_counter()
-        rgb = _forward(backbone, [decoded.frames], self.batch_size)[0]
+        rgb = backbone_forward(backbone, [decoded.frames], self.batch_size)[0]
         flow_cubes = None
         if decoded.flow_frames is not None:
-            flow_cubes = _forward(backbone, [decoded.flow_frames], self.batch_size)[0]
+            flow_cubes = backbone_forward(backbone, [decoded.flow_frames], self.batch_size)[0]
         self.timings["backbone"] = time.perf_counter() - start
         return decoded.record, rgb, flow_cubes
+
+    def predict(self, record: FeatureRecord, rgb: torch.Tensor, flow: torch.Tensor | None = None) -> VideoPrediction:
+        """Every clip of the video's cubes through the model, batched, as evaluation would."""
+        use_flow = "flow" in keys_for(self.model)
+        items = []
+        for rows in select_clips(record, self.plan):
+            index = torch.as_tensor(rows, dtype=torch.long)
+            items.append((0, np.asarray(rows), rgb[index], flow[index] if use_flow and flow is not None else None))
+        clips = []
+        for first in range(0, len(items), self.clips_per_batch):
+            clips.extend(clip for _, clip in model_forward(self.model, items[first : first + self.clips_per_batch]))
+        return VideoPrediction(record=record, target=None, clips=clips, num_rows=len(record.frame_indices))
 
     def explain(self, video: str | Path) -> Explanation:
         """Predict the class of ``video`` and say where and when the model looked."""
         record, rgb, flow = self.cubes(video)
         start = time.perf_counter()
-        result = self._run_model(record.clips, rgb, flow)
+        prediction = self.predict(record, rgb, flow)
         self.timings["model"] = time.perf_counter() - start
-        return self._assemble(record, *result)
+        return self.assemble(prediction)
 
-    @torch.inference_mode()
-    def _run_model(
-        self, clips: list[list[int]], rgb: torch.Tensor, flow: torch.Tensor | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-        """(class probabilities (C,), spatial (R, K, K), temporal weights (R,), frame probabilities (R, C) | None)."""
-        rows, k, c = len(rgb), self.model.grid, self.model.num_classes
-        probabilities = np.zeros(c)
-        spatial = np.zeros((rows, k, k))
-        timeline = np.zeros(rows)
-        frame_probs: np.ndarray | None = None
-        covered = np.zeros(rows)
-        for first in range(0, len(clips), self.clips_per_batch):
-            chunk = clips[first : first + self.clips_per_batch]
-            index = torch.as_tensor(chunk, dtype=torch.long)
-            x = rgb[index].to(self.device).float()
-            fx = None if flow is None or not self.model.uses_flow else flow[index].to(self.device).float()
-            out = self.model(x, fx)
-            probabilities += out.logits.float().softmax(-1).sum(0).cpu().double().numpy()
-            maps = out.spatial.float().cpu().double().numpy()
-            weights = out.temporal.float().cpu().double().numpy()
-            fp = None if out.frame_logits is None else out.frame_logits.float().softmax(-1).cpu().double().numpy()
-            for j, positions in enumerate(chunk):
-                pos = np.asarray(positions)
-                np.add.at(spatial, pos, maps[j])
-                np.add.at(timeline, pos, weights[j] * len(pos))
-                np.add.at(covered, pos, 1.0)
-                if fp is not None:
-                    if frame_probs is None:
-                        frame_probs = np.zeros((rows, c))
-                    np.add.at(frame_probs, pos, fp[j])
-        seen = covered > 0
-        spatial[seen] /= covered[seen, None, None]
-        timeline[seen] /= covered[seen]
-        if frame_probs is not None:
-            frame_probs[seen] /= covered[seen, None]
+    def assemble(self, prediction: VideoPrediction) -> Explanation:
+        """The explanation of one video's model outputs: the rows some clip covered, in time order."""
+        record = prediction.record
+        probabilities = video_probabilities(prediction, "model")
+        maps, covered = prediction.spatial_maps()
+        rows = np.flatnonzero(covered)
+        timeline = video_timeline(prediction)[0][rows]
         total = timeline.sum()
-        weights_out = timeline / total if total > 0 else np.full(rows, 1.0 / rows)
-        return probabilities / len(clips), spatial, weights_out, frame_probs
-
-    def _assemble(
-        self,
-        record: FeatureRecord,
-        probabilities: np.ndarray,
-        spatial: np.ndarray,
-        weights: np.ndarray,
-        frame_probs: np.ndarray | None,
-    ) -> Explanation:
-        order = np.argsort(-probabilities, kind="stable")
-        top5 = [(self.classes[i], float(probabilities[i])) for i in order[:5]]
+        weights = timeline / total if total > 0 else np.full(len(rows), 1.0 / len(rows))
+        boxes = attention_boxes(maps[rows], record.crop, record.frame_size, self.threshold)
+        frame_probs = row_frame_probabilities(prediction)
+        position = {int(r): p for p, r in enumerate(rows)}
         frames = []
-        for row, index in enumerate(record.frame_indices):
-            frame_label = frame_confidence = None
-            if frame_probs is not None:
-                best = int(np.argmax(frame_probs[row]))
-                frame_label, frame_confidence = self.classes[best], float(frame_probs[row, best])
+        for p, row in enumerate(rows):
+            index = record.frame_indices[row]
+            own = None if frame_probs is None else int(np.argmax(frame_probs[row]))
             frames.append(
                 FrameExplanation(
                     index=int(index),
                     time_s=index / record.fps,
-                    attention=spatial[row],
-                    box=attention_box(spatial[row], record.crop, record.frame_size, self.threshold),
-                    weight=float(weights[row]),
-                    frame_label=frame_label,
-                    frame_confidence=frame_confidence,
+                    attention=maps[row],
+                    box=None if np.isnan(boxes[p]).any() else (*(float(v) for v in boxes[p]),),  # type: ignore[arg-type]
+                    weight=float(weights[p]),
+                    frame_label=None if own is None else self.classes[own],
+                    frame_confidence=None if own is None or frame_probs is None else float(frame_probs[row, own]),
                 )
             )
-        times = [f.time_s for f in frames]
+        order = np.argsort(-probabilities, kind="stable")
+        top5 = [(self.classes[i], float(probabilities[i])) for i in order[:5]]
+        segments = video_segments(prediction, TemporalConfig(threshold=self.threshold))
         width, height = record.frame_size
         return Explanation(
             video=VideoSummary(record.video, record.num_frames, record.fps, record.duration, width, height),
@@ -205,19 +204,51 @@ class Explainer:
             top5=top5,
             probabilities={c: float(p) for c, p in zip(self.classes, probabilities, strict=True)},
             frames=frames,
-            segments=temporal_segments(weights, times, record.duration, self.threshold),
-            crop=tuple(float(v) for v in record.crop),  # type: ignore[arg-type]
+            segments=[AttendedSegment(start, end, score) for start, end, score in segments],
+            crop=(*(float(v) for v in record.crop),),  # type: ignore[arg-type]
             grid=self.model.grid,
-            clips=[list(c) for c in record.clips],
+            clips=[[position[int(r)] for r in clip.rows] for clip in prediction.clips],
             threshold=self.threshold,
         )
 
 
+def row_frame_probabilities(prediction: VideoPrediction) -> np.ndarray | None:
+    """(R, C) each row's own class probabilities, the mean over the clips covering it; None without frame logits."""
+    if any(c.frame_probabilities is None for c in prediction.clips):
+        return None
+    total = np.zeros((prediction.num_rows, prediction.clips[0].probabilities.shape[0]))
+    count = np.zeros(prediction.num_rows)
+    for clip in prediction.clips:
+        np.add.at(total, clip.rows, clip.frame_probabilities)
+        np.add.at(count, clip.rows, 1.0)
+    return total / np.maximum(count, 1.0)[:, None]
+
+
+def model_directory(path: str | Path) -> Path:
+    """The saved-model folder of ``path``: itself, or ``path/model`` when ``path`` is a run directory."""
+    path = Path(path).expanduser()
+    if not (path / CONFIG_NAME).is_file() and (path / "model").is_dir():
+        return path / "model"
+    if not (path / CONFIG_NAME).is_file() and (path / "run.json").is_file():
+        raise CheckpointError(path, "this run has saved no model yet (no model/ folder); let training finish an epoch")
+    return path
+
+
+def run_frames(model_dir: Path) -> int | None:
+    """T rows per clip of the run that saved ``model_dir`` (its ``../run.json``), or None outside a run."""
+    from wherewhen.evaluate.runner import read_run
+
+    run_dir = Path(model_dir).parent
+    if not (run_dir / "run.json").is_file():
+        return None
+    frames = read_run(run_dir).get("frames")
+    return frames if isinstance(frames, int) and frames > 0 else None
+
+
 def sampling_from_info(info: StoreInfo) -> tuple[SamplingSpec, int]:
     """The sampling (deterministic: TSN takes segment centres) and shorter-side resize a feature store used."""
-    known = {f.name for f in fields(SamplingSpec)}
-    data = {k: v for k, v in info.sampling.items() if k in known}
-    data["train"] = False
     if "resize" not in info.sampling:
         raise ConfigError(f"the model's feature description has no 'resize' in its sampling: {info.sampling}")
-    return SamplingSpec(**data), int(info.sampling["resize"])
+    known = {f.name for f in fields(SamplingSpec)}
+    data = {k: v for k, v in info.sampling.items() if k in known}
+    return SamplingSpec(**(data | {"train": False})), int(info.sampling["resize"])

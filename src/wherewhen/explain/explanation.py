@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from wherewhen.errors import WherewhenError
+from wherewhen.evaluate.boxes import Box
 
 EXPLANATION_FORMAT = "wherewhen-explanation/1"
 
-Box = tuple[float, float, float, float]
-
 
 class ExplanationFileError(WherewhenError):
+    """An explanation.json that is missing, not JSON, of another format version, or malformed."""
+
     def __init__(self, path: Path, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
 
@@ -73,8 +74,10 @@ class FrameExplanation:
 
 
 @dataclass
-class Segment:
-    """A stretch of the video where the temporal weight / max stays >= threshold; score = mean of that ratio."""
+class AttendedSegment:
+    """A stretch of the video the model attended to (``evaluate.temporal.video_segments``): rows with temporal
+    weight / max >= threshold, gaps shorter than two rows closed, single rows dropped; score = the mean of that
+    ratio over the stretch."""
 
     start_s: float
     end_s: float
@@ -107,7 +110,7 @@ class Explanation:
     top5: list[tuple[str, float]]
     probabilities: dict[str, float]
     frames: list[FrameExplanation]
-    segments: list[Segment]
+    segments: list[AttendedSegment]
     crop: tuple[float, float, float, float]
     grid: int
     clips: list[list[int]] = field(default_factory=list)
@@ -158,7 +161,7 @@ class Explanation:
             top5=[(str(c), float(p)) for c, p in data["top5"]],
             probabilities={str(k): float(v) for k, v in data["probabilities"].items()},
             frames=[FrameExplanation.from_dict(f) for f in data["frames"]],
-            segments=[Segment(**s) for s in data["segments"]],
+            segments=[AttendedSegment(**s) for s in data["segments"]],
             crop=(float(crop[0]), float(crop[1]), float(crop[2]), float(crop[3])),
             grid=int(data["grid"]),
             clips=[[int(i) for i in c] for c in data.get("clips", [])],

@@ -36,7 +36,7 @@ def display_for(width: int, height: int, max_side: int) -> Display:
     scale = min(1.0, max_side / max(width, height))
     if scale >= 1.0:
         return Display(width, height, 1.0, 1.0, None)
-    shorter = max(2, round(min(width, height) * scale))
+    shorter = max(2, round(min(width, height) * scale / 2) * 2)  # even, as H.264 in yuv420p needs
     w, h = scaled_size(width, height, shorter)
     return Display(w, h, w / width, h / height, shorter)
 

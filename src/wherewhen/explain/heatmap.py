@@ -78,9 +78,7 @@ def heat_field(
     return field
 
 
-def keep_top(
-    field: np.ndarray, crop: Sequence[float], percentile: float = 80.0
-) -> tuple[np.ndarray, np.ndarray]:
+def keep_top(field: np.ndarray, crop: Sequence[float], percentile: float = 80.0) -> tuple[np.ndarray, np.ndarray]:
     """Step 3: (kept mask (H, W) bool, values stretched to [0, 1] where kept, 0 elsewhere).
 
     The percentile is taken over the crop region's pixels; a pixel is kept when strictly above it.

@@ -1,6 +1,6 @@
-"""The annotated MP4: every sampled frame with its heatmap, the predicted box, the label and confidence, and a
-timeline strip of the temporal attention with a cursor at the current frame. H.264 through PyAV, written
-atomically (a temporary file renamed into place)."""
+"""The annotated MP4: every explained frame with its heatmap, the predicted box, the label and confidence, and a
+timeline of the temporal attention with a cursor at the current frame over its bottom band; the output keeps the
+frame's aspect. H.264 through PyAV, written atomically (a temporary file renamed into place)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ CROP_COLOUR = (200, 200, 200)
 BAR_COLOUR = (255, 170, 0)
 SEGMENT_COLOUR = (70, 110, 190)
 STRIP_BACKGROUND = (28, 28, 28)
+UNIFORM_COLOUR = (160, 160, 160)
+TIMELINE_HEIGHT = 0.14  # share of the frame height the timeline covers at the bottom
+TIMELINE_ALPHA = 0.8
 MIN_FPS, MAX_FPS = 1.0, 8.0
 
 
@@ -36,14 +39,16 @@ def _font_scale(width: int) -> float:
     return float(min(1.1, max(0.4, width / 900)))
 
 
-def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour=(255, 255, 255)) -> int:
+def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float) -> int:
     """Text on a dark box at ``origin`` (top-left); returns the y below it."""
     thickness = max(1, round(scale * 1.8))
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     x, y = origin
     pad = max(2, round(4 * scale))
     cv2.rectangle(image, (x, y), (x + tw + 2 * pad, y + th + base + 2 * pad), (0, 0, 0), cv2.FILLED)
-    cv2.putText(image, text, (x + pad, y + pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
+    cv2.putText(
+        image, text, (x + pad, y + pad + th), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA
+    )
     return y + th + base + 2 * pad
 
 
@@ -66,44 +71,49 @@ def annotate_frame(
 
 
 def timeline_strip(explanation: Explanation, width: int, height: int, current: int | None = None) -> np.ndarray:
-    """RGB (height, width, 3): bars of the temporal weights over the video's duration (normalized by their
-    maximum), the predicted segments shaded, a cursor at row ``current``."""
+    """RGB (height, width, 3): a bar per row for its temporal weight over the video's duration, the attended
+    segments shaded, a grey line at the uniform weight 1/T (drawn at half height or lower, so uniform attention
+    never looks like a peak), a cursor at row ``current``."""
     strip = np.full((height, width, 3), STRIP_BACKGROUND, dtype=np.uint8)
-    duration = max(explanation.video.duration, max((f.time_s for f in explanation.frames), default=0.0), 1e-6)
-    left, right, top, bottom = 6, 6, 6, 6
-    span = max(1, width - left - right)
+    times = explanation.times
+    duration = max(explanation.video.duration, float(times.max()) if times.size else 0.0, 1e-6)
+    pad = max(2, height // 10)
+    span, top, bottom = max(1, width - 2 * pad), pad, height - pad
+
+    weights = explanation.weights
+    uniform = 1.0 / max(1, len(weights))
+    scale = max(float(weights.max()) if weights.size else 0.0, 2.0 * uniform)
 
     def x_of(t: float) -> int:
-        return left + round(min(max(t / duration, 0.0), 1.0) * span)
+        return pad + round(min(max(t / duration, 0.0), 1.0) * span)
+
+    def y_of(w: float) -> int:
+        return bottom - round(min(w / scale, 1.0) * (bottom - top))
 
     for seg in explanation.segments:
-        cv2.rectangle(strip, (x_of(seg.start_s), top), (x_of(seg.end_s), height - bottom), SEGMENT_COLOUR, cv2.FILLED)
-    weights = explanation.weights
-    peak = float(weights.max()) if weights.size else 0.0
+        cv2.rectangle(strip, (x_of(seg.start_s), top), (x_of(seg.end_s), bottom), SEGMENT_COLOUR, cv2.FILLED)
     bar = max(1, round(0.6 * span / max(1, len(weights))))
-    for f in explanation.frames:
-        level = f.weight / peak if peak > 0 else 0.0
-        x = x_of(f.time_s)
-        y = height - bottom - round(level * (height - top - bottom))
-        cv2.rectangle(strip, (x - bar // 2, y), (x - bar // 2 + bar - 1, height - bottom), BAR_COLOUR, cv2.FILLED)
+    for t, w in zip(times, weights, strict=True):
+        x = x_of(float(t)) - bar // 2
+        cv2.rectangle(strip, (x, y_of(float(w))), (x + bar - 1, bottom), BAR_COLOUR, cv2.FILLED)
+    cv2.line(strip, (pad, y_of(uniform)), (pad + span, y_of(uniform)), UNIFORM_COLOUR, 1)
     if current is not None:
-        x = x_of(explanation.frames[current].time_s)
+        x = x_of(float(times[current]))
         cv2.line(strip, (x, 0), (x, height - 1), (255, 255, 255), 2)
-    cv2.putText(strip, "when", (left + 2, top + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (170, 170, 170), 1, cv2.LINE_AA)
     return strip
 
 
-def compose(
-    image: np.ndarray, row: int, explanation: Explanation, display: Display, style: HeatmapStyle
-) -> np.ndarray:
-    """One output frame: the annotated frame above the timeline strip, padded to even sides (yuv420p)."""
+def compose(image: np.ndarray, row: int, explanation: Explanation, display: Display, style: HeatmapStyle) -> np.ndarray:
+    """One output frame at the frame's own aspect: the annotated frame with the timeline blended over its bottom
+    band, padded by a pixel where a side is odd (yuv420p needs even sides)."""
     annotated = annotate_frame(image, explanation.frames[row], explanation, display, style)
     h, w = annotated.shape[:2]
-    strip_h = max(40, round(h * 0.16))
-    canvas_w, canvas_h = w + (w % 2), h + strip_h + ((h + strip_h) % 2)
-    canvas = np.zeros((canvas_h, canvas_w, 3), dtype=np.uint8)
+    band = min(h, max(24, round(h * TIMELINE_HEIGHT)))
+    strip = timeline_strip(explanation, w, band, row).astype(np.float32)
+    below = annotated[h - band :].astype(np.float32)
+    annotated[h - band :] = np.clip((1 - TIMELINE_ALPHA) * below + TIMELINE_ALPHA * strip + 0.5, 0, 255)
+    canvas = np.zeros((h + h % 2, w + w % 2, 3), dtype=np.uint8)
     canvas[:h, :w] = annotated
-    canvas[h:, :] = timeline_strip(explanation, canvas_w, canvas_h - h, row)
     return canvas
 
 
@@ -118,19 +128,18 @@ def write_overlay_video(
     """Encode one output frame per row (``images`` yields the rows' frames at ``display`` size) as H.264 MP4."""
     style = style or HeatmapStyle()
     rate = Fraction(fps or playback_fps(explanation)).limit_denominator(1000)
-    with atomic_path(Path(path)) as tmp:
-        with av.open(str(tmp), "w", format="mp4", options={"movflags": "+faststart"}) as container:
-            stream = None
-            for row, image in enumerate(images):
-                canvas = compose(image, row, explanation, display, style)
-                if stream is None:
-                    stream = container.add_stream("libx264", rate=rate)
-                    stream.height, stream.width = canvas.shape[:2]
-                    stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": "23", "preset": "veryfast"}
-                for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
-                    container.mux(packet)
-            if stream is not None:
-                for packet in stream.encode():
-                    container.mux(packet)
+    with atomic_path(Path(path)) as tmp, av.open(str(tmp), "w", format="mp4") as container:
+        stream = None
+        for row, image in enumerate(images):
+            canvas = compose(image, row, explanation, display, style)
+            if stream is None:
+                stream = container.add_stream("libx264", rate=rate)
+                stream.height, stream.width = canvas.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"crf": "23", "preset": "veryfast"}
+            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
+                container.mux(packet)
+        if stream is not None:
+            for packet in stream.encode():
+                container.mux(packet)
     return Path(path)

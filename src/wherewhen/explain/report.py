@@ -57,13 +57,14 @@ def timeline_svg(explanation: Explanation, width: int = 1000, height: int = 140)
         parts.append(
             f'<rect x="{x(seg.start_s):.1f}" y="{pad_t}" width="{max(x(seg.end_s) - x(seg.start_s), 1):.1f}" '
             f'height="{inner_h}" fill="#3a78c3" fill-opacity="0.15"><title>segment {seg.start_s:.2f}-'
-            f'{seg.end_s:.2f} s, score {seg.score:.2f}</title></rect>'
+            f"{seg.end_s:.2f} s, score {seg.score:.2f}</title></rect>"
         )
     bar = max(1.0, 0.6 * inner_w / max(1, len(weights)))
     for f in explanation.frames:
         top = y(f.weight)
         parts.append(
-            f'<rect x="{x(f.time_s) - bar / 2:.1f}" y="{top:.1f}" width="{bar:.1f}" height="{pad_t + inner_h - top:.1f}"'
+            f'<rect x="{x(f.time_s) - bar / 2:.1f}" y="{top:.1f}" width="{bar:.1f}" '
+            f'height="{pad_t + inner_h - top:.1f}"'
             f' fill="#f0a000"><title>frame {f.index}, {f.time_s:.2f} s, weight {f.weight:.4f}</title></rect>'
         )
     uniform = 1.0 / max(1, len(weights))
@@ -96,10 +97,13 @@ def render_html(explanation: Explanation, files: dict[str, str]) -> str:
         f'<td class="name"><span class="bar" style="width:{max(p * 300, 1):.0f}px"></span></td></tr>'
         for c, p in e.top5
     )
-    seg_rows = "\n".join(
-        f"<tr><td>{k + 1}</td><td>{s.start_s:.2f}</td><td>{s.end_s:.2f}</td><td>{s.score:.2f}</td></tr>"
-        for k, s in enumerate(e.segments)
-    ) or '<tr><td colspan="4" class="name">none</td></tr>'
+    seg_rows = (
+        "\n".join(
+            f"<tr><td>{k + 1}</td><td>{s.start_s:.2f}</td><td>{s.end_s:.2f}</td><td>{s.score:.2f}</td></tr>"
+            for k, s in enumerate(e.segments)
+        )
+        or '<tr><td colspan="4" class="name">none</td></tr>'
+    )
     peak = max(float(e.weights.max()) if e.frames else 0.0, 1e-12)
     has_frame_labels = any(f.frame_label is not None for f in e.frames)
     frame_head = "<th class='name'>frame's own top class</th>" if has_frame_labels else ""

@@ -62,24 +62,30 @@ def check_output_dir(out: str | Path, force: bool = False) -> Path:
 
 @contextmanager
 def staged_dir(out: str | Path, force: bool = False) -> Iterator[Path]:
-    """Yield an empty temporary folder next to ``out``; on success it replaces ``out`` as a whole."""
+    """Yield an empty temporary folder next to ``out``; when the block succeeds it replaces ``out`` as a whole.
+
+    The old folder is renamed aside before the new one is renamed in and deleted only after, so at every moment
+    ``out`` is the old folder, the new one, or (between two renames) absent; never a mixture.
+    """
     out = check_output_dir(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    old: Path | None = None
     try:
         yield tmp
+        mask = _umask()
+        for path in tmp.iterdir():  # mkstemp / mkdtemp make private files; these are meant to be shared
+            path.chmod(0o666 & ~mask)
+        tmp.chmod(0o777 & ~mask)
         check_output_dir(out, force)  # something may have appeared there meanwhile
-        old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, old / out.name)
         os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    os.chmod(out, 0o777 & ~_umask())
+        for leftover in (tmp, old):
+            if leftover is not None and leftover.exists():
+                shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _umask() -> int:

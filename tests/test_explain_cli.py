@@ -1,0 +1,188 @@
+"""`wherewhen explain` and ``Explainer`` on real footage with a model trained here on the embedded benchmark,
+and the refusals on bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from wherewhen.cli import main
+from wherewhen.datasets.benchmark import generate_benchmark
+from wherewhen.datasets.benchmark.config import preset
+from wherewhen.datasets.registry import read_dataset
+from wherewhen.errors import CheckpointError
+from wherewhen.explain import FILES, Explainer, Explanation, load_explanation, write_explanation
+from wherewhen.features.extract import ExtractOptions, extract_videos
+from wherewhen.train.config import load_config
+from wherewhen.train.run import train
+from wherewhen.video.probe import probe
+
+SAMPLED = 16  # rows per video: the default uniform sampling of `extract`
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small stam model trained for two epochs on a small embedded benchmark (6 classes, so top-5 is not all)."""
+    root = tmp_path_factory.mktemp("explain")
+    knobs = {"classes": 6, "videos_per_class": 2, "frames": 24, "width": 96, "height": 96, "distractors": 2}
+    generate_benchmark(root / "bench", preset("default").with_overrides(knobs), workers=1)
+    index = read_dataset("embedded", root / "bench")
+    summary = extract_videos(index.records, root / "store", ExtractOptions(progress=False, workers=1), index.classes)
+    assert summary.written == 12 and not summary.failed
+    small = ["model.reduce_dim=32", "model.hidden_channels=16", "model.mask_channels=8", "model.attention_channels=8"]
+    overrides = ["train.epochs=2", "train.progress=false", "model.name=stam", "train.device=cpu", *small]
+    config = load_config(None, overrides, values={"data.store": str(root / "store")})
+    return train(config, root / "run", verbose=False).run_dir
+
+
+@pytest.fixture(scope="module", params=["bikes", "demo"])
+def video(request: pytest.FixtureRequest, bikes_mp4: Path, shared_data: Path) -> Path:
+    return bikes_mp4 if request.param == "bikes" else shared_data / "videos/mmaction2_demo/demo.mp4"
+
+
+class References(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.refs += [value for name, value in attrs if name in ("src", "href") and value]
+
+
+def decode_all(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(stream)]
+
+
+def check_explanation(explanation: Explanation, video: Path) -> None:
+    info = probe(video)
+    classes = 6
+    assert explanation.video.width == info.width and explanation.video.height == info.height
+    assert len(explanation.frames) == SAMPLED
+    probs = [p for _, p in explanation.top5]
+    assert len(probs) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-9
+    assert sum(explanation.probabilities.values()) == pytest.approx(1.0) and len(explanation.probabilities) == classes
+    assert explanation.label == explanation.top5[0][0] and explanation.confidence == probs[0]
+    assert sum(f.weight for f in explanation.frames) == pytest.approx(1.0)
+    indices = [f.index for f in explanation.frames]
+    assert indices == sorted(indices) and indices[0] >= 0 and indices[-1] < info.num_frames
+    x, y, w, h = explanation.crop
+    assert w == pytest.approx(h, rel=0.01)  # the square centre crop, through rounded resize sizes
+    assert x >= 0 and x + w <= info.width + 1e-6 and y >= 0 and y + h <= info.height + 1e-6
+    for f in explanation.frames:
+        assert f.attention.shape == (7, 7)
+        assert f.box is not None  # a map with a positive maximum always keeps its peak cell
+        x1, y1, x2, y2 = f.box
+        assert 0 <= x1 < x2 <= info.width and 0 <= y1 < y2 <= info.height
+        assert x - 1e-6 <= x1 and x2 <= x + w + 1e-6 and y - 1e-6 <= y1 and y2 <= y + h + 1e-6  # inside the crop
+    for seg in explanation.segments:
+        assert 0 <= seg.start_s < seg.end_s <= explanation.video.duration + 1e-9
+
+
+def test_cli_and_api_explain_real_videos(
+    run_dir: Path, video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "explained"
+    main(["explain", str(run_dir), str(video), "-o", str(out), "--device", "cpu"])
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{video.name}: ") and f"-> {out / 'report.html'}" in printed
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES.values())  # no temporary files left behind
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+    from_json = load_explanation(out / FILES["json"])
+    check_explanation(from_json, video)
+    # the API on the saved-model folder gives the same objects the CLI wrote (JSON round trip included)
+    explanation = Explainer.from_pretrained(run_dir / "model", device="cpu").explain(video)
+    assert explanation.to_dict() == from_json.to_dict()
+    for mine, read in zip(explanation.frames, from_json.frames, strict=True):
+        assert np.array_equal(mine.attention, read.attention) and mine.box == read.box
+
+    frames = decode_all(out / FILES["video"])
+    assert len(frames) == SAMPLED
+    height, width = frames[0].shape[:2]
+    assert width / height == pytest.approx(explanation.video.width / explanation.video.height, abs=0.01)
+
+    html = (out / FILES["html"]).read_text(encoding="utf-8")
+    parser = References()
+    parser.feed(html)
+    assert set(parser.refs) == {FILES["video"], FILES["sheet"], FILES["json"]}
+    assert all((out / ref).is_file() for ref in parser.refs)
+    assert "http" not in html and "<style>" in html and explanation.label in html
+    assert html.count("<tr><td>") >= SAMPLED  # the per-frame table
+    assert (out / FILES["sheet"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_api_writes_the_same_folder_layout(run_dir: Path, bikes_mp4: Path, tmp_path: Path) -> None:
+    explainer = Explainer.from_pretrained(run_dir, device="cpu")
+    assert explainer.plan.frames == json.loads((run_dir / "run.json").read_text())["frames"]
+    explanation = explainer.explain(bikes_mp4)
+    assert set(explainer.timings) == {"decode", "backbone", "model"}
+    files = write_explanation(explanation, tmp_path / "api")
+    assert {k: p.name for k, p in files.items()} == FILES and all(p.is_file() for p in files.values())
+    assert (files["json"].stat().st_mode & 0o044) == 0o044  # readable by others, like any file the user writes
+
+
+def fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_undecodable_video_is_one_line(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "holiday.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    out = tmp_path / "out"
+    err = fails(["explain", str(run_dir), str(bad), "-o", str(out)], capsys)
+    assert str(bad) in err and "not a readable video" in err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["holiday.mp4"]
+
+
+def test_model_from_another_version_is_refused(
+    run_dir: Path, bikes_mp4: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = shutil.copytree(run_dir / "model", tmp_path / "model")
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(config | {"format": "wherewhen-model/0"}))
+    with pytest.raises(CheckpointError, match="format 'wherewhen-model/0'"):
+        Explainer.from_pretrained(model)
+    err = fails(["explain", str(model), str(bikes_mp4), "-o", str(tmp_path / "out")], capsys)
+    assert str(model / "config.json") in err and "cannot read it" in err
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "empty").mkdir()
+    err = fails(["explain", str(tmp_path / "empty"), str(bikes_mp4), "-o", str(tmp_path / "out")], capsys)
+    assert "not a saved model directory" in err
+
+
+def test_existing_output_is_kept_unless_forced(
+    run_dir: Path, bikes_mp4: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    err = fails(["explain", str(run_dir), str(bikes_mp4), "-o", str(out)], capsys)
+    assert str(out) in err and "--force" in err
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    fails(["explain", str(run_dir), str(bad), "-o", str(out), "--force"], capsys)  # a failure replaces nothing
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+    main(["explain", str(run_dir), str(bikes_mp4), "-o", str(out), "--force"])
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES.values())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "out"]  # no staging folders left
+
+    (tmp_path / "file").write_text("x")
+    err = fails(["explain", str(run_dir), str(bikes_mp4), "-o", str(tmp_path / "file")], capsys)
+    assert "not a folder" in err

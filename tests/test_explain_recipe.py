@@ -1,0 +1,144 @@
+"""The heatmap recipe on hand-made maps, and explanation.json round trips."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from wherewhen.errors import ConfigError, WherewhenError
+from wherewhen.explain import (
+    AttendedSegment,
+    Explanation,
+    FrameExplanation,
+    HeatmapStyle,
+    VideoSummary,
+    load_explanation,
+    overlay_heatmap,
+)
+from wherewhen.explain.heatmap import colorize
+from wherewhen.explain.report import write_json
+
+FRAME_H, FRAME_W = 80, 120
+CROP = (20.0, 0.0, 80.0, 80.0)  # x, y, w, h: the square centre of a landscape frame, as a centre crop gives
+
+
+def grey_frame() -> np.ndarray:
+    return np.full((FRAME_H, FRAME_W, 3), 128, dtype=np.uint8)
+
+
+def changed(out: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    return (out != frame).any(axis=2)
+
+
+def test_percentile_cut_keeps_the_top_fifth_of_the_smoothed_upsampled_map() -> None:
+    attention = np.arange(16, dtype=np.float64).reshape(4, 4)  # rises to the bottom-right cell
+    frame = grey_frame()
+    out = overlay_heatmap(frame, attention, CROP, HeatmapStyle(percentile=80, alpha=1.0))
+
+    # The recipe, step by step: upsample the max-normalized 4x4 map onto the 80x80 crop, smooth with sigma = half
+    # a cell (10 px), keep what lies above the 80th percentile of the crop's pixels.
+    field = cv2.resize((attention / attention.max()).astype(np.float32), (80, 80), interpolation=cv2.INTER_LINEAR)
+    field = cv2.GaussianBlur(field, (0, 0), sigmaX=10, sigmaY=10, borderType=cv2.BORDER_REPLICATE)
+    expected = field > np.percentile(field, 80)
+
+    kept = changed(out, frame)
+    assert not kept[:, :20].any() and not kept[:, 100:].any()  # heat only inside the crop region
+    np.testing.assert_array_equal(kept[:, 20:100], expected)
+    assert 0.17 <= kept.sum() / (80 * 80) <= 0.2
+    assert kept[79, 99] and not kept[0, 20]  # the peak corner is kept, the lowest corner is not
+    rows, cols = np.nonzero(kept)
+    assert rows.mean() > 40 and cols.mean() > 60  # the kept region sits in the bottom-right of the crop
+    # alpha = 1: kept pixels show the colormap of their stretched value; the peak is the top of jet (dark red)
+    np.testing.assert_array_equal(out[79, 99], colorize(np.ones((1, 1)), "jet")[0, 0])
+    assert out[79, 99, 0] > 100 and out[79, 99, 2] == 0
+
+
+def test_alpha_blends_only_kept_pixels() -> None:
+    attention = np.zeros((7, 7))
+    attention[2, 4] = 1.0
+    frame = np.random.default_rng(0).integers(0, 256, (FRAME_H, FRAME_W, 3), dtype=np.uint8)
+    solid = overlay_heatmap(frame, attention, CROP, HeatmapStyle(alpha=1.0))
+    half = overlay_heatmap(frame, attention, CROP, HeatmapStyle(alpha=0.5))
+    kept = changed(solid, frame)
+    assert kept.any()
+    expected = np.clip(0.5 * frame[kept].astype(np.float32) + 0.5 * solid[kept] + 0.5, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(half[kept], expected)
+    np.testing.assert_array_equal(half[~kept], frame[~kept])
+    # the one hot cell (row 2, column 4 of 7 over the 80-px crop) is where the heat is
+    rows, cols = np.nonzero(kept)
+    cell = 80 / 7
+    assert 2 * cell - cell <= rows.mean() <= 3 * cell + cell
+    assert 20 + 4 * cell - cell <= cols.mean() <= 20 + 5 * cell + cell
+    assert overlay_heatmap(frame, attention, CROP, HeatmapStyle(alpha=0.0)).tolist() == frame.tolist()
+
+
+def test_uniform_and_empty_maps_leave_the_frame_alone() -> None:
+    frame = grey_frame()
+    for attention in (np.full((7, 7), 1 / 49), np.zeros((7, 7))):
+        np.testing.assert_array_equal(overlay_heatmap(frame, attention, CROP), frame)
+
+
+def test_style_is_checked() -> None:
+    with pytest.raises(ConfigError, match="colormap 'nope'"):
+        HeatmapStyle(colormap="nope")
+    with pytest.raises(ConfigError, match="percentile"):
+        HeatmapStyle(percentile=100)
+    with pytest.raises(ConfigError, match="alpha"):
+        HeatmapStyle(alpha=1.5)
+
+
+def hand_made() -> Explanation:
+    rng = np.random.default_rng(3)
+    maps = rng.dirichlet(np.ones(49), size=3).reshape(3, 7, 7)
+    return Explanation(
+        video=VideoSummary("/videos/walk.mp4", num_frames=90, fps=29.97, duration=3.003, width=320, height=240),
+        model="stam",
+        label="walk",
+        confidence=0.625,
+        top5=[("walk", 0.625), ("run", 0.25), ("jump", 0.125)],
+        probabilities={"jump": 0.125, "run": 0.25, "walk": 0.625},
+        frames=[
+            FrameExplanation(15, 15 / 29.97, maps[0], (40.0, 0.0, 148.57142857142858, 120.0), 0.2, "walk", 0.5),
+            FrameExplanation(45, 45 / 29.97, maps[1], None, 0.5),
+            FrameExplanation(75, 75 / 29.97, maps[2], (40.0, 34.285714285714285, 280.0, 240.0), 0.3, "run", 0.4),
+        ],
+        segments=[AttendedSegment(1.0, 3.003, 0.8)],
+        crop=(40.0, 0.0, 240.0, 240.0),
+        grid=7,
+        clips=[[0, 1, 2]],
+        threshold=0.5,
+    )
+
+
+def test_json_round_trips_exactly(tmp_path: Path) -> None:
+    explanation = hand_made()
+    path = write_json(explanation, tmp_path / "explanation.json")
+    back = load_explanation(path)
+    assert back.to_dict() == explanation.to_dict()
+    for mine, theirs in zip(explanation.frames, back.frames, strict=True):
+        assert theirs.attention.dtype == np.float64 and np.array_equal(theirs.attention, mine.attention)
+        assert theirs.box == mine.box and type(theirs.box) is type(mine.box)
+    assert back.top5 == explanation.top5 and back.segments == explanation.segments
+    assert back.video == explanation.video and back.crop == explanation.crop
+
+
+def test_unreadable_explanations_are_one_line_errors(tmp_path: Path) -> None:
+    path = tmp_path / "explanation.json"
+    with pytest.raises(WherewhenError, match="no such file"):
+        load_explanation(path)
+    path.write_text("{not json")
+    with pytest.raises(WherewhenError, match="not valid JSON"):
+        load_explanation(path)
+    data = hand_made().to_dict()
+    path.write_text(json.dumps(data | {"format": "wherewhen-explanation/0"}))
+    with pytest.raises(WherewhenError, match="format 'wherewhen-explanation/0'"):
+        load_explanation(path)
+    del data["frames"][0]["attention"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(WherewhenError, match="malformed") as info:
+        load_explanation(path)
+    assert "\n" not in str(info.value)
