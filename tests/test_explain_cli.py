@@ -22,8 +22,9 @@ from wherewhen.features.extract import ExtractOptions, extract_videos
 from wherewhen.train.config import load_config
 from wherewhen.train.run import train
 from wherewhen.video.probe import probe
+from wherewhen.video.sampling import SamplingSpec
 
-SAMPLED = 16  # rows per video: the default uniform sampling of `extract`
+SAMPLED = 8  # rows per video: uniform sampling, as the store was extracted
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     knobs = {"classes": 6, "videos_per_class": 2, "frames": 24, "width": 96, "height": 96, "distractors": 2}
     generate_benchmark(root / "bench", preset("default").with_overrides(knobs), workers=1)
     index = read_dataset("embedded", root / "bench")
-    summary = extract_videos(index.records, root / "store", ExtractOptions(progress=False, workers=1), index.classes)
+    options = ExtractOptions(sampling=SamplingSpec(frames=SAMPLED), progress=False, workers=1)
+    summary = extract_videos(index.records, root / "store", options, index.classes)
     assert summary.written == 12 and not summary.failed
     small = ["model.reduce_dim=32", "model.hidden_channels=16", "model.mask_channels=8", "model.attention_channels=8"]
     overrides = ["train.epochs=2", "train.progress=false", "model.name=stam", "train.device=cpu", *small]

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write OUT/report.html with the top-5 classes, the annotated video (heatmaps, boxes, timeline), a contact
         sheet and explanation.json (every per-frame attention map, box and segment)."""
-        from wherewhen.explain import Explainer, HeatmapStyle, RenderOptions, check_output_dir, write_explanation
+        from wherewhen.explain import Explainer, HeatmapStyle, RenderOptions, check_output_dir, explain_to_folder
 
         check_output_dir(out, force)  # before any slow work
         options = RenderOptions(style=HeatmapStyle(percentile=percentile, alpha=alpha, colormap=colormap), fps=fps)
@@ -35,8 +35,7 @@ def register(app: typer.Typer) -> None:
         explainer = Explainer.from_pretrained(
             model, device=device, threshold=threshold, backbone_weights=backbone_weights
         )
-        explanation = explainer.explain(video)
-        files = write_explanation(explanation, out, force=force, options=options)
+        explanation, files = explain_to_folder(explainer, video, out, force=force, options=options)
         typer.echo(f"{video.name}: {explanation.label} ({explanation.confidence:.1%})")
         for name, p in explanation.top5:
             typer.echo(f"  {p:7.2%}  {name}")

@@ -14,7 +14,7 @@ from wherewhen.explain.explanation import (
     load_explanation,
 )
 from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
-from wherewhen.explain.writer import FILES, RenderOptions, check_output_dir, write_explanation
+from wherewhen.explain.writer import FILES, RenderOptions, check_output_dir, explain_to_folder, write_explanation
 
 __all__ = [
     "FILES",
@@ -26,6 +26,7 @@ __all__ = [
     "RenderOptions",
     "VideoSummary",
     "check_output_dir",
+    "explain_to_folder",
     "load_explanation",
     "overlay_heatmap",
     "write_explanation",

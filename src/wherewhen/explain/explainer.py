@@ -33,7 +33,7 @@ from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, keys_for, sele
 from wherewhen.evaluate.predict import _forward as model_forward
 from wherewhen.evaluate.temporal import TemporalConfig, video_segments, video_timeline
 from wherewhen.explain.explanation import AttendedSegment, Explanation, FrameExplanation, VideoSummary
-from wherewhen.features.decoding import DecodeDataset
+from wherewhen.features.decoding import DecodeDataset, DecodedVideo
 from wherewhen.features.extract import _forward as backbone_forward
 from wherewhen.features.extract import default_device
 from wherewhen.features.store import FeatureRecord, StoreInfo
@@ -121,8 +121,8 @@ class Explainer:
             )
         return self._backbone
 
-    def cubes(self, video: str | Path) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None]:
-        """(record, rgb float16 (R, D, K, K), flow or None) of a video, made the way the training cubes were."""
+    def decode(self, video: str | Path) -> DecodedVideo:
+        """The sampled frames of a video, resized and centre-cropped as extraction does, and its record."""
         path = Path(video).expanduser().resolve()
         record = VideoRecord(path=path, label="", split="test")
         flow = FLOW_METHOD if self.features.flow else None
@@ -134,16 +134,24 @@ class Explainer:
             raise
         except Exception as exc:  # a decoder failure the video layer did not anticipate: still one line
             raise VideoError(path, f"cannot decode ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
-        assert decoded.record is not None and decoded.frames is not None
         self.timings["decode"] = time.perf_counter() - start
+        return decoded
+
+    def embed(self, decoded: DecodedVideo) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None]:
+        """(record, rgb float16 (R, D, K, K), flow or None): the backbone over decoded frames, as in extraction."""
+        assert decoded.record is not None and decoded.frames is not None
         backbone = self.backbone
         start = time.perf_counter()
         rgb = backbone_forward(backbone, [decoded.frames], self.batch_size)[0]
-        flow_cubes = None
+        flow = None
         if decoded.flow_frames is not None:
-            flow_cubes = backbone_forward(backbone, [decoded.flow_frames], self.batch_size)[0]
+            flow = backbone_forward(backbone, [decoded.flow_frames], self.batch_size)[0]
         self.timings["backbone"] = time.perf_counter() - start
-        return decoded.record, rgb, flow_cubes
+        return decoded.record, rgb, flow
+
+    def cubes(self, video: str | Path) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None]:
+        """(record, rgb float16 (R, D, K, K), flow or None) of a video, made the way the training cubes were."""
+        return self.embed(self.decode(video))
 
     def predict(self, record: FeatureRecord, rgb: torch.Tensor, flow: torch.Tensor | None = None) -> VideoPrediction:
         """Every clip of the video's cubes through the model, batched, as evaluation would."""
@@ -159,7 +167,11 @@ class Explainer:
 
     def explain(self, video: str | Path) -> Explanation:
         """Predict the class of ``video`` and say where and when the model looked."""
-        record, rgb, flow = self.cubes(video)
+        return self.explain_decoded(self.decode(video))
+
+    def explain_decoded(self, decoded: DecodedVideo) -> Explanation:
+        """``explain`` after ``decode``: the backbone, the model, then boxes and segments."""
+        record, rgb, flow = self.embed(decoded)
         start = time.perf_counter()
         prediction = self.predict(record, rgb, flow)
         self.timings["model"] = time.perf_counter() - start

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -41,11 +42,32 @@ def display_for(width: int, height: int, max_side: int) -> Display:
     return Display(w, h, w / width, h / height, shorter)
 
 
-def iter_display_frames(explanation: Explanation, display: Display, chunk: int = 32) -> Iterator[np.ndarray]:
-    """Yield the RGB frame of every row of ``explanation`` in row order, at ``display`` size."""
+def read_display_frames(path: str | Path, indices: Sequence[int], display: Display) -> dict[int, np.ndarray]:
+    """{frame index: RGB frame at ``display`` size} of some frames of a video."""
+    wanted = sorted(set(indices))
+    return dict(zip(wanted, read_frames(path, wanted, shorter_side=display.shorter_side), strict=True))
+
+
+def iter_display_frames(
+    explanation: Explanation,
+    display: Display,
+    decoded: Mapping[int, np.ndarray] | None = None,
+    chunk: int = 32,
+) -> Iterator[np.ndarray]:
+    """Yield the RGB frame of every row of ``explanation`` in row order, at ``display`` size; frames already in
+    ``decoded`` ({frame index: frame}) are not decoded again, the others a chunk at a time."""
+    decoded = decoded or {}
     info = probe(explanation.video.path)
     indices = [f.index for f in explanation.frames]
     for first in range(0, len(indices), chunk):
         part = indices[first : first + chunk]
-        images = read_frames(info.path, part, info=info, shorter_side=display.shorter_side)
-        yield from images
+        missing = [i for i in part if i not in decoded]
+        fresh = (
+            dict(
+                zip(missing, read_frames(info.path, missing, info=info, shorter_side=display.shorter_side), strict=True)
+            )
+            if missing
+            else {}
+        )
+        for i in part:
+            yield decoded[i] if i in decoded else fresh[i]

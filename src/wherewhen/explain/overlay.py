@@ -14,7 +14,6 @@ import numpy as np
 
 from wherewhen.explain.explanation import Explanation, FrameExplanation
 from wherewhen.explain.frames import Display
-from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
 from wherewhen.features.store import atomic_path
 
 BOX_COLOUR = (0, 255, 0)
@@ -53,12 +52,11 @@ def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float) -
 
 
 def annotate_frame(
-    image: np.ndarray, frame: FrameExplanation, explanation: Explanation, display: Display, style: HeatmapStyle
+    heated: np.ndarray, frame: FrameExplanation, explanation: Explanation, display: Display
 ) -> np.ndarray:
-    """Heatmap over the crop region, the crop outline, the attention box and the prediction text."""
-    crop = display.crop(explanation.crop)
-    out = overlay_heatmap(image, frame.attention, crop, style)
-    x, y, w, h = crop
+    """On a copy of a frame that already shows its heatmap: the crop outline, the attention box, the prediction."""
+    out = heated.copy()
+    x, y, w, h = display.crop(explanation.crop)
     cv2.rectangle(out, (round(x), round(y)), (round(x + w) - 1, round(y + h) - 1), CROP_COLOUR, 1, cv2.LINE_AA)
     scale = _font_scale(out.shape[1])
     if frame.box is not None:
@@ -103,10 +101,10 @@ def timeline_strip(explanation: Explanation, width: int, height: int, current: i
     return strip
 
 
-def compose(image: np.ndarray, row: int, explanation: Explanation, display: Display, style: HeatmapStyle) -> np.ndarray:
+def compose(heated: np.ndarray, row: int, explanation: Explanation, display: Display) -> np.ndarray:
     """One output frame at the frame's own aspect: the annotated frame with the timeline blended over its bottom
     band, padded by a pixel where a side is odd (yuv420p needs even sides)."""
-    annotated = annotate_frame(image, explanation.frames[row], explanation, display, style)
+    annotated = annotate_frame(heated, explanation.frames[row], explanation, display)
     h, w = annotated.shape[:2]
     band = min(h, max(24, round(h * TIMELINE_HEIGHT)))
     strip = timeline_strip(explanation, w, band, row).astype(np.float32)
@@ -120,18 +118,17 @@ def compose(image: np.ndarray, row: int, explanation: Explanation, display: Disp
 def write_overlay_video(
     explanation: Explanation,
     path: Path,
-    images: Iterable[np.ndarray],
+    heated: Iterable[np.ndarray],
     display: Display,
-    style: HeatmapStyle | None = None,
     fps: float | None = None,
 ) -> Path:
-    """Encode one output frame per row (``images`` yields the rows' frames at ``display`` size) as H.264 MP4."""
-    style = style or HeatmapStyle()
+    """Encode one output frame per row as H.264 MP4; ``heated`` yields the rows' frames at ``display`` size with
+    their heatmaps drawn (``heatmap.overlay_heatmap``)."""
     rate = Fraction(fps or playback_fps(explanation)).limit_denominator(1000)
     with atomic_path(Path(path)) as tmp, av.open(str(tmp), "w", format="mp4") as container:
         stream = None
-        for row, image in enumerate(images):
-            canvas = compose(image, row, explanation, display, style)
+        for row, image in enumerate(heated):
+            canvas = compose(image, row, explanation, display)
             if stream is None:
                 stream = container.add_stream("libx264", rate=rate)
                 stream.height, stream.width = canvas.shape[:2]

@@ -1,6 +1,7 @@
 """The contact sheet: sampled frames with their heatmaps and boxes in a grid, the temporal-weight curve under them.
 
-Drawn with matplotlib's Agg canvas directly (no pyplot, so no global backend state is touched).
+Thumbnails and captions are drawn with OpenCV; the curve with matplotlib's Agg canvas directly (no pyplot, so no
+global backend state is touched).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from wherewhen.explain.explanation import Explanation
 from wherewhen.explain.frames import Display
-from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
 from wherewhen.features.store import atomic_path
 from wherewhen.video.sampling import uniform_indices
+
+TEXT = (40, 40, 40)
+GAP, CAPTION, TITLE = 6, 18, 30  # pixels
 
 
 def sheet_rows(explanation: Explanation, max_frames: int = 16) -> list[int]:
@@ -28,16 +30,14 @@ def sheet_rows(explanation: Explanation, max_frames: int = 16) -> list[int]:
     return list(range(n)) if n <= max_frames else sorted(set(uniform_indices(n, max_frames)))
 
 
-def _thumbnail(
-    image: np.ndarray, row: int, explanation: Explanation, display: Display, style: HeatmapStyle, width: int
-) -> np.ndarray:
-    scale = min(1.0, width / image.shape[1])
-    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else image
+def _thumbnail(heated: np.ndarray, row: int, explanation: Explanation, display: Display, width: int) -> np.ndarray:
+    """A frame that shows its heatmap, scaled to ``width`` (never up), with the attention box drawn."""
+    scale = min(1.0, width / heated.shape[1])
+    size = (max(1, round(heated.shape[1] * scale)), max(1, round(heated.shape[0] * scale)))
+    out = cv2.resize(heated, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else heated.copy()
     sx, sy = size[0] / display.width, size[1] / display.height
     thumb_display = Display(size[0], size[1], display.sx * sx, display.sy * sy, None)
     frame = explanation.frames[row]
-    out = overlay_heatmap(small, frame.attention, thumb_display.crop(explanation.crop), style)
     if frame.box is not None:
         x1, y1, x2, y2 = thumb_display.box(frame.box)
         cv2.rectangle(out, (round(x1), round(y1)), (round(x2) - 1, round(y2) - 1), (0, 255, 0), 2)
@@ -49,65 +49,69 @@ def sheet_columns(count: int, aspect: float) -> int:
     return max(1, min(count, 4 if aspect >= 1.0 else 6))
 
 
-def write_contact_sheet(
-    explanation: Explanation,
-    path: Path,
-    images: Mapping[int, np.ndarray],
-    display: Display,
-    style: HeatmapStyle | None = None,
-    thumb_width: int = 320,
-    dpi: int = 100,
-) -> Path:
-    """PNG of the rows in ``images`` ({row: frame at display size}) in a grid, each with its heatmap and box, and
-    under them the temporal weight of every row over time (attended segments shaded, the shown rows circled)."""
-    style = style or HeatmapStyle()
-    rows = sorted(images)
-    aspect = display.width / display.height
-    cols = sheet_columns(len(rows), aspect)
-    grid_rows = max(1, math.ceil(len(rows) / cols))
-    thumb_h = round(thumb_width / aspect)
-    margin, gap, caption, title, plot_h, plot_pad = 10, 6, 16, 28, 150, 42  # pixels
-    width = 2 * margin + cols * thumb_width + (cols - 1) * gap
-    height = title + grid_rows * (caption + thumb_h + gap) + plot_h + plot_pad + margin
-    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
+def _put(image: np.ndarray, text: str, x: int, baseline: int, scale: float, thickness: int = 1) -> None:
+    cv2.putText(image, text, (x, baseline), cv2.FONT_HERSHEY_SIMPLEX, scale, TEXT, thickness, cv2.LINE_AA)
 
-    def axes(x: float, y_top: float, w: float, h: float) -> Axes:
-        """Axes at pixel position (x, y from the top), size w x h."""
-        return fig.add_axes((x / width, 1 - (y_top + h) / height, w / width, h / height))
 
-    for k, row in enumerate(rows):
-        r, c = divmod(k, cols)
-        top = title + r * (caption + thumb_h + gap) + caption
-        ax = axes(margin + c * (thumb_width + gap), top, thumb_width, thumb_h)
-        ax.imshow(_thumbnail(images[row], row, explanation, display, style, thumb_width), aspect="auto")
+def thumbnail_grid(
+    explanation: Explanation, heated: Mapping[int, np.ndarray], display: Display, width: int
+) -> np.ndarray:
+    """RGB image: thumbnails of the rows in ``heated`` ({row: frame with its heatmap}) with their boxes, in a grid,
+    each under its caption."""
+    rows = sorted(heated)
+    thumbs = [_thumbnail(heated[r], r, explanation, display, width) for r in rows]
+    th, tw = thumbs[0].shape[:2]
+    cols = sheet_columns(len(rows), tw / th)
+    cell_w, cell_h = tw + GAP, CAPTION + th + GAP
+    grid = np.full((math.ceil(len(rows) / cols) * cell_h, cols * cell_w - GAP + 2 * GAP, 3), 255, dtype=np.uint8)
+    for k, (row, thumb) in enumerate(zip(rows, thumbs, strict=True)):
+        x, y = GAP + (k % cols) * cell_w, (k // cols) * cell_h
         f = explanation.frames[row]
-        ax.set_title(f"frame {f.index}   {f.time_s:.2f} s   w={f.weight:.3f}", fontsize=8, pad=2)
-        ax.set_axis_off()
-    plot_top = title + grid_rows * (caption + thumb_h + gap) + 4
-    ax = axes(margin + 50, plot_top, width - 2 * margin - 60, plot_h)
+        _put(grid, f"frame {f.index}  {f.time_s:.2f} s  w={f.weight:.3f}", x + 2, y + CAPTION - 5, 0.4)
+        grid[y + CAPTION : y + CAPTION + th, x : x + tw] = thumb
+    return grid
+
+
+def timeline_plot(explanation: Explanation, shown: list[int], width: int, height: int = 170) -> np.ndarray:
+    """RGB (height, width) image of the temporal weight of every row over time (matplotlib, no pyplot): attended
+    segments shaded, the rows on the sheet circled, the uniform weight 1/T dashed."""
+    dpi = 100
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((60 / width, 38 / height, 1 - 75 / width, 1 - 46 / height))
     times, weights = explanation.times, explanation.weights
     for seg in explanation.segments:
         ax.axvspan(seg.start_s, seg.end_s, color="tab:blue", alpha=0.15, lw=0)
     ax.plot(times, weights, color="tab:orange", lw=1.5, marker=".", ms=4, label="temporal weight")
-    shown = np.asarray(rows, dtype=np.int64)
     ax.plot(times[shown], weights[shown], ls="none", marker="o", ms=5, mfc="none", mec="black", mew=0.8)
     ax.axhline(1.0 / len(weights), color="gray", lw=0.8, ls="--", label="uniform 1/T")
-    ax.set_xlim(0.0, max(explanation.video.duration, float(times.max()) if times.size else 0.0))
+    ax.set_xlim(0.0, max(explanation.video.duration, float(times.max())))
     ax.set_ylim(0.0, max(float(weights.max()), 2.0 / len(weights)) * 1.08)
     ax.set_xlabel("time (s)", fontsize=8, labelpad=1)
     ax.set_ylabel("temporal weight", fontsize=8)
     ax.tick_params(labelsize=7)
     ax.legend(fontsize=7, loc="upper right", frameon=False)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def write_contact_sheet(
+    explanation: Explanation,
+    path: Path,
+    heated: Mapping[int, np.ndarray],
+    display: Display,
+    thumb_width: int = 256,
+) -> Path:
+    """PNG: a title with the top classes, the rows in ``heated`` ({row: frame at display size with its heatmap})
+    with their boxes, and under them the temporal weight of every row over time."""
+    grid = thumbnail_grid(explanation, heated, display, thumb_width)
+    curve = timeline_plot(explanation, sorted(heated), grid.shape[1])
+    title = np.full((TITLE, grid.shape[1], 3), 255, dtype=np.uint8)
     top3 = ", ".join(f"{c} {p:.0%}" for c, p in explanation.top5[:3])
-    fig.text(
-        0.5,
-        1 - 16 / height,
-        f"{Path(explanation.video.path).name}: {explanation.model} says {top3}",
-        ha="center",
-        va="center",
-        fontsize=10,
-    )
+    _put(title, f"{Path(explanation.video.path).name}: {explanation.model} says {top3}", GAP + 2, TITLE - 10, 0.55)
+    sheet = np.concatenate([title, grid, curve])
+    ok, png = cv2.imencode(".png", cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    assert ok, "OpenCV failed to encode a PNG"
     with atomic_path(Path(path)) as tmp:
-        fig.savefig(str(tmp), format="png", dpi=dpi)
+        tmp.write_bytes(png.tobytes())
     return Path(path)

