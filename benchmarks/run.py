@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks import extraction_speed
+from benchmarks import explain_speed, extraction_speed
 from benchmarks.results import Results
 
 
 def main() -> None:
     results = Results()
     extraction_speed.measure(extraction_speed.default_videos(), results)
+    explain_speed.run(results)
     md, js = results.write(Path(__file__).resolve().parent)
     print(f"wrote {md} and {js}")
 

@@ -141,12 +141,14 @@ def fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return err
 
 
-def test_undecodable_video_is_one_line(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_undecodable_video_and_bad_device_are_one_line(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "holiday.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
     out = tmp_path / "out"
     err = fails(["explain", str(run_dir), str(bad), "-o", str(out)], capsys)
     assert str(bad) in err and "not a readable video" in err
+    err = fails(["explain", str(run_dir), str(bad), "-o", str(out), "--device", "tpu"], capsys)
+    assert "--device='tpu' is not a device" in err
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["holiday.mp4"]
 
 

@@ -35,9 +35,9 @@ from wherewhen.evaluate.temporal import TemporalConfig, video_segments, video_ti
 from wherewhen.explain.explanation import AttendedSegment, Explanation, FrameExplanation, VideoSummary
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
 from wherewhen.features.extract import _forward as backbone_forward
-from wherewhen.features.extract import default_device
 from wherewhen.features.store import FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
+from wherewhen.train.distributed import resolve_device
 from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
 from wherewhen.video.sampling import SamplingSpec
 
@@ -79,7 +79,7 @@ class Explainer:
             raise ConfigError(f"--threshold must lie in (0, 1], got {threshold}")
         if frames is not None and frames < 0:
             raise ConfigError(f"--frames must be at least 0, got {frames}")
-        self.device = torch.device(device) if device else default_device()
+        self.device = resolve_device(str(device) if device else "auto", option="--device")
         self.model = model.to(self.device).eval()
         self.classes = list(classes)
         self.features = features

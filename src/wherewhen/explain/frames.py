@@ -10,7 +10,6 @@ import numpy as np
 
 from wherewhen.explain.explanation import Explanation
 from wherewhen.video.decode import read_frames, scaled_size
-from wherewhen.video.probe import probe
 
 
 @dataclass(frozen=True)
@@ -57,17 +56,10 @@ def iter_display_frames(
     """Yield the RGB frame of every row of ``explanation`` in row order, at ``display`` size; frames already in
     ``decoded`` ({frame index: frame}) are not decoded again, the others a chunk at a time."""
     decoded = decoded or {}
-    info = probe(explanation.video.path)
     indices = [f.index for f in explanation.frames]
     for first in range(0, len(indices), chunk):
         part = indices[first : first + chunk]
         missing = [i for i in part if i not in decoded]
-        fresh = (
-            dict(
-                zip(missing, read_frames(info.path, missing, info=info, shorter_side=display.shorter_side), strict=True)
-            )
-            if missing
-            else {}
-        )
+        fresh = read_display_frames(explanation.video.path, missing, display) if missing else {}
         for i in part:
             yield decoded[i] if i in decoded else fresh[i]
