@@ -141,7 +141,9 @@ def fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     return err
 
 
-def test_undecodable_video_and_bad_device_are_one_line(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_undecodable_video_and_bad_device_are_one_line(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "holiday.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
     out = tmp_path / "out"
