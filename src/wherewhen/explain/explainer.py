@@ -17,6 +17,7 @@ run trained with T rows per clip. Everything after the model is evaluation's too
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from wherewhen.backbones import Backbone, load_backbone
 from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import CheckpointError, ConfigError, VideoError, WherewhenError
 from wherewhen.evaluate.aggregation import video_probabilities
-from wherewhen.evaluate.boxes import attention_boxes
+from wherewhen.evaluate.boxes import Box, attention_boxes
 from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, keys_for, select_clips
 from wherewhen.evaluate.predict import _forward as model_forward
 from wherewhen.evaluate.temporal import TemporalConfig, video_segments, video_timeline
@@ -198,10 +199,10 @@ class Explainer:
                     index=int(index),
                     time_s=index / record.fps,
                     attention=maps[row],
-                    box=None if np.isnan(boxes[p]).any() else (*(float(v) for v in boxes[p]),),  # type: ignore[arg-type]
+                    box=None if np.isnan(boxes[p]).any() else as_box(boxes[p]),
                     weight=float(weights[p]),
                     frame_label=None if own is None else self.classes[own],
-                    frame_confidence=None if own is None or frame_probs is None else float(frame_probs[row, own]),
+                    frame_confidence=None if frame_probs is None or own is None else float(frame_probs[row, own]),
                 )
             )
         order = np.argsort(-probabilities, kind="stable")
@@ -217,11 +218,17 @@ class Explainer:
             probabilities={c: float(p) for c, p in zip(self.classes, probabilities, strict=True)},
             frames=frames,
             segments=[AttendedSegment(start, end, score) for start, end, score in segments],
-            crop=(*(float(v) for v in record.crop),),  # type: ignore[arg-type]
+            crop=as_box(record.crop),
             grid=self.model.grid,
             clips=[[position[int(r)] for r in clip.rows] for clip in prediction.clips],
             threshold=self.threshold,
         )
+
+
+def as_box(values: Sequence[float] | np.ndarray) -> Box:
+    """Four numbers as a tuple of Python floats (a box (x1, y1, x2, y2) or a crop (x, y, w, h))."""
+    a, b, c, d = (float(v) for v in values)
+    return (a, b, c, d)
 
 
 def row_frame_probabilities(prediction: VideoPrediction) -> np.ndarray | None:

@@ -98,9 +98,15 @@ class VideoSummary:
 class Explanation:
     """Where and when a model looked in one video, and what it predicted.
 
+    label, confidence: the most probable class and its probability.
+    top5:          the five most probable (class, probability), best first (fewer with fewer classes).
     probabilities: {class: probability} for every class (the mean over clips of softmax(logits)).
-    top5:          the five most probable (class, probability), best first.
-    clips:         cube rows of each clip the model saw (one clip unless the features use sliding windows).
+    frames:        the explained frames in time order: the sampled frames some clip covered.
+    segments:      the stretches of time the model attended to.
+    crop:          (x, y, w, h) the region of the original frame the K x K grid covers; grid: K.
+    clips:         the clips the model saw, as positions in ``frames`` (one clip unless the features use sliding
+                   windows).
+    threshold:     of the max-normalized maps and weights, for boxes and segments.
     """
 
     video: VideoSummary

@@ -38,11 +38,12 @@ def _fmt_box(box: tuple[float, float, float, float] | None) -> str:
 
 
 def timeline_svg(explanation: Explanation, width: int = 1000, height: int = 140) -> str:
-    """Inline SVG: temporal weight of each row over time (bars), predicted segments shaded, the uniform level."""
+    """Inline SVG: temporal weight of each frame over time (bars), attended segments shaded, the uniform level."""
     pad_l, pad_r, pad_t, pad_b = 50, 10, 10, 28
     times, weights = explanation.times, explanation.weights
     duration = max(explanation.video.duration, float(times.max()) if times.size else 0.0, 1e-6)
-    peak = max(float(weights.max()) if weights.size else 0.0, 1e-12)
+    # as in the MP4's timeline: uniform attention (1/T) never reaches above half height
+    peak = max(float(weights.max()) if weights.size else 0.0, 2.0 / max(1, len(weights)))
     inner_w, inner_h = width - pad_l - pad_r, height - pad_t - pad_b
 
     def x(t: float) -> float:
@@ -68,11 +69,10 @@ def timeline_svg(explanation: Explanation, width: int = 1000, height: int = 140)
             f' fill="#f0a000"><title>frame {f.index}, {f.time_s:.2f} s, weight {f.weight:.4f}</title></rect>'
         )
     uniform = 1.0 / max(1, len(weights))
-    if uniform <= peak:
-        parts.append(
-            f'<line x1="{pad_l}" x2="{pad_l + inner_w}" y1="{y(uniform):.1f}" y2="{y(uniform):.1f}" stroke="#888" '
-            'stroke-dasharray="4 3"><title>uniform weight</title></line>'
-        )
+    parts.append(
+        f'<line x1="{pad_l}" x2="{pad_l + inner_w}" y1="{y(uniform):.1f}" y2="{y(uniform):.1f}" stroke="#888" '
+        'stroke-dasharray="4 3"><title>uniform weight 1/T</title></line>'
+    )
     axis_y = pad_t + inner_h
     parts.append(f'<line x1="{pad_l}" x2="{pad_l + inner_w}" y1="{axis_y}" y2="{axis_y}" stroke="#444"/>')
     steps = 5
