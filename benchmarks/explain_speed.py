@@ -57,7 +57,7 @@ def small_run(root: Path) -> Path:
     return train(config, root / "run", verbose=False).run_dir
 
 
-def measure(run: Path, video: Path, results: Results, repeats: int = 3) -> float:
+def time_explain(run: Path, video: Path, results: Results, repeats: int = 3) -> float:
     explainer = Explainer.from_pretrained(run, device="cpu")
     backbone = explainer.backbone
     record = VideoRecord(path=video.resolve(), label="", split="test")
@@ -91,21 +91,21 @@ def measure(run: Path, video: Path, results: Results, repeats: int = 3) -> float
     return ratio
 
 
-def run(results: Results, run_dir: Path | None = None, video: Path | None = None) -> float:
+def measure(results: Results, run_dir: Path | None = None, video: Path | None = None) -> float:
     """The ratio on ``video`` (bikes.mp4) with the model of ``run_dir`` (None: a small one trained first)."""
     video = video or bikes_mp4()
     if run_dir is not None:
-        return measure(run_dir, video, results)
+        return time_explain(run_dir, video, results)
     root = Path(tempfile.mkdtemp(prefix="ww-explain-run-"))
     try:
-        return measure(small_run(root), video, results)
+        return time_explain(small_run(root), video, results)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
     args = [Path(a) for a in sys.argv[1:3]]
-    run(Results(), *args)
+    measure(Results(), *args)
 
 
 if __name__ == "__main__":

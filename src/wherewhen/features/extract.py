@@ -21,6 +21,7 @@ from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import ConfigError
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
 from wherewhen.features.store import FeatureStore, StoreInfo
+from wherewhen.memory import pin_mmap_threshold
 from wherewhen.video.sampling import SamplingSpec
 
 
@@ -150,6 +151,7 @@ def _loader(dataset: DecodeDataset, workers: int | None) -> Iterator[DecodedVide
         num_workers=min(workers, len(dataset)),
         prefetch_factor=4 if workers else None,
         collate_fn=lambda item: item,
+        worker_init_fn=pin_mmap_threshold,
     )
     return iter(loader)
 

@@ -34,6 +34,7 @@ from tqdm import tqdm
 from wherewhen.datasets.frame_selection import load_frame_selection
 from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError
 from wherewhen.features.store import FeatureStore, StoreInfo, atomic_write_text
+from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
 from wherewhen.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from wherewhen.train.config import RunConfig, load_config
@@ -439,12 +440,18 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
         collate_fn=collate,
         pin_memory=pin,
         generator=torch.Generator().manual_seed(config.seed),
+        worker_init_fn=pin_mmap_threshold,
     )
     val_loader = None
     if len(val_ds) > 0:
         shard = Subset(val_ds, list(range(ctx.rank, len(val_ds), ctx.world_size)))
         val_loader = DataLoader(
-            shard, batch_size=config.data.batch_size, num_workers=workers, collate_fn=collate, pin_memory=pin
+            shard,
+            batch_size=config.data.batch_size,
+            num_workers=workers,
+            collate_fn=collate,
+            pin_memory=pin,
+            worker_init_fn=pin_mmap_threshold,
         )
     val_labels = torch.tensor(val_ds.labels, dtype=torch.long)
 

@@ -1,0 +1,87 @@
+"""Leave-one-person-out video accuracy on the 27 real ud810 clips (3 arm actions x 3 people x 3 trials).
+
+    python -m benchmarks.ud810_accuracy [FOLDER] [--models stam,lstm_avg,...]
+
+FOLDER defaults to ../shared/data/videos/ud810_ps7 when it exists; without it the rows say "not run". Each fold holds
+one person out as the test split (the folder reader's group split), trains every model with its defaults (the engine
+carves validation from the two training people), and scores video accuracy on the held-out person; the figure is the
+mean over the three folds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from benchmarks.common import WORK, shared_data
+from benchmarks.results import Results
+
+COMMAND = "python -m benchmarks.ud810_accuracy"
+LABEL_PATTERN, GROUP_PATTERN = r"PS7(A\d)", r"(P\d)"
+
+
+def default_folder() -> Path | None:
+    data = shared_data()
+    folder = data / "videos" / "ud810_ps7" if data else None
+    return folder if folder and folder.is_dir() else None
+
+
+def fold_stores(folder: Path) -> list[tuple[str, Path]]:
+    from wherewhen.datasets.registry import read_dataset
+    from wherewhen.features.extract import ExtractOptions, extract_videos
+
+    stores = []
+    for person in ("P1", "P2", "P3"):
+        index = read_dataset("folder", folder, split=person, label_pattern=LABEL_PATTERN, group_pattern=GROUP_PATTERN)
+        out = WORK / f"ud810-{person}-out"
+        extract_videos(index.records, out, ExtractOptions(progress=False), classes=index.classes)
+        stores.append((person, out))
+    return stores
+
+
+def measure(results: Results, folder: Path | None, models: list[str]) -> dict[str, float]:
+    if folder is None or not folder.is_dir():
+        for name in models:
+            results.add(
+                "Accuracy: real ud810 clips",
+                f"{name} leave-one-person-out",
+                "not run",
+                command=COMMAND,
+                note="no ud810 folder (pass it as an argument)",
+            )
+        return {}
+    from wherewhen.evaluate.runner import evaluate_run
+    from wherewhen.train import load_config, train
+
+    stores = fold_stores(folder)
+    out = {}
+    for name in models:
+        accuracies, start = [], time.perf_counter()
+        for person, store in stores:
+            run_dir = WORK / "ud810-runs" / f"{name}-{person}"
+            config = load_config(
+                None, [f"model.name={name}", "train.progress=false"], values={"data.store": str(store)}
+            )
+            train(config, run_dir, verbose=False)
+            result, _ = evaluate_run(run_dir, split="test", force=True)
+            accuracies.append(result.classification.top1)
+        mean = sum(accuracies) / len(accuracies)
+        folds = ", ".join(f"{p} out {a:.2f}" for (p, _), a in zip(stores, accuracies, strict=True))
+        results.add(
+            "Accuracy: real ud810 clips",
+            f"{name} leave-one-person-out video top-1",
+            mean,
+            command=COMMAND,
+            note=f"{folds}; chance 0.33; {time.perf_counter() - start:.0f} s",
+        )
+        out[name] = mean
+    return out
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("folder", nargs="?", type=Path, default=None)
+    parser.add_argument("--models", default="softmax_cube,lstm_avg,tsn,alstm,stam")
+    args = parser.parse_args()
+    measure(Results(), args.folder or default_folder(), args.models.split(","))

@@ -1,0 +1,133 @@
+"""The main job on the embedded default, end to end: the story of the toolkit in one call.
+
+generate the embedded where-and-when benchmark -> extract EfficientNet-Lite0 cubes -> train an attention model
+(``stam``) and one without attention -> evaluate both (classification, spatial and temporal localization) ->
+explain one test video (heatmap video, contact sheet, JSON, HTML report). Every step resumes: a second run reuses
+what the first one finished.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODELS = ("stam", "lstm_avg")
+
+
+@dataclass
+class ModelScore:
+    model: str
+    top1: float
+    mean_class_accuracy: float
+    pointing_game: float | None
+    spatial_map_03: float | None
+    temporal_map_05: float | None
+    train_seconds: float
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    scores: list[ModelScore] = field(default_factory=list)
+    explained_video: Path | None = None
+    report: Path | None = None
+    heatmap_video: Path | None = None
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+def run_demo(
+    out: str | Path = "demo_out",
+    preset: str = "default",
+    models: tuple[str, ...] = DEFAULT_MODELS,
+    say: Callable[[str], None] = print,
+) -> DemoResult:
+    from wherewhen.datasets.benchmark import generate_benchmark
+    from wherewhen.datasets.benchmark import preset as benchmark_preset
+    from wherewhen.datasets.registry import read_dataset
+    from wherewhen.features.extract import ExtractOptions, extract_videos
+
+    out = Path(out)
+    result = DemoResult(out=out)
+
+    def step(name: str, action: Callable[[], Any]) -> Any:
+        say(f"\n== {name}")
+        start = time.perf_counter()
+        value = action()
+        result.steps[name] = time.perf_counter() - start
+        return value
+
+    bench = out / "benchmark"
+    step("1/5 generate the embedded benchmark", lambda: generate_benchmark(bench, benchmark_preset(preset)))
+    index = read_dataset("embedded", bench)
+    store = out / "features"
+    step(
+        "2/5 extract feature cubes (EfficientNet-Lite0, 16 frames per video)",
+        lambda: extract_videos(index.records, store, ExtractOptions(), classes=index.classes),
+    )
+    runs = {}
+    for k, name in enumerate(models, start=1):
+        runs[name] = step(f"3/5 train {name} ({k}/{len(models)})", lambda name=name: _train(store, out / "runs" / name))
+    evaluations = step("4/5 evaluate on the test split", lambda: {n: _evaluate(r) for n, r in runs.items()})
+    for name in models:
+        metrics = evaluations[name]
+        spatial, temporal = metrics.get("spatial") or {}, metrics.get("temporal") or {}
+        result.scores.append(
+            ModelScore(
+                model=name,
+                top1=metrics["classification"]["top1"],
+                mean_class_accuracy=metrics["classification"]["mean_class_accuracy"],
+                pointing_game=spatial.get("pointing_game"),
+                spatial_map_03=(spatial.get("frame_map") or {}).get("0.3"),
+                temporal_map_05=(temporal.get("map") or {}).get("0.5"),
+                train_seconds=_train_seconds(runs[name]),
+            )
+        )
+    video = next(Path(r.path) for r in index.records if r.split == "test")
+    files = step(
+        f"5/5 explain {video.name} with {models[0]}", lambda: _explain(runs[models[0]], video, out / "explain")
+    )
+    result.explained_video, result.report, result.heatmap_video = video, files["html"], files.get("video")
+    return result
+
+
+def _train(store: Path, run_dir: Path) -> Path:
+    from wherewhen.train import load_config, read_run_json, resume_run, train
+
+    if (run_dir / "run.json").is_file():
+        run = read_run_json(run_dir)
+        if run.get("finished"):
+            print(f"already trained: {run_dir}")
+            return run_dir
+        return resume_run(run_dir).run_dir
+    name = run_dir.name
+    return train(load_config(None, [f"model.name={name}"], values={"data.store": str(store)}), run_dir).run_dir
+
+
+def _train_seconds(run_dir: Path) -> float:
+    import csv
+
+    path = run_dir / "metrics.csv"
+    if not path.is_file():
+        return float("nan")
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    return sum(float(r["seconds"]) for r in rows)
+
+
+def _evaluate(run_dir: Path) -> dict[str, Any]:
+    from wherewhen.evaluate.runner import evaluate_run
+
+    _, out_dir = evaluate_run(run_dir, split="test", force=True)
+    return json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
+
+
+def _explain(run_dir: Path, video: Path, out: Path) -> dict[str, Path]:
+    from wherewhen.explain import Explainer, write_explanation
+
+    explanation = Explainer.from_pretrained(run_dir / "model").explain(video)
+    print(f"{video.name}: predicted {explanation.label} ({explanation.confidence:.0%})")
+    return {k: Path(v) for k, v in write_explanation(explanation, out, force=True).items()}
