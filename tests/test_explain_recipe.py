@@ -142,3 +142,35 @@ def test_unreadable_explanations_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(WherewhenError, match="malformed") as info:
         load_explanation(path)
     assert "\n" not in str(info.value)
+
+
+def test_box_of_a_known_map_in_original_and_display_pixels() -> None:
+    from wherewhen.evaluate.boxes import attention_boxes
+    from wherewhen.explain.frames import display_for
+    from wherewhen.explain.overlay import BOX_COLOUR, annotate_frame
+    from wherewhen.video.transforms import center_crop_box
+
+    # A 1920x1080 frame, resized to a shorter side of 224 and centre-cropped to 224: the grid covers x 420..1500.
+    crop = center_crop_box(1920, 1080, 224, 224)
+    assert crop == pytest.approx((420.0, 0.0, 1080.0, 1080.0), abs=3)
+    attention = np.full((7, 7), 0.1)
+    attention[1, 2], attention[3, 4] = 1.0, 0.6  # kept (>= 0.5 of the peak): rows 1..3, columns 2..4
+    x1, y1, x2, y2 = (float(v) for v in attention_boxes(attention[None], crop, (1920, 1080), 0.5)[0])
+    box = (x1, y1, x2, y2)  # what Explainer.assemble does
+    cx, cy, cw, ch = crop
+    cell_w, cell_h = cw / 7, ch / 7
+    assert box == pytest.approx((cx + 2 * cell_w, cy + 1 * cell_h, cx + 5 * cell_w, cy + 4 * cell_h))
+
+    # Drawn on the frame scaled to 960 px wide, the green box sits at the box's corners times 0.5.
+    display = display_for(1920, 1080, 960)
+    assert (display.width, display.height) == (960, 540)
+    explanation = hand_made()
+    explanation.crop = crop
+    frame = FrameExplanation(0, 0.0, attention, box, 1.0)
+    out = annotate_frame(np.zeros((540, 960, 3), np.uint8), frame, explanation, display)
+    green = np.all(out == BOX_COLOUR, axis=2)
+    rows, cols = np.nonzero(green)
+    x1, y1, x2, y2 = display.box(box)
+    edge = 3  # the line is 3 px thick, centred on the box edge
+    assert abs(cols.min() - x1) <= edge and abs(cols.max() - x2) <= edge
+    assert abs(rows.min() - y1) <= edge and abs(rows.max() - y2) <= edge
