@@ -126,8 +126,9 @@ def _evaluate(run_dir: Path) -> dict[str, Any]:
 
 
 def _explain(run_dir: Path, video: Path, out: Path) -> dict[str, Path]:
-    from wherewhen.explain import Explainer, write_explanation
+    from wherewhen.explain import Explainer
+    from wherewhen.explain.writer import explain_to_folder
 
-    explanation = Explainer.from_pretrained(run_dir / "model").explain(video)
+    explanation, files = explain_to_folder(Explainer.from_pretrained(run_dir), video, out, force=True)
     print(f"{video.name}: predicted {explanation.label} ({explanation.confidence:.0%})")
-    return {k: Path(v) for k, v in write_explanation(explanation, out, force=True).items()}
+    return {k: Path(v) for k, v in files.items()}
