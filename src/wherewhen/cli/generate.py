@@ -37,12 +37,18 @@ def register(app: typer.Typer) -> None:
         if seed is not None:
             overrides["seed"] = seed
         config = preset(preset_name).with_overrides(overrides)
-        with tqdm(total=config.classes * config.videos_per_class, unit="video", desc="generate") as bar:
+        bars: list[tqdm] = []  # opened at the first report, so a refused folder prints no bar
 
-            def progress(done: int, total: int) -> None:
-                bar.update(done - bar.n)
+        def progress(done: int, total: int) -> None:
+            if not bars:
+                bars.append(tqdm(total=total, unit="video", desc="generate"))
+            bars[0].update(done - bars[0].n)
 
+        try:
             summary = generate_benchmark(root, config, workers=workers, progress=progress)
+        finally:
+            for bar in bars:
+                bar.close()
         typer.echo(
             f"{summary.videos} videos of {len(summary.classes)} classes ({', '.join(summary.classes)}) in {root}: "
             f"{summary.train} train, {summary.test} test; {summary.generated} rendered, {summary.skipped} already "
