@@ -44,11 +44,18 @@ def run_demo(
     preset: str = "default",
     models: tuple[str, ...] = DEFAULT_MODELS,
     say: Callable[[str], None] = print,
+    *,
+    benchmark_overrides: dict[str, Any] | None = None,
+    train_overrides: tuple[str, ...] = (),
+    progress: bool = True,
 ) -> DemoResult:
+    """Run every step into ``out``; ``benchmark_overrides`` (knobs of the preset) and ``train_overrides``
+    (``key=value`` as for ``wherewhen train --set``) shrink the job for tests."""
     from wherewhen.datasets.benchmark import generate_benchmark
     from wherewhen.datasets.benchmark import preset as benchmark_preset
     from wherewhen.datasets.registry import read_dataset
     from wherewhen.features.extract import ExtractOptions, extract_videos
+    from wherewhen.progress import counting_bar
 
     out = Path(out)
     result = DemoResult(out=out)
@@ -61,16 +68,25 @@ def run_demo(
         return value
 
     bench = out / "benchmark"
-    step("1/5 generate the embedded benchmark", lambda: generate_benchmark(bench, benchmark_preset(preset)))
+    config = benchmark_preset(preset).with_overrides(benchmark_overrides or {})
+
+    def generate() -> Any:
+        with counting_bar("generate", unit="video", enabled=progress) as report:
+            return generate_benchmark(bench, config, progress=report)
+
+    step("1/5 generate the embedded benchmark", generate)
     index = read_dataset("embedded", bench)
     store = out / "features"
     step(
         "2/5 extract feature cubes (EfficientNet-Lite0, 16 frames per video)",
-        lambda: extract_videos(index.records, store, ExtractOptions(), classes=index.classes),
+        lambda: extract_videos(index.records, store, ExtractOptions(progress=progress), classes=index.classes),
     )
     runs = {}
     for k, name in enumerate(models, start=1):
-        runs[name] = step(f"3/5 train {name} ({k}/{len(models)})", lambda name=name: _train(store, out / "runs" / name))
+        runs[name] = step(
+            f"3/5 train {name} ({k}/{len(models)})",
+            lambda name=name: _train(store, out / "runs" / name, train_overrides),
+        )
     evaluations = step("4/5 evaluate on the test split", lambda: {n: _evaluate(r) for n, r in runs.items()})
     for name in models:
         metrics = evaluations[name]
@@ -94,7 +110,7 @@ def run_demo(
     return result
 
 
-def _train(store: Path, run_dir: Path) -> Path:
+def _train(store: Path, run_dir: Path, overrides: tuple[str, ...] = ()) -> Path:
     from wherewhen.train import load_config, read_run_json, resume_run, train
 
     if (run_dir / "run.json").is_file():
@@ -104,7 +120,8 @@ def _train(store: Path, run_dir: Path) -> Path:
             return run_dir
         return resume_run(run_dir).run_dir
     name = run_dir.name
-    return train(load_config(None, [f"model.name={name}"], values={"data.store": str(store)}), run_dir).run_dir
+    config = load_config(None, [f"model.name={name}", *overrides], values={"data.store": str(store)})
+    return train(config, run_dir).run_dir
 
 
 def _train_seconds(run_dir: Path) -> float:

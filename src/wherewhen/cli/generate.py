@@ -29,26 +29,15 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(None, "--workers", help="Render processes (default: CPU count, <= 8)."),
     ) -> None:
         """Generate the embedded benchmark: seeded MP4 videos with exact where (boxes) and when (segments)."""
-        from tqdm import tqdm
-
         from wherewhen.datasets.benchmark import generate_benchmark, preset
+        from wherewhen.progress import counting_bar
 
         overrides: dict[str, object] = dict(_parse_sets(sets))
         if seed is not None:
             overrides["seed"] = seed
         config = preset(preset_name).with_overrides(overrides)
-        bars: list[tqdm] = []  # opened at the first report, so a refused folder prints no bar
-
-        def progress(done: int, total: int) -> None:
-            if not bars:
-                bars.append(tqdm(total=total, unit="video", desc="generate"))
-            bars[0].update(done - bars[0].n)
-
-        try:
+        with counting_bar("generate", unit="video") as progress:
             summary = generate_benchmark(root, config, workers=workers, progress=progress)
-        finally:
-            for bar in bars:
-                bar.close()
         typer.echo(
             f"{summary.videos} videos of {len(summary.classes)} classes ({', '.join(summary.classes)}) in {root}: "
             f"{summary.train} train, {summary.test} test; {summary.generated} rendered, {summary.skipped} already "

@@ -1,0 +1,43 @@
+"""The main job end to end (what `make demo` runs), shrunk: a tiny embedded benchmark, one epoch per model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+
+from wherewhen.demo import run_demo
+
+TINY = {"classes": 3, "videos_per_class": 4, "frames": 24, "width": 96, "height": 96, "distractors": 2}
+
+
+def test_demo_runs_every_step_and_resumes(tmp_path: Path) -> None:
+    result = run_demo(
+        tmp_path,
+        models=("stam", "lstm_avg"),
+        benchmark_overrides=TINY,
+        train_overrides=("train.epochs=1",),
+        progress=False,
+        say=lambda _: None,
+    )
+    assert [s.model for s in result.scores] == ["stam", "lstm_avg"]
+    for score in result.scores:
+        assert 0.0 <= score.top1 <= 1.0 and score.pointing_game is not None and score.temporal_map_05 is not None
+    assert result.report is not None and result.report.is_file()
+    assert result.heatmap_video is not None
+    with av.open(str(result.heatmap_video)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 16
+    explanation = json.loads((result.report.parent / "explanation.json").read_text())
+    assert explanation["label"] in ["Cat", "Coffee", "Galaxy"]
+    assert len(result.steps) == 6
+
+    again = run_demo(
+        tmp_path,
+        models=("stam", "lstm_avg"),
+        benchmark_overrides=TINY,
+        train_overrides=("train.epochs=1",),
+        progress=False,
+        say=lambda _: None,
+    )
+    assert [s.top1 for s in again.scores] == [s.top1 for s in result.scores]  # finished steps are reused
