@@ -36,6 +36,7 @@ DOCUMENTED: dict[str, dict[str, Any]] = {
     "motion_alstm": {"regularizers": set(), "spatial": "softmax"},
     "stam": {"regularizers": {"tv", "contrast", "unimodal"}, "spatial": "mask"},
     "tsn": {"regularizers": set(), "spatial": "softmax"},
+    "attention_pool": {"regularizers": set(), "spatial": "softmax"},
 }
 RECURRENT = {"lstm_avg", "lstm_max", "alstm", "lrcn_st", "convlstm", "conv_alstm", "motion_alstm", "stam"}
 
@@ -48,6 +49,11 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [(name, {}, {}) for
     ("convlstm", {"peephole": True, "layers": 2}, {}),
     ("conv_alstm", {"peephole": True, "attention_kernel": 3}, {}),
     ("stam", {"peephole": True}, {}),
+    ("stam", {"deep_output": True, "energy": "sum", "mask_bias": -1.0}, {}),
+    ("alstm", {"deep_output": True}, {}),
+    ("conv_alstm", {"deep_output": True}, {}),
+    ("lrcn_st", {"deep_output": True, "attend_frame": True}, {}),
+    ("attention_pool", {"gated": False, "normalize": True}, {}),
     ("tsn", {"segments": 0, "reduce_dim": 8}, {}),
     ("lstm_max", {"layers": 2, "reduce_dim": 0}, {}),
 ]

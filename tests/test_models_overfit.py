@@ -33,6 +33,7 @@ SMALL: dict[str, dict[str, Any]] = {
     "motion_alstm": {"reduce_dim": 32, "hidden_channels": 16, "attention_channels": 8},
     "stam": {"reduce_dim": 32, "hidden_channels": 16, "mask_channels": 8, "attention_channels": 8},
     "tsn": {"segments": 0},
+    "attention_pool": {"reduce_dim": 32, "attention_size": 16},
 }
 MAX_STEPS = 60
 

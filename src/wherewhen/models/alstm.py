@@ -46,6 +46,7 @@ class AttentionLSTM(VideoModel):
         attention_size: int = 128,
         dropout: float = 0.5,
         lambda_ds: float = 1.0,
+        deep_output: bool = False,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         if not 1 <= layers <= 3:
@@ -60,11 +61,13 @@ class AttentionLSTM(VideoModel):
         self.lstm = StackedLSTM(feat, hidden_size, layers, dropout)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_size, num_classes)
+        self.context_out = nn.Linear(in_channels, num_classes, bias=False) if deep_output else None
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        slices = self.reduce(as_model_dtype(cubes, self)).flatten(3).transpose(2, 3)  # (B, T, L, R)
+        cubes = as_model_dtype(cubes, self)
+        slices = self.reduce(cubes).flatten(3).transpose(2, 3)  # (B, T, L, R)
         state = self.init_state(slices.mean(dim=(1, 2)))
         keys = self.att_x(slices)  # (B, T, L, A): the x part of the attention MLP, for all frames at once
         alphas, hiddens = [], []
@@ -78,6 +81,9 @@ class AttentionLSTM(VideoModel):
             hiddens.append(top)
         alpha = torch.stack(alphas, dim=1)  # (B, T, L)
         frame_logits = self.classifier(self.dropout(torch.stack(hiddens, dim=1)))
+        if self.context_out is not None:
+            context = torch.einsum("btl,btdl->btd", alpha, cubes.flatten(3))
+            frame_logits = frame_logits + self.context_out(self.dropout(context))
         return ModelOutput(
             logits=log_weighted_probability(frame_logits),
             spatial=alpha.view(b, t, self.grid, self.grid),

@@ -30,13 +30,18 @@ class VideoModel(nn.Module):
         self.grid = grid
         # Filled by build_model so the model can be saved and rebuilt from JSON.
         self.build_kwargs: dict[str, Any] = {}
+        # Set by the trainer (train.label_smoothing); a training setting, so it is not saved with the model.
+        self.label_smoothing = 0.0
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:  # pragma: no cover
         raise NotImplementedError
 
     def loss_terms(self, output: ModelOutput, targets: Tensor) -> dict[str, Tensor]:
-        """Named loss terms whose sum is the training loss. Override to add target-dependent terms."""
-        terms = {"ce": F.cross_entropy(output.logits, targets)}
+        """Named loss terms whose sum is the training loss. Override to add target-dependent terms.
+
+        ``ce`` is the cross-entropy of the video logits, with ``label_smoothing`` (Szegedy et al. 2016) when set.
+        """
+        terms = {"ce": F.cross_entropy(output.logits, targets, label_smoothing=self.label_smoothing)}
         terms.update(output.regularizers)
         return terms
 

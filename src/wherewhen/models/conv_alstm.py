@@ -47,6 +47,7 @@ class ConvAttentionLSTM(VideoModel):
         attention_kernel: int = 1,
         peephole: bool = False,
         dropout: float = 0.5,
+        deep_output: bool = False,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         self.reduce = ChannelReducer(in_channels, reduce_dim)
@@ -61,6 +62,7 @@ class ConvAttentionLSTM(VideoModel):
         self.cell = ConvLSTMCell(feat, hidden_channels, kernel_size, peephole, grid)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_channels, num_classes)
+        self.context_out = nn.Linear(in_channels, num_classes, bias=False) if deep_output else None
 
     def attention_source(self, x: Tensor, flow: Tensor | None) -> Tensor:
         """(B, T, C, K, K) maps that, with H_{t-1}, decide the attention: the reduced flow cube, else X itself."""
@@ -71,7 +73,8 @@ class ConvAttentionLSTM(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        x = self.reduce(as_model_dtype(cubes, self))
+        cubes = as_model_dtype(cubes, self)
+        x = self.reduce(cubes)
         source = self.attention_source(x, flow)
         keys = self.att_x(source.flatten(0, 1)).unflatten(0, (b, t))  # the X part of the attention, all frames
         state = self.init_state(x.mean(dim=1))
@@ -83,9 +86,13 @@ class ConvAttentionLSTM(VideoModel):
             maps.append(attention.squeeze(1))
             pooled.append(state[0].mean(dim=(2, 3)))
         frame_logits = self.classifier(self.dropout(torch.stack(pooled, dim=1)))
+        spatial = torch.stack(maps, dim=1)
+        if self.context_out is not None:
+            context = torch.einsum("btkl,btdkl->btd", spatial, cubes)
+            frame_logits = frame_logits + self.context_out(self.dropout(context))
         return ModelOutput(
             logits=frame_logits.mean(dim=1),
-            spatial=torch.stack(maps, dim=1),
+            spatial=spatial,
             temporal=uniform_temporal(b, t, frame_logits),
             frame_logits=frame_logits,
         )

@@ -73,6 +73,9 @@ class SpatioTemporalLRCN(VideoModel):
         lambda_reinforce: float = 1.0,
         baseline: str = "greedy",
         baseline_momentum: float = 0.9,
+        attend_frame: bool = False,
+        attention_size: int = 64,
+        deep_output: bool = False,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         if temporal not in TEMPORAL_MODES:
@@ -91,6 +94,12 @@ class SpatioTemporalLRCN(VideoModel):
         self.init_state = MeanFeatureInit(feat, hidden_size, layers)
         self.lstm = StackedLSTM(feat, hidden_size, layers, dropout)
         self.spatial_scores = nn.Linear(hidden_size, grid * grid)
+        self.attend_frame = attend_frame
+        if attend_frame:
+            self.spatial_scores = nn.Linear(hidden_size, attention_size, bias=False)  # W_h of the attention MLP
+            self.att_x = nn.Linear(feat, attention_size)
+            self.att_w = nn.Linear(attention_size, 1, bias=False)
+        self.context_out = nn.Linear(in_channels, num_classes, bias=False) if deep_output else None
         # soft: a bias cancels in the softmax over frames; reinforce: it sets the keep probability
         self.temporal_score = None if temporal == "given" else nn.Linear(hidden_size, 1, bias=temporal == "reinforce")
         self.dropout = nn.Dropout(dropout)
@@ -101,19 +110,29 @@ class SpatioTemporalLRCN(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None, frame_mask: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        slices = self.reduce(as_model_dtype(cubes, self)).flatten(3).transpose(2, 3)  # (B, T, L, R)
+        cubes = as_model_dtype(cubes, self)
+        slices = self.reduce(cubes).flatten(3).transpose(2, 3)  # (B, T, L, R)
         state = self.init_state(slices.mean(dim=(1, 2)))
+        keys = self.att_x(slices) if self.attend_frame else None
         alphas, scores, hiddens = [], [], []
         for step in range(t):
             h_prev = state[-1][0]
-            alpha = self.spatial_scores(h_prev).softmax(dim=-1)  # (B, L)
+            if keys is not None:
+                energy = self.att_w(torch.tanh(keys[:, step] + self.spatial_scores(h_prev).unsqueeze(1))).squeeze(-1)
+            else:
+                energy = self.spatial_scores(h_prev)
+            alpha = energy.softmax(dim=-1)  # (B, L)
             if self.temporal_score is not None:
-                scores.append(self.temporal_score(h_prev).squeeze(-1))
+                score = self.temporal_score(h_prev).squeeze(-1)
+                scores.append(score + torch.logsumexp(energy, dim=-1) if keys is not None else score)
             top, state = self.lstm(self.dropout((alpha.unsqueeze(-1) * slices[:, step]).sum(dim=1)), state)
             alphas.append(alpha)
             hiddens.append(top)
         alpha = torch.stack(alphas, dim=1)
         frame_logits = self.classifier(self.dropout(torch.stack(hiddens, dim=1)))
+        if self.context_out is not None:
+            context = torch.einsum("btl,btdl->btd", alpha, cubes.flatten(3))
+            frame_logits = frame_logits + self.context_out(self.dropout(context))
         extras: dict[str, Tensor] = {}
         if self.temporal_mode == "soft":
             beta = torch.stack(scores, dim=1).softmax(dim=1)

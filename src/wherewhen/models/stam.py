@@ -77,14 +77,20 @@ class SpatioTemporalAttention(VideoModel):
         lambda_tv: float = 1e-5,
         lambda_contrast: float = 1e-4,
         lambda_uni: float = 1.0,
+        energy: str = "mean",
+        deep_output: bool = False,
+        mask_bias: float = 0.0,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         self.lambda_tv = lambda_tv
         self.lambda_contrast = lambda_contrast
         self.lambda_uni = lambda_uni
+        self.energy = energy
         self.reduce = ChannelReducer(in_channels, reduce_dim)
         feat = self.reduce.out_channels
         self.mask_net = importance_mask_net(feat, mask_channels)
+        with torch.no_grad():
+            self.mask_net[-2].bias.fill_(mask_bias)
         self.att_x = nn.Conv2d(feat, attention_channels, 1)
         self.att_h = nn.Conv2d(hidden_channels, attention_channels, 1, bias=False)
         self.att_v = nn.Conv2d(attention_channels, 1, 1, bias=False)  # a bias cancels in the softmax
@@ -92,11 +98,13 @@ class SpatioTemporalAttention(VideoModel):
         self.cell = ConvLSTMCell(feat, hidden_channels, kernel_size, peephole, grid)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_channels, num_classes)
+        self.context_out = nn.Linear(in_channels, num_classes, bias=False) if deep_output else None
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        x = self.reduce(as_model_dtype(cubes, self))
+        cubes = as_model_dtype(cubes, self)
+        x = self.reduce(cubes)
         mask = self.mask_net(x.flatten(0, 1)).unflatten(0, (b, t))  # (B, T, 1, K, K)
         masked = self.dropout(mask * x)
         keys = self.att_x(masked.flatten(0, 1)).unflatten(0, (b, t))  # phi_X(X~_i) for all frames
@@ -104,7 +112,8 @@ class SpatioTemporalAttention(VideoModel):
         weights, pooled = [], []
         for _ in range(t):
             query = self.att_h(state[0]).unsqueeze(1)  # phi_H(H_{t-1}), broadcast over the frames
-            energy = self.att_v(torch.tanh(keys + query).flatten(0, 1)).unflatten(0, (b, t)).mean(dim=(2, 3, 4))
+            field = self.att_v(torch.tanh(keys + query).flatten(0, 1)).unflatten(0, (b, t))
+            energy = field.sum(dim=(2, 3, 4)) if self.energy == "sum" else field.mean(dim=(2, 3, 4))
             w = energy.softmax(dim=1)  # (B, n frames)
             y = torch.einsum("bi,bickl->bckl", w, masked)
             state = self.cell(y, state)
@@ -113,10 +122,17 @@ class SpatioTemporalAttention(VideoModel):
         step_attention = torch.stack(weights, dim=1)  # (B, T steps, n frames)
         frame_logits = self.classifier(self.dropout(torch.stack(pooled, dim=1)))
         spatial = mask.squeeze(2)
+        temporal = step_attention.mean(dim=1)
+        logits = frame_logits.mean(dim=1)
+        if self.context_out is not None:
+            weights = temporal[:, :, None, None] * spatial  # where and when the model looks, (B, T, K, K)
+            weights = weights / weights.sum(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+            context = torch.einsum("btkl,btdkl->bd", weights, cubes)
+            logits = logits + self.context_out(self.dropout(context))
         return ModelOutput(
-            logits=frame_logits.mean(dim=1),
+            logits=logits,
             spatial=spatial,
-            temporal=step_attention.mean(dim=1),
+            temporal=temporal,
             frame_logits=frame_logits,
             regularizers={
                 "tv": self.lambda_tv * total_variation_l1(spatial),

@@ -69,6 +69,7 @@ class ScheduleSection:
 class TrainSection:
     epochs: int = 20
     grad_clip: float = 1.0  # max global L2 norm of the gradients; 0 = off
+    label_smoothing: float = 0.0  # cross-entropy against (1 - e) one-hot + e / C (Szegedy et al. 2016)
     monitor: str = "val_accuracy"  # what selects the best epoch and drives early stopping
     patience: int = 6  # early stopping: epochs without improvement; 0 = never stop early
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -179,6 +180,8 @@ class RunConfig:
             raise ConfigError(f"optim.lr must be > 0, got {self.optim.lr}")
         if not 0 < self.schedule.gamma <= 1:
             raise ConfigError(f"schedule.gamma must be in (0, 1], got {self.schedule.gamma}")
+        if not 0 <= self.train.label_smoothing < 1:
+            raise ConfigError(f"train.label_smoothing must be in [0, 1), got {self.train.label_smoothing}")
         if not 0 <= self.data.val_fraction < 1:
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {self.data.val_fraction}")
         if len(self.optim.betas) != 2 or not all(0 <= b < 1 for b in self.optim.betas):

@@ -402,6 +402,7 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
         grid=info.grid,
         **config.model.args,
     )
+    module.label_smoothing = config.train.label_smoothing
     if module.uses_flow and not info.flow:
         raise ConfigError(f"model {module.name!r} needs flow cubes; {store.root} was extracted without --flow")
     selection = load_selection_for(module, config.data.frame_selection)

@@ -1,0 +1,117 @@
+"""Attention models vs pooling on the embedded benchmark: train every registered model with its defaults on the
+train split, evaluate it once on the test split, print one table.
+
+    PYTHONPATH=src python benchmarks/attention_check.py                       # generate + extract if missing
+    PYTHONPATH=src python benchmarks/attention_check.py --store /tmp/embf --models stam,lstm_avg
+
+Nothing here chooses anything on the test split: each run trains with `wherewhen train`'s defaults (validation
+carved from the train split picks the saved epoch), then `evaluate_run` scores the saved model on the test split.
+``run(store, work, models)`` is what ``make bench`` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work" / "attention_check"
+COLUMNS = (
+    ("model", "model", "{}"),
+    ("top1", "test top-1", "{:.3f}"),
+    ("mean_class_accuracy", "mean class acc.", "{:.3f}"),
+    ("pointing_game", "pointing game", "{:.3f}"),
+    ("frame_map_0.3", "frame-mAP@0.3", "{:.3f}"),
+    ("temporal_map_0.5", "temporal mAP@0.5", "{:.3f}"),
+    ("train_seconds", "train s", "{:.0f}"),
+)
+
+
+def ensure_store(work: Path) -> Path:
+    """The `default` embedded benchmark and its feature store under ``work`` (made once, reused after)."""
+    from wherewhen.datasets.benchmark import generate_benchmark, preset
+    from wherewhen.datasets.registry import read_dataset
+    from wherewhen.features.extract import ExtractOptions, extract_videos
+    from wherewhen.features.store import FeatureStore
+
+    root, store = work / "benchmark", work / "features"
+    generate_benchmark(root, preset("default"))
+    index = read_dataset("embedded", root, 1)
+    extract_videos(index.records, store, ExtractOptions(progress=False), classes=index.classes)
+    FeatureStore(store)  # fails with one line if the store is unusable
+    return store
+
+
+def train_and_evaluate(model: str, store: Path, run_dir: Path) -> dict[str, Any]:
+    from wherewhen.evaluate.runner import evaluate_run
+    from wherewhen.train import train
+    from wherewhen.train.config import load_config
+
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    config = load_config(values={"data.store": str(store), "model.name": model}, overrides=["train.progress=false"])
+    started = time.perf_counter()
+    result = train(config, run_dir, verbose=False)
+    seconds = time.perf_counter() - started
+    evaluation, _ = evaluate_run(run_dir, force=True)
+    cls = evaluation.classification
+    spatial = evaluation.spatial or {}
+    temporal = evaluation.temporal or {}
+    return {
+        "model": model,
+        "top1": cls.top1 if cls is not None else float("nan"),
+        "mean_class_accuracy": cls.mean_class_accuracy if cls is not None else float("nan"),
+        "pointing_game": float(spatial.get("pointing_game", float("nan"))),
+        "frame_map_0.3": float(spatial.get("frame_map", {}).get("0.3", float("nan"))),
+        "temporal_map_0.5": float(temporal.get("map", {}).get("0.5", float("nan"))),
+        "train_seconds": seconds,
+        "best_epoch": result.best_epoch,
+        "epochs_done": result.epochs_done,
+        "run_dir": str(run_dir),
+    }
+
+
+def run(store: Path | None, work: Path = WORK, models: list[str] | None = None) -> list[dict[str, Any]]:
+    """Train and test each model (default: every registered model that needs no optical flow); one row each."""
+    from wherewhen.models import available_models, model_class
+
+    work = Path(work)
+    store = Path(store) if store is not None else ensure_store(work)
+    names = models or [n for n in available_models() if not model_class(n).uses_flow]
+    rows = []
+    for name in names:
+        row = train_and_evaluate(name, store, work / "runs" / name)
+        print(format_row(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+def format_row(row: dict[str, Any]) -> str:
+    return "| " + " | ".join(fmt.format(row[key]) for key, _, fmt in COLUMNS) + " |"
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    head = "| " + " | ".join(title for _, title, _ in COLUMNS) + " |"
+    rule = "|" + "|".join("---" for _ in COLUMNS) + "|"
+    return "\n".join([head, rule, *(format_row(r) for r in rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, help="feature store of the embedded benchmark (default: make one)")
+    parser.add_argument("--work", type=Path, default=WORK, help="folder for the benchmark, the store and the runs")
+    parser.add_argument("--models", help="comma-separated model names (default: every model without flow)")
+    args = parser.parse_args(argv)
+    models = [m.strip() for m in args.models.split(",")] if args.models else None
+    rows = run(args.store, args.work, models)
+    print()
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Space-time attention pooling: gated attention multiple-instance pooling (Ilse, Tomczak, Welling 2018,
+"Attention-based Deep Multiple Instance Learning") with the T x K x K cells of a clip as the instances.
+
+Every cell of every frame is one instance. Its reduced feature h_{t,i} = ReLU(W_r x_{t,i} + b_r) scores
+
+    s_{t,i} = w^T (tanh(V h_{t,i}) . sigmoid(U h_{t,i}))        (gated attention; U only with ``gated=True``)
+    a_{t,i} = exp(s_{t,i}) / sum_{t',j} exp(s_{t',j})           (one softmax over all T * K^2 cells)
+    z       = sum_{t,i} a_{t,i} x_{t,i}                         (the attended *unreduced* D-dim feature)
+    logits  = W_c dropout(z) + b_c
+
+One softmax over space and time makes the model pick where and when at once. The classifier reads the attended
+backbone features (not the reduced ones): the reduction only has to learn what to look for, while the class is read
+linearly from the D features of the attended cells. Ilse et al. pool the same embedding they score; reading the
+input features instead is the ``z`` of their eq. 9 with the identity as the embedding.
+
+Outputs: spatial = a_{t,i} / sum_j a_{t,j} (each frame's share of the attention, sums to 1 per frame);
+temporal = sum_i a_{t,i} (sums to 1 over T); frame_logits = W_c x^_t + b_c with x^_t the frame's attended
+feature (what the classifier says about that frame alone). No regularizers.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models.base import VideoModel
+from wherewhen.models.output import ModelOutput
+from wherewhen.models.registry import register_model
+
+
+@register_model("attention_pool")
+class AttentionPooling(VideoModel):
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int,
+        grid: int,
+        *,
+        reduce_dim: int | None = 64,
+        attention_size: int = 64,
+        gated: bool = True,
+        dropout: float = 0.3,
+        normalize: bool = False,
+    ) -> None:
+        super().__init__(num_classes, in_channels, grid)
+        self.reduce = ChannelReducer(in_channels, reduce_dim)
+        feat = self.reduce.out_channels
+        self.att_v = nn.Linear(feat, attention_size)
+        self.att_u = nn.Linear(feat, attention_size) if gated else None
+        self.att_w = nn.Linear(attention_size, 1, bias=False)  # a bias cancels in the softmax
+        self.norm = nn.BatchNorm1d(in_channels, affine=False) if normalize else None
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(in_channels, num_classes)
+
+    def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
+        self.check_input(cubes, flow)
+        b, t = cubes.shape[:2]
+        cubes = as_model_dtype(cubes, self)
+        h = self.reduce(cubes).flatten(3).transpose(2, 3)  # (B, T, L, R)
+        gate = torch.tanh(self.att_v(h))
+        if self.att_u is not None:
+            gate = gate * torch.sigmoid(self.att_u(h))
+        scores = self.att_w(gate).squeeze(-1)  # (B, T, L)
+        attention = scores.flatten(1).softmax(dim=1).view_as(scores)
+        x = cubes.flatten(3)  # (B, T, D, L)
+        per_frame = torch.einsum("btl,btdl->btd", attention, x)  # sum_i a_{t,i} x_{t,i}
+        pooled = per_frame.sum(dim=1)
+        temporal = attention.sum(dim=2)
+        frame_features = per_frame / temporal.clamp_min(torch.finfo(temporal.dtype).tiny).unsqueeze(-1)
+        spatial = attention / temporal.clamp_min(torch.finfo(temporal.dtype).tiny).unsqueeze(-1)
+        if self.norm is not None:
+            pooled = self.norm(pooled)
+            frame_features = nn.functional.batch_norm(
+                frame_features.flatten(0, 1), self.norm.running_mean, self.norm.running_var, training=False
+            ).unflatten(0, (b, t))
+        return ModelOutput(
+            logits=self.classifier(self.dropout(pooled)),
+            spatial=spatial.view(b, t, self.grid, self.grid),
+            temporal=temporal,
+            frame_logits=self.classifier(frame_features),
+        )
