@@ -1,8 +1,8 @@
 """Attention models vs pooling on the embedded benchmark: train every registered model with its defaults on the
 train split, evaluate it once on the test split, print one table.
 
-    PYTHONPATH=src python benchmarks/attention_check.py                       # generate + extract if missing
-    PYTHONPATH=src python benchmarks/attention_check.py --store /tmp/embf --models stam,lstm_avg
+    python -m benchmarks.attention_check                          # generates + extracts the benchmark if missing
+    python -m benchmarks.attention_check --store STORE --models stam,lstm_avg
 
 Nothing here chooses anything on the test split: each run trains with `wherewhen train`'s defaults (validation
 carved from the train split picks the saved epoch), then `evaluate_run` scores the saved model on the test split.
@@ -18,8 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-WORK = HERE / "_work" / "attention_check"
+from benchmarks.common import WORK as COMMON_WORK
+from benchmarks.common import embedded_store
+
+WORK = COMMON_WORK / "attention-check"
 COLUMNS = (
     ("model", "model", "{}"),
     ("top1", "test top-1", "{:.3f}"),
@@ -29,21 +31,6 @@ COLUMNS = (
     ("temporal_map_0.5", "temporal mAP@0.5", "{:.3f}"),
     ("train_seconds", "train s", "{:.0f}"),
 )
-
-
-def ensure_store(work: Path) -> Path:
-    """The `default` embedded benchmark and its feature store under ``work`` (made once, reused after)."""
-    from wherewhen.datasets.benchmark import generate_benchmark, preset
-    from wherewhen.datasets.registry import read_dataset
-    from wherewhen.features.extract import ExtractOptions, extract_videos
-    from wherewhen.features.store import FeatureStore
-
-    root, store = work / "benchmark", work / "features"
-    generate_benchmark(root, preset("default"))
-    index = read_dataset("embedded", root, 1)
-    extract_videos(index.records, store, ExtractOptions(progress=False), classes=index.classes)
-    FeatureStore(store)  # fails with one line if the store is unusable
-    return store
 
 
 def train_and_evaluate(model: str, store: Path, run_dir: Path) -> dict[str, Any]:
@@ -75,19 +62,64 @@ def train_and_evaluate(model: str, store: Path, run_dir: Path) -> dict[str, Any]
     }
 
 
-def run(store: Path | None, work: Path = WORK, models: list[str] | None = None) -> list[dict[str, Any]]:
-    """Train and test each model (default: every registered model that needs no optical flow); one row each."""
+# Models whose output attends nowhere and to no frame in particular (uniform spatial and temporal attention).
+POOLING = ("softmax_cube", "lstm_avg", "lstm_max", "convlstm", "tsn")
+SECTION = "Accuracy: embedded benchmark (default preset, test split)"
+COMMAND = "python -m benchmarks.attention_check"
+
+
+def run(
+    store: Path | None,
+    work: Path = WORK,
+    models: list[str] | None = None,
+    results: Any = None,
+) -> list[dict[str, Any]]:
+    """Train and test each model (default: every shipped model; flow models need a store extracted with flow);
+    one row each, also added to ``results`` (a benchmarks.results.Results) with the check attention vs pooling."""
+    from wherewhen.features.store import FeatureStore
     from wherewhen.models import available_models, model_class
 
     work = Path(work)
-    store = Path(store) if store is not None else ensure_store(work)
-    names = models or [n for n in available_models() if not model_class(n).uses_flow]
+    store = Path(store) if store is not None else embedded_store()
+    has_flow = FeatureStore(store).info.flow
+    shipped = [n for n in available_models() if model_class(n).__module__.startswith("wherewhen.models.")]
+    names = models or [n for n in shipped if has_flow or not model_class(n).uses_flow]
     rows = []
     for name in names:
         row = train_and_evaluate(name, store, work / "runs" / name)
         print(format_row(row), flush=True)
         rows.append(row)
+        if results is not None:
+            kind = "no attention" if name in POOLING else "attention"
+            for key, title, _ in COLUMNS[1:]:
+                unit = "s" if key == "train_seconds" else ""
+                results.add(SECTION, f"{name} ({kind}): {title}", float(row[key]), unit, command=COMMAND)
+    if results is not None:
+        check(rows, results)
     return rows
+
+
+def check(rows: list[dict[str, Any]], results: Any) -> None:
+    """The benchmark's promise: the best model without attention scores clearly below the attention models."""
+    pooled = [r for r in rows if r["model"] in POOLING]
+    attending = [r for r in rows if r["model"] not in POOLING]
+    if not pooled or not attending:
+        return
+    best_pooled = max(pooled, key=lambda r: r["top1"])
+    above = [r["model"] for r in attending if r["top1"] >= best_pooled["top1"] + 0.1]
+    results.add(
+        SECTION,
+        "best model without attention: top-1",
+        float(best_pooled["top1"]),
+        command=COMMAND,
+        note=best_pooled["model"],
+    )
+    results.add(
+        SECTION,
+        "attention models at least 0.10 above it",
+        f"{len(above)} of {len(attending)}: {', '.join(above) or 'none'}",
+        command=COMMAND,
+    )
 
 
 def format_row(row: dict[str, Any]) -> str:
@@ -107,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", help="comma-separated model names (default: every model without flow)")
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",")] if args.models else None
-    rows = run(args.store, args.work, models)
+    from benchmarks.results import Results
+
+    rows = run(args.store, args.work, models, results=Results())
     print()
     print(table(rows))
     return 0

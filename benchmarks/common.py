@@ -17,7 +17,8 @@ def shared_data() -> Path | None:
 
 
 def embedded_store(preset: str = "default") -> Path:
-    """Generate the embedded benchmark and extract its cubes (both resume; a second call costs nothing)."""
+    """Generate the embedded benchmark and extract its cubes, with DIS flow cubes for the motion-attention model
+    (both steps resume; a second call costs nothing)."""
     from wherewhen.datasets.benchmark import generate_benchmark
     from wherewhen.datasets.benchmark import preset as benchmark_preset
     from wherewhen.datasets.registry import read_dataset
@@ -26,7 +27,7 @@ def embedded_store(preset: str = "default") -> Path:
     root, store = WORK / f"embedded-{preset}", WORK / f"embedded-{preset}-features"
     generate_benchmark(root, benchmark_preset(preset))
     index = read_dataset("embedded", root)
-    extract_videos(index.records, store, ExtractOptions(), classes=index.classes)
+    extract_videos(index.records, store, ExtractOptions(flow="dis"), classes=index.classes)
     return store
 
 

@@ -41,7 +41,9 @@ class Results:
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         print(f"[{section}] {name}: {shown} {unit} {('(target ' + target + ')') if target else ''}".rstrip())
 
-    def write(self, folder: Path) -> tuple[Path, Path]:
+    def write(self, folder: Path, keep_previous: bool = True) -> tuple[Path, Path]:
+        """Write both files; with ``keep_previous``, sections this run did not measure keep their figures from the
+        previous results.json (so `--only heads` refreshes one section without losing the others)."""
         from wherewhen.features.store import atomic_write_text
 
         machine = {
@@ -53,6 +55,11 @@ class Results:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         }
         json_path = folder / "results.json"
+        if keep_previous and json_path.is_file():
+            measured = {f.section for f in self.figures}
+            previous = json.loads(json_path.read_text()).get("figures", [])
+            kept = [Figure(**f) for f in previous if f["section"] not in measured]
+            self.figures = kept + self.figures
         atomic_write_text(
             json_path, json.dumps({"machine": machine, "figures": [asdict(f) for f in self.figures]}, indent=2)
         )

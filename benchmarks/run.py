@@ -1,6 +1,6 @@
 """`make bench`: every figure behind the README, written to benchmarks/RESULTS.md and benchmarks/results.json.
 
-    python -m benchmarks.run [--ud810 FOLDER] [--skip SECTION ...]
+    python -m benchmarks.run [--ud810 FOLDER] [--skip SECTION ...] [--only SECTION ...]
 
 Sections: accuracy (every model on the embedded benchmark; leave-one-person-out on the real ud810 clips), speed
 (extraction vs backbone-only, explain vs decode + backbone, model head vs backbone), training throughput, and data
@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from benchmarks import extraction_speed, head_speed, loading_scale, training_speed, ud810_accuracy
-from benchmarks.common import WORK, embedded_store
+from benchmarks.common import embedded_store
 from benchmarks.results import Results
 
 SECTIONS = ("accuracy", "ud810", "extraction", "explain", "heads", "training", "loading")
@@ -23,13 +23,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ud810", type=Path, default=None, help="folder of the ud810 clips (default: ../shared/...)")
     parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
+    parser.add_argument("--only", nargs="*", default=None, choices=SECTIONS, help="run these sections; keep the rest")
     args = parser.parse_args()
+    if args.only is not None:
+        args.skip = [s for s in SECTIONS if s not in args.only]
     results = Results()
     store = embedded_store()
     if "accuracy" not in args.skip:
         from benchmarks import attention_check
 
-        attention_check.run(store, WORK / "attention-check", None, results=results)
+        attention_check.run(store, results=results)
     if "ud810" not in args.skip:
         from wherewhen.models import available_models
 

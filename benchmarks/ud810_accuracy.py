@@ -35,7 +35,7 @@ def fold_stores(folder: Path) -> list[tuple[str, Path]]:
     for person in ("P1", "P2", "P3"):
         index = read_dataset("folder", folder, split=person, label_pattern=LABEL_PATTERN, group_pattern=GROUP_PATTERN)
         out = WORK / f"ud810-{person}-out"
-        extract_videos(index.records, out, ExtractOptions(progress=False), classes=index.classes)
+        extract_videos(index.records, out, ExtractOptions(progress=False, flow="dis"), classes=index.classes)
         stores.append((person, out))
     return stores
 
