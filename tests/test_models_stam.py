@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from wherewhen.errors import ConfigError
 from wherewhen.losses import mask_contrast, total_variation_l1
 from wherewhen.models import build_model
 from wherewhen.models.stam import SpatioTemporalAttention
@@ -68,7 +69,9 @@ def test_temporal_attention_queries_every_frame_at_every_step() -> None:
     w = out.extras["step_attention"]
     assert w.shape == (B, T, T)
     torch.testing.assert_close(w.sum(dim=2), torch.ones(B, T))
-    torch.testing.assert_close(out.temporal, w.mean(dim=1))
+    # temporal: each frame's share of the attended input, step attention times the mask's mass
+    looked = w.mean(dim=1) * out.spatial.sum(dim=(2, 3))
+    torch.testing.assert_close(out.temporal, looked / looked.sum(dim=1, keepdim=True))
     assert not torch.allclose(w[:, 0], w[:, -1]), "the query H_{t-1} should change the weights over steps"
 
 
@@ -93,3 +96,14 @@ def test_regularizers_are_weighted_paper_terms() -> None:
 def test_paper_lambdas_are_the_defaults() -> None:
     model = build_model("stam", num_classes=C, in_channels=D, grid=K)
     assert (model.lambda_tv, model.lambda_contrast, model.lambda_uni) == (1e-5, 1e-4, 1.0)
+
+
+def test_paper_variant_reads_out_through_the_convlstm_only() -> None:
+    """energy="mean", deep_output=False, mask_bias=0 is the paper's model: no read-out besides the ConvLSTM's."""
+    model = _model(energy="mean", deep_output=False, mask_bias=0.0).eval()
+    assert model.context_out is None
+    with torch.no_grad():
+        out = model(_cubes())
+        torch.testing.assert_close(out.logits, out.frame_logits.mean(dim=1))
+    with pytest.raises(ConfigError, match="energy"):
+        _model(energy="max")
