@@ -77,3 +77,20 @@ def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
     assert str(path) in one_line(exc) and "optim.learning_rate" in str(exc.value)
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_model_recommendations_replace_defaults_but_never_user_settings(tmp_path: Path) -> None:
+    from wherewhen.models import model_class
+
+    recommended = model_class("stam").recommended_training
+    assert recommended, "stam recommends its learning rate (docs/models.md)"
+    assert load_config(None, ["model.name=stam"]).optim.lr == recommended["optim.lr"]
+    assert load_config(None, ["model.name=lstm_avg"]).optim.lr == RunConfig().optim.lr
+    assert load_config(None, ["model.name=stam", "optim.lr=0.02"]).optim.lr == 0.02
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("model:\n  name: stam\noptim:\n  lr: 0.0005\n")
+    assert load_config(config_file).optim.lr == 0.0005
+    # the resolved value is saved with the run, so a resumed run trains with what the first one used
+    saved = tmp_path / "saved.yaml"
+    saved.write_text(load_config(None, ["model.name=stam"]).to_yaml())
+    assert load_config(saved).optim.lr == recommended["optim.lr"]

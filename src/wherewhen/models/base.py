@@ -20,6 +20,9 @@ class VideoModel(nn.Module):
 
     name: ClassVar[str] = ""
     uses_flow: ClassVar[bool] = False
+    # Training settings this model trains best with (dotted config keys, e.g. {"optim.lr": 3e-3}); they replace
+    # the engine's defaults, never what a user sets (wherewhen.train.config.load_config).
+    recommended_training: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, num_classes: int, in_channels: int, grid: int) -> None:
         super().__init__()

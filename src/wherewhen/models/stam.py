@@ -47,6 +47,8 @@ from frame i (the step attention w times the mask's mass: the mask also gates ti
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 from torch import Tensor, nn
 
@@ -75,6 +77,9 @@ def importance_mask_net(channels: int, mask_channels: int) -> nn.Sequential:
 
 @register_model("stam")
 class SpatioTemporalAttention(VideoModel):
+    # measured on the embedded benchmark: at 1e-3 the mask does not open before early stopping (docs/models.md)
+    recommended_training: ClassVar[dict[str, Any]] = {"optim.lr": 3e-3}
+
     def __init__(
         self,
         num_classes: int,

@@ -7,6 +7,7 @@ configuration is saved with the run as ``config.yaml`` and reloads to the same o
 
 from __future__ import annotations
 
+import copy
 import inspect
 import types
 import typing
@@ -67,11 +68,11 @@ class ScheduleSection:
 
 @dataclass
 class TrainSection:
-    epochs: int = 20
+    epochs: int = 40
     grad_clip: float = 1.0  # max global L2 norm of the gradients; 0 = off
     label_smoothing: float = 0.0  # cross-entropy against (1 - e) one-hot + e / C (Szegedy et al. 2016)
     monitor: str = "val_accuracy"  # what selects the best epoch and drives early stopping
-    patience: int = 6  # early stopping: epochs without improvement; 0 = never stop early
+    patience: int = 10  # early stopping: epochs without improvement; 0 = never stop early
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # float16 autocast + gradient scaling on CUDA; ignored on CPU
     progress: bool = True  # progress bars (only on a terminal)
@@ -234,17 +235,40 @@ def load_config(
     values: dict[str, Any] | None = None,
     base: RunConfig | None = None,
 ) -> RunConfig:
-    """Defaults (or ``base``), then the YAML file at ``path``, then ``values`` (dotted keys, from command-line
-    options such as ``--model``), then ``key=value`` overrides; validated."""
-    config = base if base is not None else RunConfig()
-    if path is not None:
-        config.update(read_yaml(path), str(path))
-    for key, value in (values or {}).items():
-        config.set(key, value, "command line")
-    for item in overrides:
-        key, value = parse_override(item)
-        config.set(key, value, f"--set {item}")
+    """Defaults (or ``base``), then the model's recommended training settings, then the YAML file at ``path``, then
+    ``values`` (dotted keys, from command-line options such as ``--model``), then ``key=value`` overrides; validated.
+
+    A model class may recommend settings (``VideoModel.recommended_training``, e.g. ``{"optim.lr": 3e-3}``); they
+    replace the defaults only, so anything the user writes wins. The resolved values are saved with the run."""
+    data = read_yaml(path) if path is not None else None
+
+    def layered(recommended: dict[str, Any]) -> RunConfig:
+        config = copy.deepcopy(base) if base is not None else RunConfig()
+        for key, value in recommended.items():
+            config.set(key, value, f"model {config.model.name!r} recommends")
+        if data is not None:
+            config.update(data, str(path))
+        for key, value in (values or {}).items():
+            config.set(key, value, "command line")
+        for item in overrides:
+            key, value = parse_override(item)
+            config.set(key, value, f"--set {item}")
+        return config
+
+    config = layered({})
+    recommended = recommended_training(config.model.name) if base is None else {}
+    if recommended:
+        config = layered(recommended)
     return config.validate()
+
+
+def recommended_training(model_name: str) -> dict[str, Any]:
+    """The training settings a registered model recommends (empty for an unknown name: validation reports it)."""
+    from wherewhen.models import available_models, model_class
+
+    if model_name not in available_models():
+        return {}
+    return dict(getattr(model_class(model_name), "recommended_training", {}))
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
