@@ -80,9 +80,11 @@ class ConvAttentionLSTM(VideoModel):
         state = self.init_state(x.mean(dim=1))
         scale = float(self.grid * self.grid)
         maps, pooled = [], []
+        w_x, w_h = self.cell.split_weights()  # X~_t depends on H_{t-1}, so W_x* * X~_t stays in the loop
         for step in range(t):
             attention = grid_softmax(self.att_z(torch.tanh(keys[:, step] + self.att_h(state[0]))))  # (B, 1, K, K)
-            state = self.cell(self.dropout(scale * attention * x[:, step]), state)
+            attended = self.dropout(scale * attention * x[:, step])
+            state = self.cell.step(self.cell.input_gates(attended, w_x), state, w_h)
             maps.append(attention.squeeze(1))
             pooled.append(state[0].mean(dim=(2, 3)))
         frame_logits = self.classifier(self.dropout(torch.stack(pooled, dim=1)))
