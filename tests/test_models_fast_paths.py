@@ -24,7 +24,7 @@ from wherewhen.models._heads import grid_softmax
 from wherewhen.models._reduce import as_model_dtype
 from wherewhen.models.output import uniform_spatial, uniform_temporal
 
-B, T, D, K, C = 2, 5, 12, 5, 3
+T, D, K, C = 5, 12, 5, 3
 SMALL = {"reduce_dim": 8, "hidden_channels": 6}
 
 
@@ -176,10 +176,10 @@ def _randomized(name: str, kwargs: dict[str, Any]) -> torch.nn.Module:
     return model
 
 
-def _inputs() -> tuple[Tensor, Tensor]:
+def _inputs(batch: int) -> tuple[Tensor, Tensor]:
     gen = torch.Generator().manual_seed(1)
-    cubes = torch.randn(B, T, D, K, K, generator=gen, dtype=torch.float64).relu()
-    flow = torch.randn(B, T, D, K, K, generator=gen, dtype=torch.float64).relu()
+    cubes = torch.randn(batch, T, D, K, K, generator=gen, dtype=torch.float64).relu()
+    flow = torch.randn(batch, T, D, K, K, generator=gen, dtype=torch.float64).relu()
     return cubes, flow
 
 
@@ -192,9 +192,9 @@ def _flat(out: ModelOutput) -> dict[str, Tensor]:
     return fields
 
 
-def _run(model: torch.nn.Module, forward: Callable[..., ModelOutput], train: bool) -> tuple[dict, dict]:
+def _run(model: torch.nn.Module, forward: Callable[..., ModelOutput], train: bool, batch: int) -> tuple[dict, dict]:
     model.train(train)
-    cubes, flow = _inputs()
+    cubes, flow = _inputs(batch)
     torch.manual_seed(2)  # the same dropout masks for both implementations
     out = forward(model, cubes, flow if model.uses_flow else None)
     fields = _flat(out)
@@ -207,13 +207,16 @@ def _run(model: torch.nn.Module, forward: Callable[..., ModelOutput], train: boo
     return fields, grads
 
 
+@pytest.mark.parametrize("batch", [1, 2], ids=["one-clip", "batch"])  # channels-last steps for one clip
 @pytest.mark.parametrize("train", [False, True], ids=["eval", "train"])
 @pytest.mark.parametrize(("name", "kwargs"), VARIANTS, ids=[f"{n}-{'-'.join(k) or 'default'}" for n, k in VARIANTS])
-def test_fast_forward_matches_the_per_step_reference(name: str, kwargs: dict[str, Any], train: bool) -> None:
+def test_fast_forward_matches_the_per_step_reference(
+    name: str, kwargs: dict[str, Any], train: bool, batch: int
+) -> None:
     model = _randomized(name, kwargs)
     reference_model = copy.deepcopy(model)
-    got, got_grads = _run(model, lambda m, c, f: m(c, f), train)
-    want, want_grads = _run(reference_model, REFERENCES[name], train)
+    got, got_grads = _run(model, lambda m, c, f: m(c, f), train, batch)
+    want, want_grads = _run(reference_model, REFERENCES[name], train, batch)
     assert got.keys() == want.keys()
     for key in want:
         torch.testing.assert_close(got[key], want[key], rtol=1e-9, atol=1e-11, msg=f"{name} {key}")
@@ -227,7 +230,7 @@ def test_fast_forward_matches_the_per_step_reference(name: str, kwargs: dict[str
 @pytest.mark.parametrize("name", ["convlstm", "conv_alstm", "stam"])
 def test_float32_fast_forward_is_within_float_tolerance(name: str) -> None:
     model = _randomized(name, {}).float().eval()
-    cubes, _ = _inputs()
+    cubes, _ = _inputs(1)
     with torch.no_grad():
         got, want = _flat(model(cubes.float())), _flat(REFERENCES[name](model, cubes.float()))
     for key in want:

@@ -58,7 +58,7 @@ class ConvLSTM(VideoModel):
         # Layer by layer: each layer's input convolution runs once over all frames, only W_h* * H_{t-1} per step.
         for i, cell in enumerate(self.cells):
             inp = seq if i == 0 else self.dropout(seq)
-            w_x, w_h = cell.split_weights()
+            w_x, w_h = cell.split_weights(b)
             x_gates = cell.input_gates(inp.flatten(0, 1), w_x).unflatten(0, (b, t))
             state = cell.update(x_gates[:, 0], cell.zero_state(b, self.grid, inp)[1])  # H_0 = 0: no W_h* * H_0
             hidden = [state[0]]
