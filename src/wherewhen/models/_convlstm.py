@@ -75,9 +75,9 @@ class ConvLSTMCell(nn.Module):
         w_x, w_h = self.gates.weight.split([self.in_channels, self.hidden_channels], dim=1)
         return w_x.contiguous(memory_format=step_layout(batch)), w_h.contiguous(memory_format=step_layout(batch))
 
-    def input_gates(self, x: Tensor, w_x: Tensor) -> Tensor:
-        """W_x* * x + b for any batch of inputs (N, C_in, K, K), e.g. all frames of a clip at once."""
-        return F.conv2d(x, w_x, self.gates.bias, padding=self.gates.padding)
+    def input_gates(self, x: Tensor, w_x: Tensor, bias: bool = True) -> Tensor:
+        """W_x* * x + b (or without b) for any batch of inputs (N, C_in, K, K), e.g. all frames of a clip at once."""
+        return F.conv2d(x, w_x, self.gates.bias if bias else None, padding=self.gates.padding)
 
     def step(self, x_gates: Tensor, state: tuple[Tensor, Tensor], w_h: Tensor) -> tuple[Tensor, Tensor]:
         """One step from precomputed x_gates = W_x* * X_t + b: the same as forward(X_t, state)."""

@@ -35,7 +35,6 @@ Outputs: spatial = M (B, T, K, K) in [0, 1]; temporal = the attention each frame
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wherewhen.losses import mask_contrast, total_variation_l1, unimodality
@@ -113,7 +112,7 @@ class SpatioTemporalAttention(VideoModel):
         # Y_t = sum_i w_{t,i} X~_i enters the cell only as W_x* * Y_t = sum_i w_{t,i} (W_x* * X~_i): convolve each
         # frame once, then every step is a weighted sum of those gate maps, as rows (B, n, K K 4C_h).
         w_x, w_h = self.cell.split_weights(b)
-        frame_gates = F.conv2d(masked.flatten(0, 1), w_x, padding=self.cell.gates.padding)  # W_x* * X~_i, no bias
+        frame_gates = self.cell.input_gates(masked.flatten(0, 1), w_x, bias=False)  # W_x* * X~_i
         frame_gates = frame_gates.permute(0, 2, 3, 1).reshape(b, t, -1)
         bias = self.cell.gates.bias.repeat(self.grid * self.grid)  # b at every cell, in the rows' (K, K, 4C_h) order
         # With z = phi_H(H_{t-1}) + phi_X(X~_i) and pool = mean (or sum) over the grid,
@@ -122,7 +121,7 @@ class SpatioTemporalAttention(VideoModel):
         # softmax over i ignores it. Pooling before v saves a convolution; sigmoid is several times faster than tanh.
         keys2 = 2 * keys  # (B, n, A, K, K)
         v2 = 2 * self.att_v.weight.flatten()
-        weights, hidden = [], []
+        weights, pooled = [], []
         for _ in range(t):
             query = self.att_h(state[0]).unsqueeze(1)  # phi_H(H_{t-1}), broadcast over the frames
             field = torch.sigmoid(torch.add(keys2, query, alpha=2))  # sigmoid(2 z), (B, n, A, K, K)
@@ -131,9 +130,9 @@ class SpatioTemporalAttention(VideoModel):
             y_gates = torch.baddbmm(bias, w.unsqueeze(1), frame_gates).view(b, self.grid, self.grid, -1)
             state = self.cell.step(y_gates.permute(0, 3, 1, 2), state, w_h)  # (B, 4C_h, K, K)
             weights.append(w)
-            hidden.append(state[0])
+            pooled.append(state[0].mean(dim=(2, 3)))
         step_attention = torch.stack(weights, dim=1)  # (B, T steps, n frames)
-        frame_logits = self.classifier(self.dropout(torch.stack(hidden, dim=1).mean(dim=(3, 4))))
+        frame_logits = self.classifier(self.dropout(torch.stack(pooled, dim=1)))
         spatial = mask.squeeze(2)
         temporal = step_attention.mean(dim=1)
         logits = frame_logits.mean(dim=1)
