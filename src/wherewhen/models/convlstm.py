@@ -55,7 +55,8 @@ class ConvLSTM(VideoModel):
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
         seq = self.dropout(self.reduce(as_model_dtype(cubes, self)))  # (B, T, C, K, K)
-        # Layer by layer: each layer's input convolution runs once over all frames, only W_h* * H_{t-1} per step.
+        # Layer by layer: each layer's input convolution runs once over all frames, only W_h* * H_{t-1} per step
+        # (the dropout between layers draws the whole clip's mask at once: same distribution, other draw order).
         for i, cell in enumerate(self.cells):
             inp = seq if i == 0 else self.dropout(seq)
             w_x, w_h = cell.split_weights(b)
