@@ -1,14 +1,21 @@
 """Model head vs backbone time for one clip of 16 frames (target: every head <= 5 % of the backbone).
 
-    python -m benchmarks.head_speed
+    python -m benchmarks.head_speed [--threads N] [--head-threads N] [--cpu-time]
 
 Both are timed in the same run on the same machine: the backbone's forward over 16 uint8 frames (224 px) and each
-registered model's forward over the resulting (1, 16, D, 7, 7) cube, in eval mode, best of several repeats.
+registered model's forward over the resulting (1, 16, D, 7, 7) cube, in eval mode, best of several repeats, with
+torch's default thread count. On a machine shared with other jobs the wall-clock figures mostly measure waiting
+for a core (and a head's many small steps wait more often than the backbone's few big ones); there
+``--threads 1 --cpu-time`` times both on one thread in process CPU time, which leaves the waiting out.
+``--head-threads`` gives the heads their own thread count.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -19,36 +26,76 @@ from wherewhen.models import available_models, build_model, model_class
 COMMAND = "python -m benchmarks.head_speed"
 
 
-def best_time(fn, repeats: int = 7) -> float:
+def best_time(fn: Callable[[], object], repeats: int = 7, clock: Callable[[], float] = time.perf_counter) -> float:
     fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return min(times)
 
 
+@contextmanager
+def intra_op_threads(count: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``count`` inside the block (unchanged for None)."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        if count:
+            torch.set_num_threads(before)
+
+
 @torch.inference_mode()
-def measure(results: Results, frames: int = 16, classes: int = 5) -> dict[str, float]:
+def measure(
+    results: Results,
+    frames: int = 16,
+    classes: int = 5,
+    *,
+    threads: int | None = None,
+    head_threads: int | None = None,
+    cpu_time: bool = False,
+) -> dict[str, float]:
+    """Fills ``results`` with the backbone's time, each head's time and its ratio; returns {model: head/backbone}."""
+    options = [f"--threads {threads}"] * bool(threads) + [f"--head-threads {head_threads}"] * bool(head_threads)
+    command = " ".join([COMMAND, *options, *["--cpu-time"] * cpu_time])
+    clock = time.process_time if cpu_time else time.perf_counter
     backbone = load_backbone()
     spec = backbone.spec
     clip = torch.randint(0, 255, (frames, spec.input_size, spec.input_size, 3), dtype=torch.uint8)
-    backbone_s = best_time(lambda: backbone(clip), repeats=5)
-    results.add("Speed", f"backbone, {frames} frames", backbone_s * 1000, "ms", command=COMMAND)
-    cubes = backbone(clip)[None].float()
+    with intra_op_threads(threads):
+        used = torch.get_num_threads()
+        backbone_s = best_time(lambda: backbone(clip), repeats=5, clock=clock)
+        cubes = backbone(clip)[None].float()
+    note = f"{used} threads" + (f", heads {head_threads}" if head_threads else "") + (", CPU time" if cpu_time else "")
+    results.add("Speed", f"backbone, {frames} frames", backbone_s * 1000, "ms", command=command, note=note)
     ratios = {}
     for name in available_models():
         if not model_class(name).__module__.startswith("wherewhen.models."):
             continue
         model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid).eval()
         flow = cubes if model.uses_flow else None
-        head_s = best_time(lambda model=model, flow=flow: model(cubes, flow))
+        with intra_op_threads(head_threads or threads):
+            head_s = best_time(lambda model=model, flow=flow: model(cubes, flow), clock=clock)
         ratios[name] = head_s / backbone_s
         # motion_alstm's flow cubes come from a second backbone pass; that cost is the backbone's, not the head's.
-        results.add("Speed", f"head {name} / backbone", 100 * ratios[name], "%", target="<= 5 %", command=COMMAND)
+        results.add("Speed", f"head {name}, {frames} frames", head_s * 1000, "ms", command=command, note=note)
+        results.add("Speed", f"head {name} / backbone", 100 * ratios[name], "%", target="<= 5 %", command=command)
     return ratios
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", type=int, default=16, help="frames per clip (default 16)")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads for both (default: torch's)")
+    parser.add_argument("--head-threads", type=int, default=None, help="intra-op threads for the heads only")
+    parser.add_argument("--cpu-time", action="store_true", help="process CPU time instead of wall time")
+    args = parser.parse_args()
+    measure(Results(), frames=args.frames, threads=args.threads, head_threads=args.head_threads, cpu_time=args.cpu_time)
+
+
 if __name__ == "__main__":
-    measure(Results())
+    main()

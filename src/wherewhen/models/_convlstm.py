@@ -11,11 +11,16 @@ One fused convolution over the concatenation [X_t, H_{t-1}] gives all four gates
 
 ``*`` is convolution, ``.`` the elementwise product; the peephole weights w_c* (C x K x K, Hadamard as in Shi et
 al.) exist only with ``peephole=True``. The forget-gate bias starts at 1 so early gradients flow through time.
+
+Models that know all inputs up front split the fused kernel (``split_weights``): the input part W_x* * X_t is
+one batched convolution over every frame (``input_gates``), and each recurrent ``step`` only convolves H_{t-1}.
+Convolution is linear, so this is the same function; on a clip it replaces T small convolutions by one big one.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wherewhen.errors import ConfigError
@@ -49,18 +54,55 @@ class ConvLSTMCell(nn.Module):
         zeros = like.new_zeros(batch, self.hidden_channels, grid, grid)
         return zeros, zeros
 
-    def forward(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        """x (B, C_in, K, K), state (H, C) each (B, C_h, K, K) -> (H_t, C_t)."""
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor], weight: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """x (B, C_in, K, K), state (H, C) each (B, C_h, K, K) -> (H_t, C_t).
+
+        ``weight``: the fused kernel from ``fused_weight(B)``, laid out once per clip instead of once per step.
+        """
         h, c = state
-        i, f, o, g = self.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+        weight = self.gates.weight if weight is None else weight
+        return self.update(F.conv2d(torch.cat([x, h], dim=1), weight, self.gates.bias, padding=self.gates.padding), c)
+
+    def fused_weight(self, batch: int) -> Tensor:
+        """The fused kernel in the memory layout that is fastest for steps of this batch size (``step_layout``)."""
+        return self.gates.weight.contiguous(memory_format=step_layout(batch))
+
+    def split_weights(self, batch: int) -> tuple[Tensor, Tensor]:
+        """The fused kernel's input part W_x* (4 C_h, C_in, k, k) and hidden part W_h* (4 C_h, C_h, k, k).
+
+        Copies in the layout of ``fused_weight``; call once per clip, not per step.
+        """
+        w_x, w_h = self.gates.weight.split([self.in_channels, self.hidden_channels], dim=1)
+        return w_x.contiguous(memory_format=step_layout(batch)), w_h.contiguous(memory_format=step_layout(batch))
+
+    def input_gates(self, x: Tensor, w_x: Tensor, bias: bool = True) -> Tensor:
+        """W_x* * x + b (or without b) for any batch of inputs (N, C_in, K, K), e.g. all frames of a clip at once."""
+        return F.conv2d(x, w_x, self.gates.bias if bias else None, padding=self.gates.padding)
+
+    def step(self, x_gates: Tensor, state: tuple[Tensor, Tensor], w_h: Tensor) -> tuple[Tensor, Tensor]:
+        """One step from precomputed x_gates = W_x* * X_t + b: the same as forward(X_t, state)."""
+        h, c = state
+        return self.update(F.conv2d(h, w_h, padding=self.gates.padding).add_(x_gates), c)
+
+    def update(self, gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+        """(H_t, C_t) from the pre-activation gates W_x* * X_t + W_h* * H_{t-1} + b (B, 4 C_h, K, K) and C_{t-1}."""
         if self.peephole:
+            i, f, o, g = gates.chunk(4, dim=1)
             i = i + self.w_ci * c
             f = f + self.w_cf * c
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        if self.peephole:
-            o = o + self.w_co * c_new
-        h_new = torch.sigmoid(o) * torch.tanh(c_new)
-        return h_new, c_new
+            c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h_new = torch.sigmoid(o + self.w_co * c_new) * torch.tanh(c_new)
+            return h_new, c_new
+        hidden = self.hidden_channels
+        i, f, o = torch.sigmoid(gates[:, : 3 * hidden]).chunk(3, dim=1)  # i, f, o are adjacent: one call
+        c_new = torch.addcmul(f * c, i, torch.tanh(gates[:, 3 * hidden :]))
+        return o * torch.tanh(c_new), c_new
+
+
+def step_layout(batch: int) -> torch.memory_format:
+    """Channels-last for one clip: PyTorch runs a batch-1 convolution on a small grid as im2col + GEMM on CPU, which
+    is ~25 % faster channels-last; a batched one goes to oneDNN, a few % faster on contiguous tensors."""
+    return torch.channels_last if batch == 1 else torch.contiguous_format
 
 
 class ConvStateInit(nn.Module):

@@ -78,15 +78,16 @@ class ConvAttentionLSTM(VideoModel):
         source = self.attention_source(x, flow)
         keys = self.att_x(source.flatten(0, 1)).unflatten(0, (b, t))  # the X part of the attention, all frames
         state = self.init_state(x.mean(dim=1))
-        scale = float(self.grid * self.grid)
-        maps, pooled = [], []
+        scaled = float(self.grid * self.grid) * x  # K^2 X_t
+        weight = self.cell.fused_weight(b)  # X~_t depends on H_{t-1}: one fused gate convolution per step
+        maps, hidden = [], []
         for step in range(t):
-            attention = grid_softmax(self.att_z(torch.tanh(keys[:, step] + self.att_h(state[0]))))  # (B, 1, K, K)
-            state = self.cell(self.dropout(scale * attention * x[:, step]), state)
-            maps.append(attention.squeeze(1))
-            pooled.append(state[0].mean(dim=(2, 3)))
-        frame_logits = self.classifier(self.dropout(torch.stack(pooled, dim=1)))
-        spatial = torch.stack(maps, dim=1)
+            attention = grid_softmax(self.att_z(torch.tanh(self.att_h(state[0]).add_(keys[:, step]))))  # (B,1,K,K)
+            state = self.cell(self.dropout(scaled[:, step] * attention), state, weight)
+            maps.append(attention)
+            hidden.append(state[0])
+        frame_logits = self.classifier(self.dropout(torch.stack(hidden, dim=1).mean(dim=(3, 4))))
+        spatial = torch.cat(maps, dim=1)
         if self.context_out is not None:
             context = torch.einsum("btkl,btdkl->btd", spatial, cubes)
             frame_logits = frame_logits + self.context_out(self.dropout(context))

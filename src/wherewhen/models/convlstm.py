@@ -54,16 +54,21 @@ class ConvLSTM(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        x = self.dropout(self.reduce(as_model_dtype(cubes, self)))
-        states = [cell.zero_state(b, self.grid, x) for cell in self.cells]
-        pooled = []
-        for step in range(t):
-            inp = x[:, step]
-            for i, cell in enumerate(self.cells):
-                states[i] = cell(inp if i == 0 else self.dropout(inp), states[i])
-                inp = states[i][0]
-            pooled.append(inp.mean(dim=(2, 3)))
-        frame_logits = self.classifier(self.dropout(torch.stack(pooled, dim=1)))
+        seq = self.dropout(self.reduce(as_model_dtype(cubes, self)))  # (B, T, C, K, K)
+        # Layer by layer: each layer's input convolution runs once over all frames, only W_h* * H_{t-1} per step
+        # (the dropout between layers draws the whole clip's mask at once: same distribution, other draw order).
+        for i, cell in enumerate(self.cells):
+            inp = seq if i == 0 else self.dropout(seq)
+            w_x, w_h = cell.split_weights(b)
+            x_gates = cell.input_gates(inp.flatten(0, 1), w_x).unflatten(0, (b, t))
+            state = cell.update(x_gates[:, 0], cell.zero_state(b, self.grid, inp)[1])  # H_0 = 0: no W_h* * H_0
+            hidden = [state[0]]
+            for step in range(1, t):
+                state = cell.step(x_gates[:, step], state, w_h)
+                hidden.append(state[0])
+            seq = torch.stack(hidden, dim=1)
+        pooled = seq.mean(dim=(3, 4))
+        frame_logits = self.classifier(self.dropout(pooled))
         return ModelOutput(
             logits=frame_logits.mean(dim=1),
             spatial=uniform_spatial(b, t, self.grid, frame_logits),
