@@ -102,12 +102,28 @@ def run_demo(
                 train_seconds=_train_seconds(runs[name]),
             )
         )
-    video = next(Path(r.path) for r in index.records if r.split == "test")
+    video, how = _video_to_explain(index, evaluations_dir=runs[models[0]] / "eval-test")
+    say(f"explaining {how}")
     files = step(
         f"5/5 explain {video.name} with {models[0]}", lambda: _explain(runs[models[0]], video, out / "explain")
     )
     result.explained_video, result.report, result.heatmap_video = video, files["html"], files.get("video")
     return result
+
+
+def _video_to_explain(index: Any, evaluations_dir: Path) -> tuple[Path, str]:
+    """The first test video the explained model classified correctly (a wrong one when it got none right)."""
+    import csv
+
+    tests = [r for r in index.records if r.split == "test"]
+    predictions = evaluations_dir / "predictions.csv"
+    if predictions.is_file():
+        with predictions.open(newline="", encoding="utf-8") as f:
+            right = {Path(row["video"]).name for row in csv.DictReader(f) if row["label"] == row["predicted"]}
+        for record in tests:
+            if Path(record.path).name in right:
+                return Path(record.path), "the first test video it classified correctly"
+    return Path(tests[0].path), "the first test video"
 
 
 def _train(store: Path, run_dir: Path, overrides: tuple[str, ...] = ()) -> Path:

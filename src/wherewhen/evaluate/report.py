@@ -10,7 +10,7 @@ import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
@@ -107,11 +107,23 @@ def per_class_csv(rows: Sequence[dict]) -> str:
 
 
 def write_outputs(result: EvaluationResult, out_dir: Path) -> None:
-    """confusion.png and per_class.csv (when the split has labels), then metrics.json."""
+    """confusion.png and per_class.csv (when the split has labels), predictions.csv, then metrics.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    if result.videos:
+        atomic_write_text(out_dir / "predictions.csv", predictions_csv(result.videos))
     cls = result.classification
     if cls is not None:
         title = f"{result.split}: top-1 {100 * cls.top1:.1f}%, mean class accuracy {100 * cls.mean_class_accuracy:.1f}%"
         write_confusion_png(cls.confusion, cls.classes, out_dir / "confusion.png", title)
         atomic_write_text(out_dir / "per_class.csv", per_class_csv(cls.per_class))
     atomic_write_text(out_dir / "metrics.json", json.dumps(result.to_json(), indent=2) + "\n")
+
+
+def predictions_csv(videos: list[dict[str, Any]]) -> str:
+    """One row per video: video_id, video, label (empty when unlabelled), predicted, confidence."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["video_id", "video", "label", "predicted", "confidence"])
+    writer.writeheader()
+    for row in videos:
+        writer.writerow({**row, "label": row["label"] or "", "confidence": f"{row['confidence']:.4f}"})
+    return buffer.getvalue()

@@ -60,6 +60,8 @@ class EvaluationResult:
     spatial: dict[str, Any] | None
     temporal: dict[str, Any] | None
     source: dict[str, Any] = field(default_factory=dict)
+    # one row per video: video_id, video, label, predicted, confidence (written as predictions.csv)
+    videos: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +136,16 @@ def evaluate_predictions(
         classification=classification,
         spatial=spatial,
         temporal=temporal,
+        videos=[
+            {
+                "video_id": p.record.video_id,
+                "video": p.record.video,
+                "label": p.record.label,
+                "predicted": classes[int(np.argmax(row))],
+                "confidence": float(np.max(row)),
+            }
+            for p, row in zip(predictions, probabilities, strict=True)
+        ],
     )
 
 
