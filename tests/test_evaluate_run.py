@@ -67,6 +67,10 @@ def test_evaluate_a_trained_run(run_dir: Path, capsys: pytest.CaptureFixture[str
         rows = list(csv.DictReader(f))
     assert [r["class"] for r in rows] == CLASSES and [r["videos"] for r in rows] == ["2", "2", "3"]
     assert imread(out / "confusion.png").shape[2] in (3, 4)
+    with open(out / "predictions.csv", newline="") as f:
+        videos = list(csv.DictReader(f))
+    assert len(videos) == 7 and all(v["predicted"] == v["label"] for v in videos)  # top-1 is 1.0 above
+    assert all(0 < float(v["confidence"]) <= 1 for v in videos)
 
 
 def test_existing_output_needs_force(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
