@@ -27,7 +27,7 @@ from benchmarks.results import Results
 from wherewhen.datasets.records import VideoRecord
 from wherewhen.explain import Explainer, explain_to_folder, write_explanation
 from wherewhen.features.decoding import DecodeDataset
-from wherewhen.features.extract import _forward
+from wherewhen.features.extract import run_backbone
 
 COMMAND = "python -m benchmarks.explain_speed"
 
@@ -64,9 +64,9 @@ def time_explain(run: Path, video: Path, results: Results, repeats: int = 3) -> 
     dataset = DecodeDataset([record], explainer.sampling, explainer.resize, explainer.features.input_size)
 
     def lower_bound() -> int:
-        frames = dataset._decode(record).frames
+        frames = dataset.decode(record).frames
         assert frames is not None
-        _forward(backbone, [frames], explainer.batch_size)
+        run_backbone(backbone, [frames], explainer.batch_size)
         return len(frames)
 
     frames = lower_bound()  # warm-up of both

@@ -30,12 +30,11 @@ from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import CheckpointError, ConfigError, VideoError, WherewhenError
 from wherewhen.evaluate.aggregation import video_probabilities
 from wherewhen.evaluate.boxes import Box, attention_boxes
-from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, keys_for, select_clips
-from wherewhen.evaluate.predict import _forward as model_forward
+from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, forward_clips, keys_for, select_clips
 from wherewhen.evaluate.temporal import TemporalConfig, video_segments, video_timeline
 from wherewhen.explain.explanation import AttendedSegment, Explanation, FrameExplanation, VideoSummary
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
-from wherewhen.features.extract import _forward as backbone_forward
+from wherewhen.features.extract import run_backbone
 from wherewhen.features.store import FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
 from wherewhen.train.distributed import resolve_device
@@ -130,7 +129,7 @@ class Explainer:
         dataset = DecodeDataset([record], self.sampling, self.resize, self.features.input_size, flow)
         start = time.perf_counter()
         try:
-            decoded = dataset._decode(record)
+            decoded = dataset.decode(record)
         except WherewhenError:
             raise
         except Exception as exc:  # a decoder failure the video layer did not anticipate: still one line
@@ -143,10 +142,10 @@ class Explainer:
         assert decoded.record is not None and decoded.frames is not None
         backbone = self.backbone
         start = time.perf_counter()
-        rgb = backbone_forward(backbone, [decoded.frames], self.batch_size)[0]
+        rgb = run_backbone(backbone, [decoded.frames], self.batch_size)[0]
         flow = None
         if decoded.flow_frames is not None:
-            flow = backbone_forward(backbone, [decoded.flow_frames], self.batch_size)[0]
+            flow = run_backbone(backbone, [decoded.flow_frames], self.batch_size)[0]
         self.timings["backbone"] = time.perf_counter() - start
         return decoded.record, rgb, flow
 
@@ -163,7 +162,7 @@ class Explainer:
             items.append((0, np.asarray(rows), rgb[index], flow[index] if use_flow and flow is not None else None))
         clips = []
         for first in range(0, len(items), self.clips_per_batch):
-            clips.extend(clip for _, clip in model_forward(self.model, items[first : first + self.clips_per_batch]))
+            clips.extend(clip for _, clip in forward_clips(self.model, items[first : first + self.clips_per_batch]))
         return VideoPrediction(record=record, target=None, clips=clips, num_rows=len(record.frame_indices))
 
     def explain(self, video: str | Path) -> Explanation:
