@@ -17,7 +17,8 @@ run trained with T rows per clip. Everything after the model is evaluation's too
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,8 @@ from wherewhen.features.store import FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
 from wherewhen.train.distributed import resolve_device
 from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
-from wherewhen.video.sampling import SamplingSpec
+from wherewhen.video.probe import VideoInfo, probe
+from wherewhen.video.sampling import SamplingSpec, sample
 
 FLOW_METHOD = "dis"  # StoreInfo records only whether flow cubes exist, not the method; extraction defaults to DIS
 
@@ -128,14 +130,18 @@ class Explainer:
         flow = FLOW_METHOD if self.features.flow else None
         dataset = DecodeDataset([record], self.sampling, self.resize, self.features.input_size, flow)
         start = time.perf_counter()
-        try:
+        with one_line_errors(path):
             decoded = dataset.decode(record)
-        except WherewhenError:
-            raise
-        except Exception as exc:  # a decoder failure the video layer did not anticipate: still one line
-            raise VideoError(path, f"cannot decode ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
         self.timings["decode"] = time.perf_counter() - start
         return decoded
+
+    def frame_indices(self, video: str | Path) -> tuple[VideoInfo, list[int]]:
+        """The video's probe and the frames ``decode`` reads (the same sampling), without decoding any."""
+        path = Path(video).expanduser().resolve()
+        with one_line_errors(path):
+            info = probe(path)
+            sampled = sample(self.sampling, info.num_frames, info.fps, key=VideoRecord(path, "", "test").video_id)
+        return info, list(sampled.frame_indices)
 
     def embed(self, decoded: DecodedVideo) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None]:
         """(record, rgb float16 (R, D, K, K), flow or None): the backbone over decoded frames, as in extraction."""
@@ -222,6 +228,17 @@ class Explainer:
             clips=[[position[int(r)] for r in clip.rows] for clip in prediction.clips],
             threshold=self.threshold,
         )
+
+
+@contextmanager
+def one_line_errors(path: Path) -> Iterator[None]:
+    """A decoder failure the video layer did not anticipate becomes a one-line VideoError naming ``path``."""
+    try:
+        yield
+    except WherewhenError:
+        raise
+    except Exception as exc:
+        raise VideoError(path, f"cannot decode ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
 
 
 def as_box(values: Sequence[float] | np.ndarray) -> Box:
