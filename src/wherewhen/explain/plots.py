@@ -142,7 +142,7 @@ def timeline_plot(explanation: Explanation, shown: list[int], width: int, height
         cv2.putText(image, label, (x - w // 2, bottom + 7 + h), FONT, scale, TEXT, 1, cv2.LINE_AA)
     w, h = _text_size("time (s)", 0.4)
     cv2.putText(image, "time (s)", ((left + right - w) // 2, height - 6), FONT, 0.4, TEXT, 1, cv2.LINE_AA)
-    ticks, decimals = nice_ticks(y_max, target=5)
+    ticks, decimals = nice_ticks(y_max)
     for v in ticks:
         y, label = y_of(v), f"{v:.{decimals}f}"
         cv2.line(image, (left - 3, y), (left, y), AXES_COLOUR, 1)
