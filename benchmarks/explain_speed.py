@@ -65,16 +65,21 @@ def small_run(root: Path) -> Path:
     return train(config, root / "run", verbose=False).run_dir
 
 
-def time_explain(run: Path, video: Path, results: Results, repeats: int = 5) -> float:
+def time_explain(run: Path, video: Path, results: Results, repeats: int = 7) -> float:
     explainer = Explainer.from_pretrained(run, device="cpu")
     backbone = explainer.backbone
     record = VideoRecord(path=video.resolve(), label="", split="test")
     dataset = DecodeDataset([record], explainer.sampling, explainer.resize, explainer.features.input_size)
 
+    bound: list[dict[str, float]] = []
+
     def lower_bound() -> int:
+        start = time.perf_counter()
         frames = dataset.decode(record).frames
         assert frames is not None
+        decoded = time.perf_counter()
         run_backbone(backbone, [frames], explainer.batch_size)
+        bound.append({"decode": decoded - start, "backbone": time.perf_counter() - decoded})
         return len(frames)
 
     frames = lower_bound()  # warm-up of both
@@ -99,6 +104,9 @@ def time_explain(run: Path, video: Path, results: Results, repeats: int = 5) -> 
     results.add("Speed", "explain / (decode + backbone)", ratio, "x", target="<= 1.25", command=COMMAND)
     paired = statistics.median(f / b for f, b in zip(full, base, strict=True))
     results.add("Speed", "explain / (decode + backbone), median of pairs", paired, "x", command=COMMAND)
+    for stage in bound[0]:
+        value = statistics.median(b[stage] for b in bound[1:])
+        results.add("Speed", f"lower bound stage: {stage}", value, "s", command=COMMAND, note="median")
     for stage in stages[0]:
         value = statistics.median(s[stage] for s in stages)
         results.add("Speed", f"explain stage: {stage}", value, "s", command=COMMAND, note="median")
