@@ -1,7 +1,8 @@
 """Write an explanation folder: the annotated MP4, the contact sheet PNG, the JSON and the HTML report.
 
-The MP4 is encoded in a thread (PyAV and x264 release the GIL) while this one draws the heatmaps and hands the
-frames over, then writes the contact sheet, the JSON and the HTML as the encoder finishes.
+The MP4 is encoded in a thread (PyAV and x264 release the GIL) while two more draw the frames (OpenCV and NumPy
+release it too) and this one hands them over in order; the contact sheet, the JSON and the HTML are written as the
+encoder finishes.
 
 Everything is written into a temporary sibling folder that replaces the output folder only once every file is
 complete, so a crash or Ctrl-C leaves the old folder (or none) and never a half-written one. An existing folder
@@ -33,7 +34,7 @@ from wherewhen.explain.overlay import Composer, encode_mp4, overlay_rate
 from wherewhen.explain.plots import contact_sheet, sheet_rows, thumbnail, write_png
 from wherewhen.explain.report import write_html, write_json
 
-PREFETCH_FRAMES = 64  # frames at display size decoded while the backbone runs (the rest follow a chunk at a time)
+PREFETCH_FRAMES = 64  # frames at display size decoded beside the backbone's (the rest follow a chunk at a time)
 QUEUED_FRAMES = 8  # finished frames waiting for the encoder
 DRAWERS = 2  # threads drawing frames (OpenCV and NumPy release the GIL); the encoder has its own
 
