@@ -192,3 +192,34 @@ def test_existing_output_is_kept_unless_forced(
     (tmp_path / "file").write_text("x")
     err = fails(["explain", str(run_dir), str(bikes_mp4), "-o", str(tmp_path / "file")], capsys)
     assert "not a folder" in err
+
+
+def test_frames_are_drawn_in_order_and_a_dead_encoder_stops_the_drawing(run_dir: Path, bikes_mp4: Path) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from queue import Queue
+
+    from wherewhen.explain.writer import hand_over, in_order
+
+    explainer = Explainer.from_pretrained(run_dir, device="cpu")
+    info, indices = explainer.frame_indices(bikes_mp4)
+    decoded = explainer.decode(bikes_mp4)
+    assert decoded.record is not None and indices == decoded.record.frame_indices  # what the display prefetch reads
+    assert (info.width, info.height) == decoded.record.frame_size
+
+    def slow_square(k: int) -> int:
+        time.sleep(0.002 * (5 - k % 5))  # later items finish first
+        return k * k
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        assert list(in_order(pool, slow_square, ((k,) for k in range(12)), 4)) == [k * k for k in range(12)]
+
+        def encoder() -> None:
+            raise OSError("disk full")
+
+        dead = pool.submit(encoder)
+        queue: Queue[np.ndarray | None] = Queue(maxsize=1)
+        queue.put(np.zeros(1))
+        with pytest.raises(OSError, match="disk full"):  # not a wait forever on the full queue
+            hand_over(queue, np.zeros(1), dead)
+        hand_over(queue, None, dead, check=False)  # the end marker after an error returns quietly

@@ -174,3 +174,24 @@ def test_box_of_a_known_map_in_original_and_display_pixels() -> None:
     edge = 3  # the line is 3 px thick, centred on the box edge
     assert abs(cols.min() - x1) <= edge and abs(cols.max() - x2) <= edge
     assert abs(rows.min() - y1) <= edge and abs(rows.max() - y2) <= edge
+
+
+def test_temporal_weight_curve_peaks_at_the_heaviest_row() -> None:
+    from wherewhen.explain.plots import CURVE_COLOUR, SEGMENT_COLOUR, nice_ticks, timeline_plot
+
+    explanation = hand_made()  # weights 0.2, 0.5, 0.3 at 0.5, 1.5, 2.5 s of a 3.003 s video; a segment from 1 s
+    width, height = 600, 170
+    image = timeline_plot(explanation, [0, 2], width, height)
+    assert image.shape == (height, width, 3) and image.dtype == np.uint8
+    orange = np.all(np.abs(image.astype(int) - CURVE_COLOUR) <= 10, axis=2)
+    rows, cols = np.nonzero(orange)
+    left, right = 60, width - 15  # the axes
+    peak_x = left + 1.5 / 3.003 * (right - left)
+    legend = rows > 30  # the legend's line sample sits at the top right
+    assert abs(cols[legend][np.argmin(rows[legend])] - peak_x) <= 3  # the curve is highest at the 0.5 row
+    shaded = np.all(np.abs(image.astype(int) - (0.85 * 255 + 0.15 * np.array(SEGMENT_COLOUR))) <= 2, axis=2)
+    shaded_cols = np.nonzero(shaded.any(axis=0))[0]
+    assert abs(shaded_cols.min() - (left + 1.0 / 3.003 * (right - left))) <= 2 and shaded_cols.max() >= right - 2
+    assert nice_ticks(10.0) == ([0.0, 2.0, 4.0, 6.0, 8.0, 10.0], 0)
+    ticks, decimals = nice_ticks(0.135)
+    assert ticks == pytest.approx([0.0, 0.025, 0.05, 0.075, 0.1, 0.125]) and decimals == 3

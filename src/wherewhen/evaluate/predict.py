@@ -149,7 +149,8 @@ _Pending = tuple[int, np.ndarray, torch.Tensor, torch.Tensor | None]  # video po
 
 
 @torch.inference_mode()
-def _forward(model: nn.Module, batch: list[_Pending]) -> list[tuple[int, ClipOutput]]:
+def forward_clips(model: nn.Module, batch: list[_Pending]) -> list[tuple[int, ClipOutput]]:
+    """A batch of same-length clips through the model; each clip's outputs, tagged with its video position."""
     device = _device_of(model)
     cubes = torch.stack([b[2] for b in batch]).to(device=device, dtype=torch.float32)
     flows = [b[3] for b in batch]
@@ -192,7 +193,7 @@ def _run_clips(
     pending: dict[int, list[_Pending]] = {}  # clip length -> batch waiting for more clips of that length
 
     def flush(length: int) -> None:
-        for video_pos, clip in _forward(model, pending.pop(length)):
+        for video_pos, clip in forward_clips(model, pending.pop(length)):
             outputs[video_pos].append(clip)
 
     iterator = progress(records) if progress is not None else records

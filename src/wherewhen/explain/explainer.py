@@ -17,7 +17,8 @@ run trained with T rows per clip. Everything after the model is evaluation's too
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,17 @@ from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import CheckpointError, ConfigError, VideoError, WherewhenError
 from wherewhen.evaluate.aggregation import video_probabilities
 from wherewhen.evaluate.boxes import Box, attention_boxes
-from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, keys_for, select_clips
-from wherewhen.evaluate.predict import _forward as model_forward
+from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, forward_clips, keys_for, select_clips
 from wherewhen.evaluate.temporal import TemporalConfig, video_segments, video_timeline
 from wherewhen.explain.explanation import AttendedSegment, Explanation, FrameExplanation, VideoSummary
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
-from wherewhen.features.extract import _forward as backbone_forward
+from wherewhen.features.extract import run_backbone
 from wherewhen.features.store import FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
 from wherewhen.train.distributed import resolve_device
 from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
-from wherewhen.video.sampling import SamplingSpec
+from wherewhen.video.probe import VideoInfo, probe
+from wherewhen.video.sampling import SamplingSpec, sample
 
 FLOW_METHOD = "dis"  # StoreInfo records only whether flow cubes exist, not the method; extraction defaults to DIS
 
@@ -129,24 +130,28 @@ class Explainer:
         flow = FLOW_METHOD if self.features.flow else None
         dataset = DecodeDataset([record], self.sampling, self.resize, self.features.input_size, flow)
         start = time.perf_counter()
-        try:
-            decoded = dataset._decode(record)
-        except WherewhenError:
-            raise
-        except Exception as exc:  # a decoder failure the video layer did not anticipate: still one line
-            raise VideoError(path, f"cannot decode ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
+        with one_line_errors(path):
+            decoded = dataset.decode(record)
         self.timings["decode"] = time.perf_counter() - start
         return decoded
+
+    def frame_indices(self, video: str | Path) -> tuple[VideoInfo, list[int]]:
+        """The video's probe and the frames ``decode`` reads (the same sampling), without decoding any."""
+        path = Path(video).expanduser().resolve()
+        with one_line_errors(path):
+            info = probe(path)
+            sampled = sample(self.sampling, info.num_frames, info.fps, key=VideoRecord(path, "", "test").video_id)
+        return info, list(sampled.frame_indices)
 
     def embed(self, decoded: DecodedVideo) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None]:
         """(record, rgb float16 (R, D, K, K), flow or None): the backbone over decoded frames, as in extraction."""
         assert decoded.record is not None and decoded.frames is not None
         backbone = self.backbone
         start = time.perf_counter()
-        rgb = backbone_forward(backbone, [decoded.frames], self.batch_size)[0]
+        rgb = run_backbone(backbone, [decoded.frames], self.batch_size)[0]
         flow = None
         if decoded.flow_frames is not None:
-            flow = backbone_forward(backbone, [decoded.flow_frames], self.batch_size)[0]
+            flow = run_backbone(backbone, [decoded.flow_frames], self.batch_size)[0]
         self.timings["backbone"] = time.perf_counter() - start
         return decoded.record, rgb, flow
 
@@ -163,7 +168,7 @@ class Explainer:
             items.append((0, np.asarray(rows), rgb[index], flow[index] if use_flow and flow is not None else None))
         clips = []
         for first in range(0, len(items), self.clips_per_batch):
-            clips.extend(clip for _, clip in model_forward(self.model, items[first : first + self.clips_per_batch]))
+            clips.extend(clip for _, clip in forward_clips(self.model, items[first : first + self.clips_per_batch]))
         return VideoPrediction(record=record, target=None, clips=clips, num_rows=len(record.frame_indices))
 
     def explain(self, video: str | Path) -> Explanation:
@@ -223,6 +228,17 @@ class Explainer:
             clips=[[position[int(r)] for r in clip.rows] for clip in prediction.clips],
             threshold=self.threshold,
         )
+
+
+@contextmanager
+def one_line_errors(path: Path) -> Iterator[None]:
+    """A decoder failure the video layer did not anticipate becomes a one-line VideoError naming ``path``."""
+    try:
+        yield
+    except WherewhenError:
+        raise
+    except Exception as exc:
+        raise VideoError(path, f"cannot decode ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
 
 
 def as_box(values: Sequence[float] | np.ndarray) -> Box:

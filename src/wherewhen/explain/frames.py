@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from wherewhen.explain.explanation import Explanation
 from wherewhen.video.decode import read_frames, scaled_size
+from wherewhen.video.probe import VideoInfo
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,18 @@ def display_for(width: int, height: int, max_side: int) -> Display:
     return Display(w, h, w / width, h / height, shorter)
 
 
-def read_display_frames(path: str | Path, indices: Sequence[int], display: Display) -> dict[int, np.ndarray]:
-    """{frame index: RGB frame at ``display`` size} of some frames of a video."""
+def read_display_frames(
+    path: str | Path,
+    indices: Sequence[int],
+    display: Display,
+    *,
+    info: VideoInfo | None = None,
+    threads: int = 0,
+) -> dict[int, np.ndarray]:
+    """{frame index: RGB frame at ``display`` size} of some frames of a video (``threads`` as in ``read_frames``)."""
     wanted = sorted(set(indices))
-    return dict(zip(wanted, read_frames(path, wanted, shorter_side=display.shorter_side), strict=True))
+    frames = read_frames(path, wanted, info=info, shorter_side=display.shorter_side, threads=threads)
+    return dict(zip(wanted, frames, strict=True))
 
 
 def iter_display_frames(
@@ -54,12 +64,21 @@ def iter_display_frames(
     chunk: int = 32,
 ) -> Iterator[np.ndarray]:
     """Yield the RGB frame of every row of ``explanation`` in row order, at ``display`` size; frames already in
-    ``decoded`` ({frame index: frame}) are not decoded again, the others a chunk at a time."""
+    ``decoded`` ({frame index: frame}) are not decoded again, the others a chunk at a time, the next chunk in a
+    thread while the caller draws the current one."""
     decoded = decoded or {}
     indices = [f.index for f in explanation.frames]
-    for first in range(0, len(indices), chunk):
-        part = indices[first : first + chunk]
+    parts = [indices[first : first + chunk] for first in range(0, len(indices), chunk)]
+
+    def fetch(part: list[int]) -> dict[int, np.ndarray]:
         missing = [i for i in part if i not in decoded]
-        fresh = read_display_frames(explanation.video.path, missing, display) if missing else {}
-        for i in part:
-            yield decoded[i] if i in decoded else fresh[i]
+        return read_display_frames(explanation.video.path, missing, display, threads=1) if missing else {}
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(fetch, parts[0]) if parts else None
+        for k, part in enumerate(parts):
+            assert ahead is not None
+            fresh = ahead.result()
+            ahead = pool.submit(fetch, parts[k + 1]) if k + 1 < len(parts) else None
+            for i in part:
+                yield decoded[i] if i in decoded else fresh[i]

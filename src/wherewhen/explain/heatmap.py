@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import cv2
 import numpy as np
@@ -56,6 +57,22 @@ def crop_pixels(crop: Sequence[float], frame_shape: tuple[int, int]) -> tuple[in
     return x0, y0, x1, y1
 
 
+def crop_field(attention: np.ndarray, size: tuple[int, int], sigma: float | None = None) -> np.ndarray | None:
+    """Steps 1-2 on the crop region alone: float32 (h, w) smoothed map in [0, 1] for a crop of ``size`` (w, h)
+    pixels; None when there is nothing to draw (an empty crop, or no positive finite maximum)."""
+    a = np.asarray(attention, dtype=np.float32)
+    width, height = size
+    peak = float(a.max()) if a.size else 0.0
+    if width <= 0 or height <= 0 or peak <= 0 or not np.isfinite(peak):
+        return None
+    up = cv2.resize(a / peak, (width, height), interpolation=cv2.INTER_LINEAR)
+    if sigma is None:
+        sigma = 0.5 * width / a.shape[1]
+    if sigma > 0:
+        up = cv2.GaussianBlur(up, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+    return up
+
+
 def heat_field(
     attention: np.ndarray, frame_shape: tuple[int, int], crop: Sequence[float], sigma: float | None = None
 ) -> np.ndarray:
@@ -63,19 +80,25 @@ def heat_field(
 
     ``crop`` is (x, y, w, h) in the pixels of the frame being drawn on (original pixels times any display scale).
     """
-    a = np.asarray(attention, dtype=np.float32)
     field = np.zeros(frame_shape, dtype=np.float32)
     x0, y0, x1, y1 = crop_pixels(crop, frame_shape)
-    peak = float(a.max()) if a.size else 0.0
-    if x1 <= x0 or y1 <= y0 or peak <= 0 or not np.isfinite(peak):
-        return field
-    up = cv2.resize(a / peak, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-    if sigma is None:
-        sigma = 0.5 * (x1 - x0) / a.shape[1]
-    if sigma > 0:
-        up = cv2.GaussianBlur(up, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
-    field[y0:y1, x0:x1] = up
+    up = crop_field(attention, (x1 - x0, y1 - y0), sigma)
+    if up is not None:
+        field[y0:y1, x0:x1] = up
     return field
+
+
+def top_of(region: np.ndarray, percentile: float = 80.0) -> tuple[np.ndarray, np.ndarray] | None:
+    """Step 3 on the crop region: (kept mask, values stretched to [0, 1] where kept, 0 elsewhere), or None when no
+    pixel lies strictly above the ``percentile``-th percentile."""
+    if region.size == 0:
+        return None
+    p = float(np.percentile(region, percentile))
+    top = float(region.max())
+    inside = region > p
+    if top <= p or not inside.any():
+        return None
+    return inside, np.where(inside, (region - p) / (top - p), 0.0).astype(np.float32)
 
 
 def keep_top(field: np.ndarray, crop: Sequence[float], percentile: float = 80.0) -> tuple[np.ndarray, np.ndarray]:
@@ -86,35 +109,46 @@ def keep_top(field: np.ndarray, crop: Sequence[float], percentile: float = 80.0)
     x0, y0, x1, y1 = crop_pixels(crop, field.shape[:2])
     kept = np.zeros(field.shape, dtype=bool)
     values = np.zeros(field.shape, dtype=np.float32)
-    region = field[y0:y1, x0:x1]
-    if region.size == 0:
-        return kept, values
-    p = float(np.percentile(region, percentile))
-    top = float(region.max())
-    inside = region > p
-    if top <= p or not inside.any():
-        return kept, values
-    kept[y0:y1, x0:x1] = inside
-    values[y0:y1, x0:x1] = np.where(inside, (region - p) / (top - p), 0.0)
+    found = top_of(field[y0:y1, x0:x1], percentile)
+    if found is not None:
+        kept[y0:y1, x0:x1], values[y0:y1, x0:x1] = found
     return kept, values
 
 
 def colorize(values: np.ndarray, colormap: str = "jet") -> np.ndarray:
-    """(H, W) values in [0, 1] -> (H, W, 3) uint8 RGB through an OpenCV colormap."""
+    """(...) values in [0, 1] -> (..., 3) uint8 RGB through an OpenCV colormap."""
     gray = np.clip(values * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(cv2.applyColorMap(gray, colormap_code(colormap)), cv2.COLOR_BGR2RGB)
+    return colormap_rgb(colormap)[gray]
+
+
+@cache
+def colormap_rgb(colormap: str) -> np.ndarray:
+    """(256, 3) uint8 RGB: the colour OpenCV's ``applyColorMap`` gives each grey level."""
+    levels = np.arange(256, dtype=np.uint8).reshape(256, 1)
+    return cv2.cvtColor(cv2.applyColorMap(levels, colormap_code(colormap)), cv2.COLOR_BGR2RGB).reshape(256, 3)
 
 
 def overlay_heatmap(
     frame: np.ndarray, attention: np.ndarray, crop: Sequence[float], style: HeatmapStyle | None = None
 ) -> np.ndarray:
-    """The whole recipe: RGB uint8 (H, W, 3) frame -> a copy with the attention heatmap blended on."""
+    """The whole recipe: RGB uint8 (H, W, 3) frame -> a copy with the attention heatmap blended on.
+
+    Only the kept pixels of the crop region change, so only they are coloured and blended (the same pixels and
+    values as ``heat_field`` + ``keep_top`` + ``colorize`` over the whole frame).
+    """
     style = style or HeatmapStyle()
-    field = heat_field(attention, frame.shape[:2], crop, style.sigma)
-    kept, values = keep_top(field, crop, style.percentile)
     out = frame.copy()
-    if kept.any():
-        colour = colorize(values, style.colormap)
-        blended = (1.0 - style.alpha) * frame[kept].astype(np.float32) + style.alpha * colour[kept]
-        out[kept] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    x0, y0, x1, y1 = crop_pixels(crop, frame.shape[:2])
+    up = crop_field(attention, (x1 - x0, y1 - y0), style.sigma)
+    if up is None:
+        return out
+    p = float(np.percentile(up, style.percentile))
+    top = float(up.max())
+    kept = up > p
+    if top <= p or not kept.any():
+        return out
+    colour = colorize((up[kept] - p) / (top - p), style.colormap)
+    region = out[y0:y1, x0:x1]
+    blended = (1.0 - style.alpha) * region[kept].astype(np.float32) + style.alpha * colour
+    region[kept] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
     return out

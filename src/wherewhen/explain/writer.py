@@ -1,5 +1,9 @@
 """Write an explanation folder: the annotated MP4, the contact sheet PNG, the JSON and the HTML report.
 
+The MP4 is encoded in a thread (PyAV and x264 release the GIL) while two more draw the frames (OpenCV and NumPy
+release it too) and this one hands them over in order; the contact sheet, the JSON and the HTML are written as the
+encoder finishes.
+
 Everything is written into a temporary sibling folder that replaces the output folder only once every file is
 complete, so a crash or Ctrl-C leaves the old folder (or none) and never a half-written one. An existing folder
 that is not empty is replaced only with ``force``.
@@ -10,24 +14,31 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 import numpy as np
 
 from wherewhen.errors import ConfigError
-from wherewhen.explain.explainer import Explainer
+from wherewhen.explain.explainer import Explainer, one_line_errors
 from wherewhen.explain.explanation import Explanation
-from wherewhen.explain.frames import display_for, iter_display_frames, read_display_frames
+from wherewhen.explain.frames import Display, display_for, iter_display_frames, read_display_frames
 from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
-from wherewhen.explain.overlay import write_overlay_video
-from wherewhen.explain.plots import sheet_rows, write_contact_sheet
+from wherewhen.explain.overlay import Composer, encode_mp4, overlay_rate
+from wherewhen.explain.plots import contact_sheet, sheet_rows, thumbnail, write_png
 from wherewhen.explain.report import write_html, write_json
 
-PREFETCH_FRAMES = 64  # frames at display size decoded while the backbone runs (the rest follow a chunk at a time)
+PREFETCH_FRAMES = 64  # frames at display size decoded beside the backbone's (the rest follow a chunk at a time)
+QUEUED_FRAMES = 8  # finished frames waiting for the encoder
+DRAWERS = 2  # threads drawing frames (OpenCV and NumPy release the GIL); the encoder has its own
+
+T = TypeVar("T")
 
 FILES = {
     "video": "explanation.mp4",
@@ -111,24 +122,81 @@ def write_explanation(
     options = options or RenderOptions()
     out = check_output_dir(out, force)
     display = display_for(explanation.video.width, explanation.video.height, options.max_side)
-    wanted = set(sheet_rows(explanation, options.sheet_frames))
-    thumbnails: dict[int, np.ndarray] = {}
-    crop = display.crop(explanation.crop)
-
-    def heated() -> Iterator[np.ndarray]:
-        """Every row's frame with its heatmap; the sheet's rows are kept for the thumbnails."""
-        for row, image in enumerate(iter_display_frames(explanation, display, decoded)):
-            frame = overlay_heatmap(image, explanation.frames[row].attention, crop, options.style)
-            if row in wanted:
-                thumbnails[row] = frame
-            yield frame
-
     with staged_dir(out, force) as tmp:
-        write_overlay_video(explanation, tmp / FILES["video"], heated(), display, options.fps)
-        write_contact_sheet(explanation, tmp / FILES["sheet"], thumbnails, display, options.thumb_width)
-        write_json(explanation, tmp / FILES["json"])
-        write_html(explanation, tmp / FILES["html"], {k: v for k, v in FILES.items() if k != "html"})
+        render(explanation, tmp, iter_display_frames(explanation, display, decoded), display, options)
     return {kind: out / name for kind, name in FILES.items()}
+
+
+def render(
+    explanation: Explanation,
+    folder: Path,
+    frames: Iterable[np.ndarray],
+    display: Display,
+    options: RenderOptions,
+) -> None:
+    """The four files of ``FILES`` in ``folder``; ``frames`` yields every row's frame at ``display`` size.
+
+    Frames are drawn (heatmap, annotations, thumbnail) by a few threads, in order, and handed to the encoder's
+    thread; the contact sheet, JSON and HTML follow while it finishes.
+    """
+    wanted = set(sheet_rows(explanation, options.sheet_frames))
+    crop = display.crop(explanation.crop)
+    compose = Composer(explanation, display)
+
+    def draw(row: int, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        heated = overlay_heatmap(image, explanation.frames[row].attention, crop, options.style)
+        thumb = thumbnail(heated, row, explanation, display, options.thumb_width) if row in wanted else None
+        return compose(heated, row), thumb
+
+    thumbs: dict[int, np.ndarray] = {}
+    queue: Queue[np.ndarray | None] = Queue(maxsize=QUEUED_FRAMES)
+    rate = overlay_rate(explanation, options.fps)
+    with ThreadPoolExecutor(max_workers=1) as encoding, ThreadPoolExecutor(max_workers=DRAWERS) as drawing:
+        encoder = encoding.submit(encode_mp4, folder / FILES["video"], drain(queue), rate)
+        try:
+            for row, (canvas, thumb) in enumerate(in_order(drawing, draw, enumerate(frames), 2 * DRAWERS)):
+                if thumb is not None:
+                    thumbs[row] = thumb
+                hand_over(queue, canvas, encoder)
+        finally:
+            hand_over(queue, None, encoder, check=False)  # the end of the frames, also after an error here
+        write_png(contact_sheet(explanation, thumbs), folder / FILES["sheet"])
+        write_json(explanation, folder / FILES["json"])
+        write_html(explanation, folder / FILES["html"], {k: v for k, v in FILES.items() if k != "html"})
+        encoder.result()
+
+
+def in_order(pool: Executor, fn: Callable[..., T], items: Iterable[tuple[Any, ...]], ahead: int) -> Iterator[T]:
+    """``fn(*item)`` of each item, computed in ``pool`` with at most ``ahead`` under way, yielded in order."""
+    pending: deque[Future[T]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, *item))
+        if len(pending) >= ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+def drain(queue: Queue[np.ndarray | None]) -> Iterator[np.ndarray]:
+    """The items put on ``queue`` up to the first None."""
+    while (item := queue.get()) is not None:
+        yield item
+
+
+def hand_over(
+    queue: Queue[np.ndarray | None], item: np.ndarray | None, consumer: Future[Any], check: bool = True
+) -> None:
+    """Put ``item`` on ``queue``, waiting while it is full, unless ``consumer`` has stopped (then its error is
+    raised, with ``check``)."""
+    while True:
+        try:
+            queue.put(item, timeout=0.05)
+            return
+        except Full:
+            if consumer.done():
+                if check:
+                    consumer.result()
+                return
 
 
 def explain_to_folder(
@@ -139,16 +207,18 @@ def explain_to_folder(
     force: bool = False,
     options: RenderOptions | None = None,
 ) -> tuple[Explanation, dict[str, Path]]:
-    """``explainer.explain(video)`` written to ``out``, with the first frames at display size decoded in a thread
-    while the backbone runs (what the ``explain`` command does)."""
+    """``explainer.explain(video)`` written to ``out`` (what the ``explain`` command does). The first frames at
+    display size are decoded in a thread beside the single-threaded decode of the backbone's frames, and are not
+    decoded again when drawing."""
     options = options or RenderOptions()
     out = check_output_dir(out, force)  # before any slow work
-    decoded = explainer.decode(video)
-    assert decoded.record is not None
-    record = decoded.record
-    display = display_for(*record.frame_size, options.max_side)
+    path = Path(video).expanduser().resolve()
+    info, indices = explainer.frame_indices(path)
+    display = display_for(*info.frame_size, options.max_side)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(read_display_frames, record.video, record.frame_indices[:PREFETCH_FRAMES], display)
-        explanation = explainer.explain_decoded(decoded)
-        frames = first.result()
+        first = pool.submit(read_display_frames, path, indices[:PREFETCH_FRAMES], display, info=info, threads=1)
+        decoded = explainer.decode(path)
+        with one_line_errors(path):
+            frames = first.result()  # before the backbone: a thread beside its OpenMP threads slows it down more
+    explanation = explainer.explain_decoded(decoded)
     return explanation, write_explanation(explanation, out, force=force, options=options, decoded=frames)

@@ -54,14 +54,16 @@ class DecodeDataset(Dataset[DecodedVideo]):
     def __getitem__(self, i: int) -> DecodedVideo:
         rec = self.records[i]
         try:
-            return self._decode(rec)
+            return self.decode(rec)
         except WherewhenError as exc:
             return DecodedVideo(None, None, None, rec.video_id, str(rec.path), str(exc))
         except Exception as exc:  # a decoder crash must not stop the other videos
             message = f"{rec.path}: unexpected decoding failure ({type(exc).__name__}: {exc})"
             return DecodedVideo(None, None, None, rec.video_id, str(rec.path), " ".join(message.split()))
 
-    def _decode(self, rec: VideoRecord) -> DecodedVideo:
+    def decode(self, rec: VideoRecord) -> DecodedVideo:
+        """One record's sampled frames and its feature record; failures raise (``__getitem__`` turns them into
+        a message)."""
         info = probe(rec.path)
         sampled = sample(self.sampling, info.num_frames, info.fps, key=rec.video_id)
         indices = sampled.frame_indices

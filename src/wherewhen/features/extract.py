@@ -125,8 +125,8 @@ def extract_videos(
                     store.record_failure(v.video_id, v.video, v.error)
                     summary.failed.append((v.video, v.error))
             if ok:
-                rgb = _forward(backbone, [v.frames for v in ok], options.batch_size)
-                flow = _forward(backbone, [v.flow_frames for v in ok], options.batch_size) if options.flow else None
+                rgb = run_backbone(backbone, [v.frames for v in ok], options.batch_size)
+                flow = run_backbone(backbone, [v.flow_frames for v in ok], options.batch_size) if options.flow else None
                 for k, v in enumerate(ok):
                     store.write(v.record, rgb[k], None if flow is None else flow[k])
                     summary.written += 1
@@ -172,7 +172,7 @@ def _groups(videos: Iterator[DecodedVideo], batch_frames: int) -> Iterator[list[
 
 
 @torch.inference_mode()
-def _forward(backbone: Backbone, clips: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:
+def run_backbone(backbone: Backbone, clips: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:
     """Run the backbone over the frames of several videos in batches; return float16 cubes per video."""
     frames = torch.cat(clips)
     outputs = []
@@ -182,3 +182,6 @@ def _forward(backbone: Backbone, clips: list[torch.Tensor], batch_size: int) -> 
             outputs.append(backbone(chunk).to(torch.float16).cpu())
     cubes = torch.cat(outputs)
     return list(cubes.split([len(c) for c in clips]))
+
+
+_forward = run_backbone  # the old private name, still used by benchmarks/extraction_speed.py
