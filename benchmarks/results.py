@@ -42,8 +42,8 @@ class Results:
         print(f"[{section}] {name}: {shown} {unit} {('(target ' + target + ')') if target else ''}".rstrip())
 
     def write(self, folder: Path, keep_previous: bool = True) -> tuple[Path, Path]:
-        """Write both files; with ``keep_previous``, sections this run did not measure keep their figures from the
-        previous results.json (so `--only heads` refreshes one section without losing the others)."""
+        """Write both files; with ``keep_previous``, figures this run did not measure keep their values from the
+        previous results.json (so `--only heads` refreshes those figures without losing the others)."""
         from wherewhen.features.store import atomic_write_text
 
         machine = {
@@ -56,10 +56,10 @@ class Results:
         }
         json_path = folder / "results.json"
         if keep_previous and json_path.is_file():
-            measured = {f.section for f in self.figures}
-            previous = json.loads(json_path.read_text()).get("figures", [])
-            kept = [Figure(**f) for f in previous if f["section"] not in measured]
-            self.figures = kept + self.figures
+            measured = {(f.section, f.name): f for f in self.figures}
+            previous = [Figure(**f) for f in json.loads(json_path.read_text()).get("figures", [])]
+            merged = [measured.pop((f.section, f.name), f) for f in previous]  # keep the previous order
+            self.figures = merged + list(measured.values())
         atomic_write_text(
             json_path, json.dumps({"machine": machine, "figures": [asdict(f) for f in self.figures]}, indent=2)
         )
