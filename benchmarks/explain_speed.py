@@ -35,7 +35,7 @@ from benchmarks.results import Results
 from wherewhen.datasets.records import VideoRecord
 from wherewhen.explain import Explainer, explain_to_folder, write_explanation
 from wherewhen.features.decoding import DecodeDataset
-from wherewhen.features.extract import run_backbone
+from wherewhen.features.forward import run_backbone
 
 COMMAND = "python -m benchmarks.explain_speed"
 

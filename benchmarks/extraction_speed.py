@@ -21,7 +21,8 @@ from benchmarks.results import Results
 from wherewhen.backbones import load_backbone
 from wherewhen.datasets.inputs import records_from_inputs
 from wherewhen.features.decoding import DecodeDataset
-from wherewhen.features.extract import ExtractOptions, _forward, extract_videos
+from wherewhen.features.extract import ExtractOptions, extract_videos
+from wherewhen.features.forward import run_backbone
 
 COMMAND = "python -m benchmarks.extraction_speed"
 
@@ -43,12 +44,12 @@ def measure(videos: list[Path], results: Results, batch_size: int = 64, repeats:
     dataset = DecodeDataset(index.records, options.sampling, spec.resize, spec.input_size)
     clips = [dataset[i].frames for i in range(len(dataset))]
     frames = sum(len(c) for c in clips)
-    _forward(backbone, clips[:2], batch_size)  # warm-up
+    run_backbone(backbone, clips[:2], batch_size)  # warm-up
 
     backbone_fps, pipeline_fps = [], []
     for _ in range(repeats):  # interleaved, so both see the same machine state
         start = time.perf_counter()
-        _forward(backbone, clips, batch_size)
+        run_backbone(backbone, clips, batch_size)
         backbone_fps.append(frames / (time.perf_counter() - start))
         out = Path(tempfile.mkdtemp(prefix="ww-bench-"))
         try:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,13 @@ from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, forward_clips,
 from wherewhen.evaluate.temporal import TemporalConfig, video_segments, video_timeline
 from wherewhen.explain.explanation import AttendedSegment, Explanation, FrameExplanation, VideoSummary
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
-from wherewhen.features.extract import run_backbone
+from wherewhen.features.forward import run_backbone
+from wherewhen.features.overlap import embed_while_decoding
 from wherewhen.features.store import FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
 from wherewhen.train.distributed import resolve_device
 from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
+from wherewhen.video.decode import iter_frames
 from wherewhen.video.probe import VideoInfo, probe
 from wherewhen.video.sampling import SamplingSpec, sample
 
@@ -171,13 +174,48 @@ class Explainer:
             clips.extend(clip for _, clip in forward_clips(self.model, items[first : first + self.clips_per_batch]))
         return VideoPrediction(record=record, target=None, clips=clips, num_rows=len(record.frame_indices))
 
+    def cubes_overlapped(
+        self, video: str | Path, display_side: int | None = None, display_frames: int = 0
+    ) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None, dict[int, np.ndarray]]:
+        """``cubes`` with the backbone running while the video is still being decoded (in a thread), and
+        {frame index: frame at ``display_side``} of the first ``display_frames`` sampled frames, converted from the
+        same decoded pictures. Models on flow cubes take the plain path (flow needs each frame's neighbour)."""
+        if self.features.flow:
+            return (*self.cubes(video), {})
+        path = Path(video).expanduser().resolve()
+        record = VideoRecord(path=path, label="", split="test")
+        dataset = DecodeDataset([record], self.sampling, self.resize, self.features.input_size)
+        backbone = self.backbone
+        with one_line_errors(path):
+            info, sampled = dataset.plan(record)
+            distinct = sorted(set(sampled.frame_indices))
+            first, rest = distinct[:display_frames], distinct[display_frames:]
+            parts = []
+            if first:
+                parts.append(iter_frames(path, first, info=info, sizes=[self.resize, display_side], threads=1))
+            if rest:
+                parts.append(iter_frames(path, rest, info=info, sizes=[self.resize], threads=1))
+            done = embed_while_decoding(backbone, chain(*parts), self.features.input_size, self.batch_size)
+        self.timings["decode"] = done.decode_seconds
+        self.timings["backbone"] = done.backbone_seconds
+        rgb = torch.stack([done.cubes[i] for i in sampled.frame_indices])
+        display = {i: images[0] for i, images in done.extra.items() if images}
+        return dataset.feature_record(record, info, sampled), rgb, None, display
+
     def explain(self, video: str | Path) -> Explanation:
-        """Predict the class of ``video`` and say where and when the model looked."""
-        return self.explain_decoded(self.decode(video))
+        """Predict the class of ``video`` and say where and when the model looked.
+
+        Decoding overlaps with the backbone: ``timings["decode"]`` is the time until the last frame was decoded,
+        ``timings["backbone"]`` the backbone's time after that."""
+        record, rgb, flow, _ = self.cubes_overlapped(video)
+        return self.explain_cubes(record, rgb, flow)
 
     def explain_decoded(self, decoded: DecodedVideo) -> Explanation:
         """``explain`` after ``decode``: the backbone, the model, then boxes and segments."""
-        record, rgb, flow = self.embed(decoded)
+        return self.explain_cubes(*self.embed(decoded))
+
+    def explain_cubes(self, record: FeatureRecord, rgb: torch.Tensor, flow: torch.Tensor | None) -> Explanation:
+        """``explain`` after the backbone: the model, then boxes and segments."""
         start = time.perf_counter()
         prediction = self.predict(record, rgb, flow)
         self.timings["model"] = time.perf_counter() - start

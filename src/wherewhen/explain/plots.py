@@ -176,8 +176,9 @@ def contact_sheet(explanation: Explanation, thumbs: Mapping[int, np.ndarray]) ->
 
 
 def write_png(image: np.ndarray, path: Path) -> Path:
-    """An RGB image as a PNG, atomically (fast zlib level, one filter: OpenCV's default tries them all)."""
-    params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_PAETH]
+    """An RGB image as a PNG, atomically (fast zlib level, one filter: OpenCV's default tries them all; on a
+    contact sheet "up" takes 75% of Paeth's time for a 7% larger file)."""
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
     ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
     assert ok, "OpenCV failed to encode a PNG"
     with atomic_path(Path(path)) as tmp:

@@ -28,13 +28,14 @@ import numpy as np
 from wherewhen.errors import ConfigError
 from wherewhen.explain.explainer import Explainer, one_line_errors
 from wherewhen.explain.explanation import Explanation
-from wherewhen.explain.frames import Display, display_for, iter_display_frames, read_display_frames
+from wherewhen.explain.frames import Display, display_for, iter_display_frames
 from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
 from wherewhen.explain.overlay import Composer, encode_mp4, overlay_rate
 from wherewhen.explain.plots import contact_sheet, sheet_rows, thumbnail, write_png
 from wherewhen.explain.report import write_html, write_json
+from wherewhen.video.probe import probe
 
-PREFETCH_FRAMES = 64  # frames at display size decoded beside the backbone's (the rest follow a chunk at a time)
+PREFETCH_FRAMES = 64  # frames at display size decoded with the backbone's (the rest follow a chunk at a time)
 QUEUED_FRAMES = 8  # finished frames waiting for the encoder
 DRAWERS = 2  # threads drawing frames (OpenCV and NumPy release the GIL); the encoder has its own
 
@@ -207,18 +208,15 @@ def explain_to_folder(
     force: bool = False,
     options: RenderOptions | None = None,
 ) -> tuple[Explanation, dict[str, Path]]:
-    """``explainer.explain(video)`` written to ``out`` (what the ``explain`` command does). The first frames at
-    display size are decoded in a thread beside the single-threaded decode of the backbone's frames, and are not
-    decoded again when drawing."""
+    """``explainer.explain(video)`` written to ``out`` (what the ``explain`` command does). The backbone runs while
+    the video is still decoding, and the first frames at display size are converted from the same decoded pictures
+    (``Explainer.cubes_overlapped``), so drawing them decodes nothing again."""
     options = options or RenderOptions()
     out = check_output_dir(out, force)  # before any slow work
     path = Path(video).expanduser().resolve()
-    info, indices = explainer.frame_indices(path)
+    with one_line_errors(path):
+        info = probe(path)
     display = display_for(*info.frame_size, options.max_side)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        first = pool.submit(read_display_frames, path, indices[:PREFETCH_FRAMES], display, info=info, threads=1)
-        decoded = explainer.decode(path)
-        with one_line_errors(path):
-            frames = first.result()  # before the backbone: a thread beside its OpenMP threads slows it down more
-    explanation = explainer.explain_decoded(decoded)
+    record, rgb, flow, frames = explainer.cubes_overlapped(path, display.shorter_side, PREFETCH_FRAMES)
+    explanation = explainer.explain_cubes(record, rgb, flow)
     return explanation, write_explanation(explanation, out, force=force, options=options, decoded=frames)

@@ -17,7 +17,7 @@ from wherewhen.errors import WherewhenError
 from wherewhen.features.store import FeatureRecord
 from wherewhen.video.decode import read_frames
 from wherewhen.video.probe import VideoInfo, probe
-from wherewhen.video.sampling import SamplingSpec, sample
+from wherewhen.video.sampling import Sampled, SamplingSpec, sample
 from wherewhen.video.transforms import center_crop, center_crop_box
 
 
@@ -64,8 +64,7 @@ class DecodeDataset(Dataset[DecodedVideo]):
     def decode(self, rec: VideoRecord) -> DecodedVideo:
         """One record's sampled frames and its feature record; failures raise (``__getitem__`` turns them into
         a message)."""
-        info = probe(rec.path)
-        sampled = sample(self.sampling, info.num_frames, info.fps, key=rec.video_id)
+        info, sampled = self.plan(rec)
         indices = sampled.frame_indices
         frames = self._frames(info, indices)
         flow_frames = None
@@ -76,7 +75,19 @@ class DecodeDataset(Dataset[DecodedVideo]):
             others = self._frames(info, partners)
             pairs = [(a, b) if p > i else (b, a) for a, b, i, p in zip(frames, others, indices, partners, strict=True)]
             flow_frames = torch.from_numpy(np.stack([flow_image(a, b, method=self.flow) for a, b in pairs]))
-        record = FeatureRecord(
+        return DecodedVideo(
+            self.feature_record(rec, info, sampled), torch.from_numpy(frames), flow_frames, rec.video_id, str(rec.path)
+        )
+
+    def plan(self, rec: VideoRecord) -> tuple[VideoInfo, Sampled]:
+        """The video's probe and the frames this sampling takes from it (raises on an unreadable video)."""
+        info = probe(rec.path)
+        return info, sample(self.sampling, info.num_frames, info.fps, key=rec.video_id)
+
+    def feature_record(self, rec: VideoRecord, info: VideoInfo, sampled: Sampled) -> FeatureRecord:
+        """What the store keeps beside the cubes of ``rec`` sampled as ``sampled``."""
+        indices = sampled.frame_indices
+        return FeatureRecord(
             video_id=rec.video_id,
             video=str(rec.path),
             label=rec.label or None,
@@ -92,7 +103,6 @@ class DecodeDataset(Dataset[DecodedVideo]):
             segments=[(s.start, s.end, s.label) for s in rec.segments],
             boxes=boxes_at(rec, info, indices),
         )
-        return DecodedVideo(record, torch.from_numpy(frames), flow_frames, rec.video_id, str(rec.path))
 
     def _frames(self, info: VideoInfo, indices: list[int]) -> np.ndarray:
         return center_crop(read_frames(info.path, indices, info=info, shorter_side=self.resize, threads=1), self.size)

@@ -20,6 +20,7 @@ from wherewhen.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import ConfigError
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
+from wherewhen.features.forward import run_backbone
 from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.video.sampling import SamplingSpec
@@ -30,7 +31,7 @@ class ExtractOptions:
     backbone: str = DEFAULT_BACKBONE
     weights: Path | None = None
     sampling: SamplingSpec = field(default_factory=SamplingSpec)
-    batch_size: int = 64  # frames per backbone forward pass
+    batch_size: int = 64  # frames per backbone forward pass on CUDA (CPU passes are smaller: features.forward)
     workers: int | None = None  # decoding processes; None = one per spare core, at least one
     device: str | None = None  # None = CUDA when present
     flow: str | None = None  # optical-flow method ("dis" or "farneback") to also write flow cubes
@@ -169,19 +170,3 @@ def _groups(videos: Iterator[DecodedVideo], batch_frames: int) -> Iterator[list[
             group, frames = [], 0
     if group:
         yield group
-
-
-@torch.inference_mode()
-def run_backbone(backbone: Backbone, clips: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:
-    """Run the backbone over the frames of several videos in batches; return float16 cubes per video."""
-    frames = torch.cat(clips)
-    outputs = []
-    use_amp = backbone.device.type == "cuda"
-    for chunk in frames.split(batch_size):
-        with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-            outputs.append(backbone(chunk).to(torch.float16).cpu())
-    cubes = torch.cat(outputs)
-    return list(cubes.split([len(c) for c in clips]))
-
-
-_forward = run_backbone  # the old private name, still used by benchmarks/extraction_speed.py

@@ -7,7 +7,7 @@ not past the current position), and seek otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import av
@@ -46,25 +46,41 @@ def read_frames(
     """
     path = Path(path)
     info = info or probe(path)
+    decoded = {
+        i: images[0] for i, images in iter_frames(path, indices, info=info, sizes=[shorter_side], threads=threads)
+    }
+    return np.stack([decoded[int(i)] for i in indices])
+
+
+def iter_frames(
+    path: str | Path,
+    indices: Sequence[int],
+    *,
+    info: VideoInfo | None = None,
+    sizes: Sequence[int | None] = (None,),
+    threads: int = 0,
+) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """Yield ``(index, images)`` for each distinct frame of ``indices`` in increasing order, as soon as it is
+    decoded; ``images`` holds the frame once per entry of ``sizes`` (shorter side, None = original size), each
+    converted from the same decoded picture (a frame needed at two sizes is decoded once). Errors as ``read_frames``.
+    """
+    path = Path(path)
+    info = info or probe(path)
     if not len(indices):
         raise VideoError(path, "no frame indices requested")
     wanted = sorted(set(int(i) for i in indices))
     if wanted[0] < 0 or wanted[-1] >= info.num_frames:
         raise VideoError(path, f"frame index out of range 0..{info.num_frames - 1}: {wanted[0]}..{wanted[-1]}")
-    decoded = _decode_wanted(path, info, wanted, shorter_side, threads)
-    return np.stack([decoded[int(i)] for i in indices])
+    return _decode_wanted(path, info, wanted, list(sizes), threads)
 
 
 def _decode_wanted(
-    path: Path, info: VideoInfo, wanted: list[int], shorter_side: int | None, threads: int
-) -> dict[int, np.ndarray]:
-    out: dict[int, np.ndarray] = {}
+    path: Path, info: VideoInfo, wanted: list[int], sizes: list[int | None], threads: int
+) -> Iterator[tuple[int, list[np.ndarray]]]:
     # Dimensions before rotation: rotation swaps width and height after the scaler.
     raw_w, raw_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
-    if shorter_side:
-        target_w, target_h = scaled_size(raw_w, raw_h, shorter_side)
-    else:
-        target_w, target_h = raw_w, raw_h
+    targets = [scaled_size(raw_w, raw_h, side) for side in sizes]
+    last: tuple[int, list[np.ndarray]] | None = None
     with open_container(path) as container:
         stream = container.streams.video[0]
         if threads == 1:
@@ -112,21 +128,26 @@ def _decode_wanted(
                 continue
             just_seeked = False
             position = index
-            while pending and pending[0] <= index:
-                out[pending.pop(0)] = _to_rgb(frame, target_w, target_h, info.rotation)
+            if pending[0] <= index:
+                images = [_to_rgb(frame, w, h, info.rotation) for w, h in targets]
+                while pending and pending[0] <= index:
+                    last = (pending.pop(0), images)
+                    yield last
                 check_seek = True
     if pending:
-        last = max(out) if out else -1
-        if last >= 0 and pending[0] >= info.num_frames - _END_SLACK and last >= info.num_frames - 1 - 2 * _END_SLACK:
+        if (
+            last is not None
+            and pending[0] >= info.num_frames - _END_SLACK
+            and last[0] >= info.num_frames - 1 - 2 * _END_SLACK
+        ):
             for i in pending:  # the header over-counted by a frame or two: repeat the last frame
-                out[i] = out[last]
+                yield i, last[1]
         else:
             raise VideoError(
                 path,
                 f"stream ends after {position + 1} of the {info.num_frames} frames its header announces "
                 "(truncated or corrupt)",
             )
-    return out
 
 
 def _should_seek(position: int, target: int, keyframes: list[int], pts_of: Callable[[int], int]) -> bool:
