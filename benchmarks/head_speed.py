@@ -2,7 +2,8 @@
 
     python -m benchmarks.head_speed [--threads N] [--head-threads N] [--cpu-time]
 
-Both are timed in the same run on the same machine: the backbone's forward over 16 uint8 frames (224 px) and each
+Both are timed in the same run on the same machine: the backbone over 16 uint8 frames (224 px) as extraction and
+``explain`` run it (``features.forward.run_backbone``: passes of 4 frames side by side on CPU), and each
 registered model's forward over the resulting (1, 16, D, 7, 7) cube, in eval mode, best of several repeats, with
 torch's default thread count. On a machine shared with other jobs the wall-clock figures mostly measure waiting
 for a core (and a head's many small steps wait more often than the backbone's few big ones); there
@@ -21,6 +22,7 @@ import torch
 
 from benchmarks.results import Results
 from wherewhen.backbones import load_backbone
+from wherewhen.features.forward import run_backbone
 from wherewhen.models import available_models, build_model, model_class
 
 COMMAND = "python -m benchmarks.head_speed"
@@ -69,8 +71,8 @@ def measure(
     clip = torch.randint(0, 255, (frames, spec.input_size, spec.input_size, 3), dtype=torch.uint8)
     with intra_op_threads(threads):
         used = torch.get_num_threads()
-        backbone_s = best_time(lambda: backbone(clip), repeats=5, clock=clock)
-        cubes = backbone(clip)[None].float()
+        backbone_s = best_time(lambda: run_backbone(backbone, [clip], 64), repeats=5, clock=clock)
+        cubes = run_backbone(backbone, [clip], 64)[0][None].float()
     note = f"{used} threads" + (f", heads {head_threads}" if head_threads else "") + (", CPU time" if cpu_time else "")
     results.add("Speed", f"backbone, {frames} frames", backbone_s * 1000, "ms", command=command, note=note)
     ratios = {}

@@ -119,7 +119,10 @@ def extract_videos(
     bar = tqdm(total=len(todo), unit="video", disable=not options.progress, desc=f"extract {spec.name}", smoothing=0.1)
     try:
         dataset = DecodeDataset(todo, options.sampling, spec.resize, spec.input_size, options.flow)
-        for group in _groups(_loader(dataset, options.workers), options.batch_size):
+        # On CPU the backbone's passes are a few frames of one video (features.forward): each video goes as soon as
+        # it is decoded. On CUDA, videos are gathered into batches of batch_size frames.
+        group_frames = 1 if backbone.device.type == "cpu" else options.batch_size
+        for group in _groups(_loader(dataset, options.workers), group_frames):
             ok = [v for v in group if v.error is None]
             for v in group:
                 if v.error is not None:

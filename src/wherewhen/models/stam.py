@@ -161,7 +161,8 @@ class SpatioTemporalAttention(VideoModel):
         temporal = looked.sum(dim=(2, 3))
         logits = frame_logits.mean(dim=1)
         if self.context_out is not None:
-            context = torch.einsum("btkl,btdkl->bd", looked, cubes)
+            # sum over t, k, l of looked * cubes, as a matrix-vector product per frame (einsum copies the cubes)
+            context = (cubes.flatten(3) @ looked.flatten(2).unsqueeze(-1)).sum(dim=1).squeeze(-1)
             logits = logits + self.context_out(self.dropout(context))
         return ModelOutput(
             logits=logits,
