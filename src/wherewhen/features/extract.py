@@ -20,7 +20,7 @@ from wherewhen.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import ConfigError
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
-from wherewhen.features.forward import run_backbone
+from wherewhen.features.forward import embed_stream, run_backbone  # noqa: F401  (run_backbone: public here too)
 from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.video.sampling import SamplingSpec
@@ -119,23 +119,23 @@ def extract_videos(
     bar = tqdm(total=len(todo), unit="video", disable=not options.progress, desc=f"extract {spec.name}", smoothing=0.1)
     try:
         dataset = DecodeDataset(todo, options.sampling, spec.resize, spec.input_size, options.flow)
-        # On CPU the backbone's passes are a few frames of one video (features.forward): each video goes as soon as
-        # it is decoded. On CUDA, videos are gathered into batches of batch_size frames.
-        group_frames = 1 if backbone.device.type == "cpu" else options.batch_size
-        for group in _groups(_loader(dataset, options.workers), group_frames):
-            ok = [v for v in group if v.error is None]
-            for v in group:
-                if v.error is not None:
-                    store.record_failure(v.video_id, v.video, v.error)
-                    summary.failed.append((v.video, v.error))
-            if ok:
-                rgb = run_backbone(backbone, [v.frames for v in ok], options.batch_size)
-                flow = run_backbone(backbone, [v.flow_frames for v in ok], options.batch_size) if options.flow else None
-                for k, v in enumerate(ok):
-                    store.write(v.record, rgb[k], None if flow is None else flow[k])
-                    summary.written += 1
-                    summary.frames += len(v.record.frame_indices) * (2 if options.flow else 1)
-            bar.update(len(group))
+
+        def decoded() -> Iterator[tuple[DecodedVideo, list[torch.Tensor]]]:
+            for v in _loader(dataset, options.workers):
+                if v.error is None:
+                    assert v.frames is not None
+                    yield v, [v.frames] + ([v.flow_frames] if v.flow_frames is not None else [])
+                    continue
+                store.record_failure(v.video_id, v.video, v.error)
+                summary.failed.append((v.video, v.error))
+                bar.update(1)
+
+        for v, cubes in embed_stream(backbone, decoded(), options.batch_size):
+            assert v.record is not None
+            store.write(v.record, cubes[0], cubes[1] if options.flow else None)
+            summary.written += 1
+            summary.frames += len(v.record.frame_indices) * (2 if options.flow else 1)
+            bar.update(1)
             elapsed = time.perf_counter() - start
             bar.set_postfix_str(f"{summary.frames / max(elapsed, 1e-9):.1f} frames/s, {len(summary.failed)} failed")
     finally:
@@ -158,18 +158,3 @@ def _loader(dataset: DecodeDataset, workers: int | None) -> Iterator[DecodedVide
         worker_init_fn=pin_mmap_threshold,
     )
     return iter(loader)
-
-
-def _groups(videos: Iterator[DecodedVideo], batch_frames: int) -> Iterator[list[DecodedVideo]]:
-    """Consecutive videos holding at least ``batch_frames`` frames together (failures ride along)."""
-    group: list[DecodedVideo] = []
-    frames = 0
-    for video in videos:
-        group.append(video)
-        if video.frames is not None:
-            frames += len(video.frames)
-        if frames >= batch_frames:
-            yield group
-            group, frames = [], 0
-    if group:
-        yield group

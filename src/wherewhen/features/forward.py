@@ -11,13 +11,17 @@ wherever it is embedded (extraction, evaluation, ``explain``), so its cubes come
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from typing import TypeVar
 
 import torch
 
 from wherewhen.backbones import Backbone
+
+K = TypeVar("K")
 
 CPU_CHUNK = 4  # frames per pass on CPU (2 cores: 4 frames ~93 frames/s, 16 ~70, 64 ~30)
 
@@ -63,3 +67,57 @@ def run_backbone(backbone: Backbone, clips: list[torch.Tensor], batch_size: int)
                 with ThreadPoolExecutor(min(threads, len(chunks)), thread_name_prefix="wherewhen-backbone") as pool:
                     cubes = torch.cat(list(pool.map(lambda chunk: embed(backbone, chunk), chunks)))
     return list(cubes.split([len(c) for c in clips]))
+
+
+def embed_stream(
+    backbone: Backbone, videos: Iterable[tuple[K, list[torch.Tensor]]], batch_size: int, ahead: int = 2
+) -> Iterator[tuple[K, list[torch.Tensor]]]:
+    """``(key, cubes)`` for each ``(key, clips)`` of ``videos`` (a video's clips: its frames, and its flow images
+    with flow), in order, as soon as they are ready, the backbone kept busy across videos.
+
+    On CPU each video's passes are queued as soon as it arrives and up to ``ahead`` videos more stay in flight, so
+    a pass that a decoding process slowed down never leaves the other threads waiting at the end of a video. On
+    CUDA, videos are gathered until they hold ``batch_size`` frames and go through together.
+    """
+    if backbone.device.type != "cpu":
+        group: list[tuple[K, list[torch.Tensor]]] = []
+        for key, clips in videos:
+            group.append((key, clips))
+            if sum(len(c[0]) for _, c in group) >= batch_size:
+                yield from _gathered(backbone, group, batch_size)
+                group = []
+        yield from _gathered(backbone, group, batch_size)
+        return
+    with one_thread_per_pass() as threads, ThreadPoolExecutor(threads, thread_name_prefix="wherewhen-backbone") as pool:
+        flying: deque[tuple[K, list[list[Future[torch.Tensor]]]]] = deque()
+
+        def finish() -> tuple[K, list[torch.Tensor]]:
+            key, futures = flying.popleft()
+            return key, [torch.cat([f.result() for f in clip]) for clip in futures]
+
+        try:
+            for key, clips in videos:
+                futures = [
+                    [pool.submit(embed, backbone, c) for c in passes(backbone, clip, batch_size)] for clip in clips
+                ]
+                flying.append((key, futures))
+                while len(flying) > ahead or (flying and all(f.done() for c in flying[0][1] for f in c)):
+                    yield finish()
+            while flying:
+                yield finish()
+        finally:
+            for _, futures in flying:
+                for clip in futures:
+                    for f in clip:
+                        f.cancel()
+
+
+def _gathered(
+    backbone: Backbone, group: list[tuple[K, list[torch.Tensor]]], batch_size: int
+) -> Iterator[tuple[K, list[torch.Tensor]]]:
+    if not group:
+        return
+    kinds = len(group[0][1])
+    per_kind = [run_backbone(backbone, [clips[k] for _, clips in group], batch_size) for k in range(kinds)]
+    for i, (key, _) in enumerate(group):
+        yield key, [per_kind[k][i] for k in range(kinds)]
