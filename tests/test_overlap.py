@@ -12,7 +12,7 @@ import torch
 from test_video_errors import truncated_copy
 from wherewhen.backbones import load_backbone
 from wherewhen.errors import VideoError
-from wherewhen.features.forward import CPU_CHUNK, run_backbone
+from wherewhen.features.forward import CPU_CHUNK, embed_stream, run_backbone
 from wherewhen.features.overlap import embed_while_decoding
 from wherewhen.video.decode import iter_frames, read_frames
 from wherewhen.video.transforms import center_crop
@@ -72,3 +72,16 @@ def test_a_videos_cubes_do_not_depend_on_the_videos_beside_it(bikes_mp4: Path, b
     with torch.inference_mode():
         reference = backbone(a).to(torch.float16)
     torch.testing.assert_close(alone.float(), reference.float(), atol=2e-2, rtol=1e-2)
+
+
+def test_streamed_videos_come_back_in_order_with_their_own_cubes(bikes_mp4: Path, backbone) -> None:
+    frames = torch.from_numpy(center_crop(read_frames(bikes_mp4, list(range(0, 250, 10)), shorter_side=256), 224))
+    videos = [("a", [frames[:7]]), ("b", [frames[7:16], frames[16:25]]), ("c", [frames[:3]])]  # b: frames + flow
+    threads = torch.get_num_threads()
+    streamed = list(embed_stream(backbone, iter(videos), 64, ahead=1))
+    assert torch.get_num_threads() == threads
+    assert [key for key, _ in streamed] == ["a", "b", "c"]
+    for (_, clips), (_, cubes) in zip(videos, streamed, strict=True):
+        assert len(cubes) == len(clips)
+        for clip, cube in zip(clips, cubes, strict=True):
+            assert torch.equal(cube, run_backbone(backbone, [clip], 64)[0])
