@@ -61,7 +61,7 @@ def test_a_decoding_error_is_raised_in_the_caller(tmp_path: Path, ud810_dir: Pat
 def test_a_videos_cubes_do_not_depend_on_the_videos_beside_it(bikes_mp4: Path, backbone) -> None:
     threads = torch.get_num_threads()
     frames = torch.from_numpy(center_crop(read_frames(bikes_mp4, list(range(0, 250, 10)), shorter_side=256), 224))
-    a, b = frames[:7], frames[7:]  # 7 frames: a pass of CPU_CHUNK and a shorter one
+    a, b = frames[:7], frames[7:]  # 7 frames: passes of CPU_CHUNK and a shorter one
     assert len(a) % CPU_CHUNK
     alone = run_backbone(backbone, [a], 64)[0]
     together = run_backbone(backbone, [b[:3], a, b[3:]], 64)
