@@ -175,11 +175,16 @@ class Explainer:
         return VideoPrediction(record=record, target=None, clips=clips, num_rows=len(record.frame_indices))
 
     def cubes_overlapped(
-        self, video: str | Path, display_side: int | None = None, display_frames: int = 0
+        self,
+        video: str | Path,
+        display_side: int | None = None,
+        display_frames: int = 0,
+        info: VideoInfo | None = None,
     ) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None, dict[int, np.ndarray]]:
         """``cubes`` with the backbone running while the video is still being decoded (in a thread), and
         {frame index: frame at ``display_side``} of the first ``display_frames`` sampled frames, converted from the
-        same decoded pictures. Models on flow cubes take the plain path (flow needs each frame's neighbour)."""
+        same decoded pictures (``info``: the video's probe, when the caller has it). Models on flow cubes take the
+        plain path (flow needs each frame's neighbour)."""
         if self.features.flow:
             return (*self.cubes(video), {})
         path = Path(video).expanduser().resolve()
@@ -187,7 +192,7 @@ class Explainer:
         dataset = DecodeDataset([record], self.sampling, self.resize, self.features.input_size)
         backbone = self.backbone
         with one_line_errors(path):
-            info, sampled = dataset.plan(record)
+            info, sampled = dataset.plan(record, info)
             distinct = sorted(set(sampled.frame_indices))
             first, rest = distinct[:display_frames], distinct[display_frames:]
             parts = []

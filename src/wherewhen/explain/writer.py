@@ -217,6 +217,6 @@ def explain_to_folder(
     with one_line_errors(path):
         info = probe(path)
     display = display_for(*info.frame_size, options.max_side)
-    record, rgb, flow, frames = explainer.cubes_overlapped(path, display.shorter_side, PREFETCH_FRAMES)
+    record, rgb, flow, frames = explainer.cubes_overlapped(path, display.shorter_side, PREFETCH_FRAMES, info)
     explanation = explainer.explain_cubes(record, rgb, flow)
     return explanation, write_explanation(explanation, out, force=force, options=options, decoded=frames)

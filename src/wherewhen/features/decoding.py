@@ -79,9 +79,10 @@ class DecodeDataset(Dataset[DecodedVideo]):
             self.feature_record(rec, info, sampled), torch.from_numpy(frames), flow_frames, rec.video_id, str(rec.path)
         )
 
-    def plan(self, rec: VideoRecord) -> tuple[VideoInfo, Sampled]:
-        """The video's probe and the frames this sampling takes from it (raises on an unreadable video)."""
-        info = probe(rec.path)
+    def plan(self, rec: VideoRecord, info: VideoInfo | None = None) -> tuple[VideoInfo, Sampled]:
+        """The video's probe (``info`` when given) and the frames this sampling takes from it (raises on an
+        unreadable video)."""
+        info = info or probe(rec.path)
         return info, sample(self.sampling, info.num_frames, info.fps, key=rec.video_id)
 
     def feature_record(self, rec: VideoRecord, info: VideoInfo, sampled: Sampled) -> FeatureRecord:
