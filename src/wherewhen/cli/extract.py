@@ -35,7 +35,9 @@ def register(app: typer.Typer) -> None:
         max_frames: int = typer.Option(0, "--max-frames", help="cap on frames per video (fps; 0: none)"),
         tsn_train: bool = typer.Option(False, "--tsn-random", help="tsn: a random frame per segment"),
         flow: str | None = typer.Option(None, "--flow", help="also write optical-flow cubes: dis | farneback"),
-        batch_size: int = typer.Option(64, "--batch-size", help="frames per backbone forward pass"),
+        batch_size: int = typer.Option(
+            64, "--batch-size", help="frames per backbone forward pass on CUDA (on CPU: 4 frames of a video per pass)"
+        ),
         workers: int | None = typer.Option(None, "--workers", help="decoding processes (default: cores - 1)"),
         device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present)"),
         shard: str | None = typer.Option(None, "--shard", help="INDEX/COUNT of the work (default: RANK/WORLD_SIZE)"),
