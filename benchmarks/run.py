@@ -31,29 +31,39 @@ def main() -> None:
         args.skip = [s for s in SECTIONS if s not in args.only]
     results = Results()
     store = embedded_store()
-    if "accuracy" not in args.skip:
+    here = Path(__file__).resolve().parent
+
+    def accuracy() -> None:
         from benchmarks import attention_check
 
         attention_check.run(store, results=results)
-    if "ud810" not in args.skip:
+
+    def ud810() -> None:
         from wherewhen.models import available_models
 
         ud810_accuracy.measure(results, args.ud810 or ud810_accuracy.default_folder(), available_models())
-    # heads first: after the extraction and explain benchmarks (their worker processes and OpenCV's thread pool)
-    # the tiny per-step kernels of the recurrent heads measured up to 1.5x slower on a 2-core box
-    if "heads" not in args.skip:
-        head_speed.measure(results)
-    if "extraction" not in args.skip:
-        extraction_speed.measure(extraction_speed.default_videos(), results)
-    if "explain" not in args.skip:
+
+    def explain() -> None:
         from benchmarks import explain_speed
 
         explain_speed.measure(results)
-    if "training" not in args.skip:
-        training_speed.measure(store, results)
-    if "loading" not in args.skip:
-        loading_scale.measure(results)
-    md, js = results.write(Path(__file__).resolve().parent)
+
+    # heads first of the speed figures: after the extraction and explain benchmarks (their worker processes and
+    # OpenCV's thread pool) the tiny per-step kernels of the recurrent heads measured up to 1.5x slower on 2 cores
+    steps = {
+        "accuracy": accuracy,
+        "ud810": ud810,
+        "heads": lambda: head_speed.measure(results),
+        "extraction": lambda: extraction_speed.measure(extraction_speed.default_videos(), results),
+        "explain": explain,
+        "training": lambda: training_speed.measure(store, results),
+        "loading": lambda: loading_scale.measure(results),
+    }
+    for section, step in steps.items():
+        if section not in args.skip:
+            step()
+            results.write(here)  # after every section: a later failure keeps what was measured
+    md, js = results.write(here)
     print(f"wrote {md} and {js}")
 
 

@@ -11,6 +11,7 @@ mean over the three folds.
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from pathlib import Path
 
@@ -60,6 +61,8 @@ def measure(results: Results, folder: Path | None, models: list[str]) -> dict[st
         accuracies, start = [], time.perf_counter()
         for person, store in stores:
             run_dir = WORK / "ud810-runs" / f"{name}-{person}"
+            if run_dir.exists():  # an earlier run's: train afresh
+                shutil.rmtree(run_dir)
             config = load_config(
                 None, [f"model.name={name}", "train.progress=false"], values={"data.store": str(store)}
             )
