@@ -27,20 +27,25 @@ from wherewhen.video.sampling import SamplingSpec
 SAMPLED = 8  # rows per video: uniform sampling, as the store was extracted
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small stam model trained for two epochs on a small embedded benchmark (6 classes, so top-5 is not all)."""
-    root = tmp_path_factory.mktemp("explain")
+def train_small(root: Path, model: list[str], flow: str | None = None, epochs: int = 2) -> Path:
+    """A small model (``model``: its --set overrides) trained for ``epochs`` on a small embedded benchmark under
+    ``root`` (6 classes, so top-5 is not all); returns the run directory."""
     knobs = {"classes": 6, "videos_per_class": 2, "frames": 24, "width": 96, "height": 96, "distractors": 2}
     generate_benchmark(root / "bench", preset("default").with_overrides(knobs), workers=1)
     index = read_dataset("embedded", root / "bench")
-    options = ExtractOptions(sampling=SamplingSpec(frames=SAMPLED), progress=False, workers=1)
+    options = ExtractOptions(sampling=SamplingSpec(frames=SAMPLED), flow=flow, progress=False, workers=1)
     summary = extract_videos(index.records, root / "store", options, index.classes)
     assert summary.written == 12 and not summary.failed
-    small = ["model.reduce_dim=32", "model.hidden_channels=16", "model.mask_channels=8", "model.attention_channels=8"]
-    overrides = ["train.epochs=2", "train.progress=false", "model.name=stam", "train.device=cpu", *small]
+    overrides = [f"train.epochs={epochs}", "train.progress=false", "train.device=cpu", *model]
     config = load_config(None, overrides, values={"data.store": str(root / "store")})
     return train(config, root / "run", verbose=False).run_dir
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small stam model trained for two epochs."""
+    small = ["model.reduce_dim=32", "model.hidden_channels=16", "model.mask_channels=8", "model.attention_channels=8"]
+    return train_small(tmp_path_factory.mktemp("explain"), ["model.name=stam", *small])
 
 
 @pytest.fixture(scope="module", params=["bikes", "demo"])

@@ -7,29 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from test_explain_cli import SAMPLED, check_explanation, decode_all
-from wherewhen.datasets.benchmark import generate_benchmark
-from wherewhen.datasets.benchmark.config import preset
-from wherewhen.datasets.registry import read_dataset
+from test_explain_cli import SAMPLED, check_explanation, decode_all, train_small
 from wherewhen.explain import FILES, Explainer, explain_to_folder
-from wherewhen.features.extract import ExtractOptions, extract_videos
-from wherewhen.train.config import load_config
-from wherewhen.train.run import train
-from wherewhen.video.sampling import SamplingSpec
 
 
 @pytest.fixture(scope="module")
 def flow_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("explain-flow")
-    knobs = {"classes": 6, "videos_per_class": 2, "frames": 24, "width": 96, "height": 96, "distractors": 2}
-    generate_benchmark(root / "bench", preset("default").with_overrides(knobs), workers=1)
-    index = read_dataset("embedded", root / "bench")
-    options = ExtractOptions(sampling=SamplingSpec(frames=SAMPLED), flow="dis", progress=False, workers=1)
-    assert extract_videos(index.records, root / "store", options, index.classes).written == 12
     small = ["model.reduce_dim=16", "model.hidden_channels=8", "model.attention_channels=8"]
-    overrides = ["train.epochs=1", "train.progress=false", "model.name=motion_alstm", "train.device=cpu", *small]
-    config = load_config(None, overrides, values={"data.store": str(root / "store")})
-    return train(config, root / "run", verbose=False).run_dir
+    return train_small(tmp_path_factory.mktemp("explain-flow"), ["model.name=motion_alstm", *small], "dis", epochs=1)
 
 
 def test_motion_attention_explains_real_footage(flow_run: Path, bikes_mp4: Path, tmp_path: Path) -> None:
