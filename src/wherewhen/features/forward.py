@@ -3,7 +3,7 @@
 On CUDA, frames of several videos go through in batches of ``batch_size`` under autocast. On CPU, large batches are
 slow: the activations of 64 frames do not fit in cache, and OpenMP's threads wait on each other after every small
 operator. Passes of ``CPU_CHUNK`` (4) frames, each on one thread, run side by side in as many Python threads as torch
-had intra-op threads (torch releases the GIL inside operators): about three times the frames per second of batch
+had intra-op threads (torch releases the GIL inside operators): two to three times the frames per second of batch
 64 on two cores (``python -m benchmarks.extraction_speed``). A video's frames are cut into passes the same way
 wherever it is embedded (extraction, ``explain``), so its cubes come out bit for bit the same.
 """
