@@ -20,7 +20,7 @@ from wherewhen.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import ConfigError
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
-from wherewhen.features.forward import embed_stream, run_backbone  # noqa: F401  (run_backbone: public here too)
+from wherewhen.features.forward import embed_stream
 from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.video.sampling import SamplingSpec

@@ -59,15 +59,9 @@ def run_backbone(backbone: Backbone, clips: list[torch.Tensor], batch_size: int)
     if backbone.device.type != "cpu":
         frames = torch.cat(clips)
         cubes = torch.cat([embed(backbone, chunk) for chunk in frames.split(batch_size)])
-    else:
-        chunks = [chunk for clip in clips for chunk in passes(backbone, clip, batch_size)]
-        with one_thread_per_pass() as threads:
-            if threads == 1 or len(chunks) == 1:
-                cubes = torch.cat([embed(backbone, chunk) for chunk in chunks])
-            else:
-                with ThreadPoolExecutor(min(threads, len(chunks)), thread_name_prefix="wherewhen-backbone") as pool:
-                    cubes = torch.cat(list(pool.map(lambda chunk: embed(backbone, chunk), chunks)))
-    return list(cubes.split([len(c) for c in clips]))
+        return list(cubes.split([len(c) for c in clips]))
+    videos = ((k, [clip]) for k, clip in enumerate(clips))  # every pass queued at once: all videos in flight
+    return [cubes[0] for _, cubes in embed_stream(backbone, videos, batch_size, ahead=len(clips))]
 
 
 def embed_stream(
