@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
@@ -12,7 +11,7 @@ import torch
 from wherewhen.backbones import available_backbones, load_backbone
 from wherewhen.backbones.torchvision_cnns import build, cached_weight_files
 from wherewhen.errors import ConfigError, WeightsError
-from wherewhen.video.transforms import center_crop
+from wherewhen.video.transforms import CenterSquare
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +20,7 @@ def lite0():
 
 
 def as_input(image: np.ndarray, size: int = 224) -> torch.Tensor:
-    h, w = image.shape[:2]
-    scale = size / min(h, w)
-    resized = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-    return torch.from_numpy(center_crop(resized[None], size))
+    return torch.from_numpy(CenterSquare(size, size).crop(image)[None])
 
 
 @torch.inference_mode()

@@ -15,7 +15,9 @@ from wherewhen.errors import VideoError
 from wherewhen.features.forward import CPU_CHUNK, embed_stream, run_backbone
 from wherewhen.features.overlap import embed_while_decoding
 from wherewhen.video.decode import iter_frames, read_frames
-from wherewhen.video.transforms import center_crop
+from wherewhen.video.transforms import CenterSquare
+
+SQUARE = CenterSquare(256, 224)
 
 INDICES = [3, 40, 41, 90, 150, 151, 200, 249]
 
@@ -37,11 +39,11 @@ def test_two_sizes_from_one_decode_equal_two_separate_decodes(bikes_mp4: Path) -
 
 def test_overlapped_cubes_equal_the_plain_backbone_pass(bikes_mp4: Path, backbone) -> None:
     threads = torch.get_num_threads()
-    done = embed_while_decoding(backbone, iter_frames(bikes_mp4, INDICES, sizes=[256, None], threads=1), 224)
+    done = embed_while_decoding(backbone, iter_frames(bikes_mp4, INDICES, sizes=[SQUARE, None], threads=1))
     assert torch.get_num_threads() == threads
     assert sorted(done.cubes) == INDICES and sum(done.passes) == len(INDICES)
     assert all(len(done.extra[i]) == 1 and done.extra[i][0].shape == (272, 640, 3) for i in INDICES)
-    crops = torch.from_numpy(center_crop(read_frames(bikes_mp4, INDICES, shorter_side=256), 224))
+    crops = torch.from_numpy(read_frames(bikes_mp4, INDICES, shorter_side=SQUARE))
     plain = run_backbone(backbone, [crops], 64)[0]
     overlapped = torch.stack([done.cubes[i] for i in INDICES])
     assert overlapped.dtype == torch.float16 and overlapped.shape == (8, 1280, 7, 7)
@@ -53,14 +55,14 @@ def test_a_decoding_error_is_raised_in_the_caller(tmp_path: Path, ud810_dir: Pat
     threads = torch.get_num_threads()
     path = truncated_copy(ud810_dir / "PS7A1P1T1.avi", tmp_path / "PS7A1P1T1.avi")
     with pytest.raises(VideoError, match="truncated or corrupt") as caught:
-        embed_while_decoding(backbone, iter_frames(path, [0, 5, 10, 15, 20, 100], sizes=[256], threads=1), 224)
+        embed_while_decoding(backbone, iter_frames(path, [0, 5, 10, 15, 20, 100], sizes=[SQUARE], threads=1))
     assert str(caught.value).startswith(str(path))
     assert torch.get_num_threads() == threads
 
 
 def test_a_videos_cubes_do_not_depend_on_the_videos_beside_it(bikes_mp4: Path, backbone) -> None:
     threads = torch.get_num_threads()
-    frames = torch.from_numpy(center_crop(read_frames(bikes_mp4, list(range(0, 250, 10)), shorter_side=256), 224))
+    frames = torch.from_numpy(read_frames(bikes_mp4, list(range(0, 250, 10)), shorter_side=SQUARE))
     a, b = frames[:7], frames[7:]  # 7 frames: passes of CPU_CHUNK and a shorter one
     assert len(a) % CPU_CHUNK
     alone = run_backbone(backbone, [a], 64)[0]
@@ -75,7 +77,7 @@ def test_a_videos_cubes_do_not_depend_on_the_videos_beside_it(bikes_mp4: Path, b
 
 
 def test_streamed_videos_come_back_in_order_with_their_own_cubes(bikes_mp4: Path, backbone) -> None:
-    frames = torch.from_numpy(center_crop(read_frames(bikes_mp4, list(range(0, 250, 10)), shorter_side=256), 224))
+    frames = torch.from_numpy(read_frames(bikes_mp4, list(range(0, 250, 10)), shorter_side=SQUARE))
     videos = [("a", [frames[:7]]), ("b", [frames[7:16], frames[16:25]]), ("c", [frames[:3]])]  # b: frames + flow
     threads = torch.get_num_threads()
     streamed = list(embed_stream(backbone, iter(videos), 64, ahead=1))

@@ -11,7 +11,7 @@ import pytest
 from videos import counter_frame, write_video
 from wherewhen.video.decode import read_frames
 from wherewhen.video.probe import probe
-from wherewhen.video.transforms import center_crop, center_crop_box
+from wherewhen.video.transforms import CenterSquare, center_crop, center_crop_box
 
 
 def decode_all(path: Path) -> list[np.ndarray]:
@@ -75,6 +75,53 @@ def test_shorter_side_resize_and_center_crop(bikes_mp4: Path) -> None:
     assert crop.shape == (2, 224, 224, 3) and crop.dtype == np.uint8
     x, y, w, h = center_crop_box(640, 272, 224, 224)
     assert (y, h) == (0.0, 272.0) and x == pytest.approx((640 - 272) / 2, abs=2) and w == pytest.approx(272, abs=1)
+
+
+def test_center_square_regions_are_even_and_centred() -> None:
+    assert CenterSquare(256, 224).source_region(640, 480) == (110, 30, 420)
+    assert CenterSquare(256, 224).source_region(640, 272) == (200, 16, 238)
+    assert CenterSquare(256, 224).source_region(341, 256) == (58, 16, 224)  # the resized frame: the plain crop
+    assert CenterSquare(224, 224).source_region(480, 640) == (0, 80, 480)  # portrait
+    assert center_crop_box(640, 480, 256, 224) == (110.0, 30.0, 420.0, 420.0)  # boxes map through the same square
+
+
+def square_edges(path: Path, square: CenterSquare, index: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The crop of frame ``index`` from the planes (4:2:0 fast path) and from the RGB frame (any other video)."""
+    from wherewhen.video.decode import _square_from_yuv420
+
+    with av.open(str(path)) as container:
+        frame = next(f for i, f in enumerate(container.decode(video=0)) if i == index)
+        return _square_from_yuv420(frame, square), square.crop(frame.to_ndarray(format="rgb24"))
+
+
+def test_center_square_keeps_the_centre_of_the_frame(tmp_path: Path) -> None:
+    # A white frame with a black vertical bar from x = 300 to 339: centred, it ends up in the middle of the square.
+    def paint(i: int) -> np.ndarray:
+        image = np.full((480, 640, 3), 255, np.uint8)
+        image[:, 300:340] = 0
+        return image
+
+    path = write_video(tmp_path / "bar.mp4", 3, size=(640, 480), paint=paint)
+    square = CenterSquare(256, 224)
+    for image in (*square_edges(path, square), read_frames(path, [1], shorter_side=square)[0]):
+        assert image.shape == (224, 224, 3)
+        dark = np.flatnonzero(image[112].mean(axis=-1) < 128)
+        # bar x 300..339 -> (x - 110) * 224 / 420 = 101.3..122.1 in the square
+        assert abs(dark[0] - 101.3) <= 1.5 and abs(dark[-1] - 121.6) <= 1.5, dark
+
+
+@pytest.mark.parametrize("name", ["bikes", "ud810"])
+def test_center_square_from_planes_matches_the_rgb_crop_and_the_scaled_crop(
+    name: str, bikes_mp4: Path, ud810_dir: Path
+) -> None:
+    path = bikes_mp4 if name == "bikes" else ud810_dir / "PS7A1P1T1.avi"
+    square = CenterSquare(256, 224)
+    planes, rgb = square_edges(path, square, index=30)
+    assert np.abs(planes.astype(int) - rgb).mean() < 2.0  # the same pixels up to the order of resampling/conversion
+    # what FFmpeg's scaler gives for the whole frame, centre-cropped: the same picture up to the filters' rounding
+    scaled = center_crop(read_frames(path, [30], shorter_side=256), 224)[0]
+    assert np.abs(planes.astype(int) - scaled).mean() < 6.0
+    assert np.array_equal(read_frames(path, [30], shorter_side=square)[0], planes)
 
 
 def test_rotation_from_the_display_matrix(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
 from wherewhen.video.decode import iter_frames
 from wherewhen.video.probe import VideoInfo, probe
 from wherewhen.video.sampling import SamplingSpec, sample
+from wherewhen.video.transforms import CenterSquare
 
 FLOW_METHOD = "dis"  # StoreInfo records only whether flow cubes exist, not the method; extraction defaults to DIS
 
@@ -194,13 +195,14 @@ class Explainer:
         with one_line_errors(path):
             info, sampled = dataset.plan(record, info)
             distinct = sorted(set(sampled.frame_indices))
+            square = CenterSquare(self.resize, self.features.input_size)
             first, rest = distinct[:display_frames], distinct[display_frames:]
             parts = []
             if first:
-                parts.append(iter_frames(path, first, info=info, sizes=[self.resize, display_side], threads=1))
+                parts.append(iter_frames(path, first, info=info, sizes=[square, display_side], threads=1))
             if rest:
-                parts.append(iter_frames(path, rest, info=info, sizes=[self.resize], threads=1))
-            done = embed_while_decoding(backbone, chain(*parts), self.features.input_size, self.batch_size)
+                parts.append(iter_frames(path, rest, info=info, sizes=[square], threads=1))
+            done = embed_while_decoding(backbone, chain(*parts), self.batch_size)
         self.timings["decode"] = done.decode_seconds
         self.timings["backbone"] = done.backbone_seconds
         rgb = torch.stack([done.cubes[i] for i in sampled.frame_indices])

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from wherewhen.explain.explanation import Explanation
-from wherewhen.video.decode import read_frames, scaled_size
+from wherewhen.video.decode import read_frames
 from wherewhen.video.probe import VideoInfo
+from wherewhen.video.transforms import scaled_size
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from wherewhen.features.store import FeatureRecord
 from wherewhen.video.decode import read_frames
 from wherewhen.video.probe import VideoInfo, probe
 from wherewhen.video.sampling import Sampled, SamplingSpec, sample
-from wherewhen.video.transforms import center_crop, center_crop_box
+from wherewhen.video.transforms import CenterSquare, center_crop_box
 
 
 @dataclass
@@ -106,7 +106,7 @@ class DecodeDataset(Dataset[DecodedVideo]):
         )
 
     def _frames(self, info: VideoInfo, indices: list[int]) -> np.ndarray:
-        return center_crop(read_frames(info.path, indices, info=info, shorter_side=self.resize, threads=1), self.size)
+        return read_frames(info.path, indices, info=info, shorter_side=CenterSquare(self.resize, self.size), threads=1)
 
 
 def boxes_at(rec: VideoRecord, info: VideoInfo, indices: list[int]) -> list[tuple[float, float, float, float] | None]:

@@ -23,7 +23,6 @@ import torch
 
 from wherewhen.backbones import Backbone
 from wherewhen.features.forward import CPU_CHUNK, embed, one_thread_per_pass
-from wherewhen.video.transforms import center_crop
 
 
 @dataclass
@@ -44,10 +43,10 @@ _END = object()
 
 
 def embed_while_decoding(
-    backbone: Backbone, frames: Iterator[tuple[int, list[np.ndarray]]], size: int, batch_size: int = 64
+    backbone: Backbone, frames: Iterator[tuple[int, list[np.ndarray]]], batch_size: int = 64
 ) -> Overlapped:
-    """Cubes of the frames ``frames`` yields (``(index, [image for the backbone, other sizes...])``, as
-    ``video.decode.iter_frames`` does): the image for the backbone is centre-cropped to ``size`` and embedded in
+    """Cubes of the frames ``frames`` yields (``(index, [backbone input, other sizes...])``, as
+    ``video.decode.iter_frames`` with a ``CenterSquare`` first does): the backbone's inputs are embedded in
     passes while ``frames`` is consumed in a thread. An error raised while decoding is raised here."""
     on_cpu = backbone.device.type == "cpu"
     chunk = CPU_CHUNK if on_cpu else batch_size
@@ -92,7 +91,7 @@ def embed_while_decoding(
                         pending.append((index, images[0]))
                         out.extra[index] = images[1:]
                     if pending and (len(pending) == chunk or item is _END):
-                        crops = torch.from_numpy(center_crop(np.stack([image for _, image in pending]), size))
+                        crops = torch.from_numpy(np.stack([image for _, image in pending]))
                         slot = slots if on_cpu else None
                         futures.append(([i for i, _ in pending], pool.submit(embed, backbone, crops, slot)))
                         out.passes.append(len(pending))

@@ -11,23 +11,18 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from wherewhen.errors import VideoError
 from wherewhen.video.probe import VideoInfo, _ffmpeg_reason, open_container, probe
+from wherewhen.video.transforms import CenterSquare, scaled_size
+
+Size = int | None | CenterSquare  # a shorter side, the original size (None), or the backbone's centred square
 
 # Frames the container may over-count at the end (headers are often off by a frame or two).
 _END_SLACK = 2
 _SEEKABLE_FORMATS = {"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "mpegts"}
-
-
-def scaled_size(width: int, height: int, shorter: int | None) -> tuple[int, int]:
-    """(w, h) after resizing so the shorter side is ``shorter`` (unchanged when None)."""
-    if not shorter:
-        return width, height
-    if width <= height:
-        return shorter, max(1, round(height * shorter / width))
-    return max(1, round(width * shorter / height)), shorter
 
 
 def read_frames(
@@ -35,14 +30,14 @@ def read_frames(
     indices: Sequence[int],
     *,
     info: VideoInfo | None = None,
-    shorter_side: int | None = None,
+    shorter_side: Size = None,
     threads: int = 0,
 ) -> np.ndarray:
     """Return frames ``indices`` (any order, repeats allowed) as uint8 RGB (N, H, W, 3), rotation applied.
 
     ``shorter_side`` resizes in FFmpeg's scaler while converting (area filter), which is much cheaper than
-    converting full-size frames and resizing afterwards. ``threads`` = 0 lets FFmpeg choose; pipelines that decode
-    in worker processes beside a busy backbone pass 1.
+    converting full-size frames and resizing afterwards; a ``CenterSquare`` gives the backbone's square crop.
+    ``threads`` = 0 lets FFmpeg choose; pipelines that decode in worker processes beside a busy backbone pass 1.
     """
     path = Path(path)
     info = info or probe(path)
@@ -57,7 +52,7 @@ def iter_frames(
     indices: Sequence[int],
     *,
     info: VideoInfo | None = None,
-    sizes: Sequence[int | None] = (None,),
+    sizes: Sequence[Size] = (None,),
     threads: int = 0,
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """Yield ``(index, images)`` for each distinct frame of ``indices`` in increasing order, as soon as it is
@@ -75,11 +70,11 @@ def iter_frames(
 
 
 def _decode_wanted(
-    path: Path, info: VideoInfo, wanted: list[int], sizes: list[int | None], threads: int
+    path: Path, info: VideoInfo, wanted: list[int], sizes: list[Size], threads: int
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     # Dimensions before rotation: rotation swaps width and height after the scaler.
     raw_w, raw_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
-    targets = [scaled_size(raw_w, raw_h, side) for side in sizes]
+    targets = [side if isinstance(side, CenterSquare) else scaled_size(raw_w, raw_h, side) for side in sizes]
     last: tuple[int, list[np.ndarray]] | None = None
     with open_container(path) as container:
         stream = container.streams.video[0]
@@ -129,7 +124,7 @@ def _decode_wanted(
             just_seeked = False
             position = index
             if pending[0] <= index:
-                images = [_to_rgb(frame, w, h, info.rotation) for w, h in targets]
+                images = [_convert(frame, target, info.rotation) for target in targets]
                 while pending and pending[0] <= index:
                     last = (pending.pop(0), images)
                     yield last
@@ -166,6 +161,14 @@ def _should_seek(position: int, target: int, keyframes: list[int], pts_of: Calla
     return key > current
 
 
+def _convert(frame: av.VideoFrame, target: tuple[int, int] | CenterSquare, rotation: int) -> np.ndarray:
+    if not isinstance(target, CenterSquare):
+        return _to_rgb(frame, *target, rotation)
+    if not rotation and _plain_yuv420(frame) and target.size % 4 == 0:
+        return _square_from_yuv420(frame, target)
+    return target.crop(_to_rgb(frame, frame.width, frame.height, rotation))
+
+
 def _to_rgb(frame: av.VideoFrame, width: int, height: int, rotation: int) -> np.ndarray:
     if (frame.width, frame.height) != (width, height):
         frame = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
@@ -175,3 +178,28 @@ def _to_rgb(frame: av.VideoFrame, width: int, height: int, rotation: int) -> np.
     if rotation:
         image = np.ascontiguousarray(np.rot90(image, k=-rotation // 90))
     return image
+
+
+# Colour spaces FFmpeg's scaler treats as BT.601, the matrix OpenCV's YUV -> RGB conversion uses:
+# unspecified, BT.470BG and SMPTE 170M (AVCOL_SPC_*).
+_BT601 = {2, 5, 6}
+_FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+
+
+def _plain_yuv420(frame: av.VideoFrame) -> bool:
+    """Limited-range BT.601 4:2:0 frames, where cropping and scaling the planes before the colour conversion gives
+    what converting first would (up to rounding)."""
+    return frame.format.name == "yuv420p" and frame.colorspace in _BT601 and frame.color_range != _FULL_RANGE
+
+
+def _square_from_yuv420(frame: av.VideoFrame, square: CenterSquare) -> np.ndarray:
+    """The centred square straight from the Y, U and V planes: crop, area-resize each plane, then convert only the
+    small square to RGB: 0.6 ms instead of 1.4 ms for a 640 x 480 frame (FFmpeg's scaler on the whole frame)."""
+    left, top, side = square.source_region(frame.width, frame.height)
+    size, half = square.size, square.size // 2
+    planes = [np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size) for plane in frame.planes]
+    luma = cv2.resize(planes[0][top : top + side, left : left + side], (size, size), interpolation=cv2.INTER_AREA)
+    region = np.s_[top // 2 : (top + side) // 2, left // 2 : (left + side) // 2]
+    u, v = (cv2.resize(p[region], (half, half), interpolation=cv2.INTER_AREA) for p in planes[1:])
+    i420 = np.concatenate([luma, u.reshape(-1, size), v.reshape(-1, size)])  # OpenCV's planar I420 layout
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
