@@ -2,10 +2,11 @@
 
     python -m benchmarks.head_speed [--threads N] [--head-threads N] [--cpu-time]
 
-Both are timed in the same run on the same machine: the backbone over 16 uint8 frames (224 px) as extraction and
-``explain`` run it (``features.forward.run_backbone``: passes of 4 frames side by side on CPU), and each
-registered model's forward over the resulting (1, 16, D, 7, 7) cube, in eval mode, best of several repeats, with
-torch's default thread count. On a machine shared with other jobs the wall-clock figures mostly measure waiting
+Both are timed in the same run on the same machine, in turn (rounds of: the backbone once, then every head): the
+backbone over 16 uint8 frames (224 px) as extraction and ``explain`` run it (``features.forward.run_backbone``:
+passes of 4 frames side by side on CPU), and each registered model's forward over the resulting (1, 16, D, 7, 7)
+cube, in eval mode, with torch's default thread count. Printed: the best times, their ratio, and the median of the
+per-round ratios. On a machine shared with other jobs the wall-clock figures mostly measure waiting
 for a core (and a head's many small steps wait more often than the backbone's few big ones); there
 ``--threads 1 --cpu-time`` times both on one thread in process CPU time, which leaves the waiting out.
 ``--head-threads`` gives the heads their own thread count.
@@ -14,6 +15,7 @@ for a core (and a head's many small steps wait more often than the backbone's fe
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,8 +30,10 @@ from wherewhen.models import available_models, build_model, model_class
 COMMAND = "python -m benchmarks.head_speed"
 
 
-def best_time(fn: Callable[[], object], repeats: int = 7, clock: Callable[[], float] = time.perf_counter) -> float:
-    for _ in range(3):  # oneDNN picks and caches kernels over the first calls; one warm-up left the backbone slow
+def best_time(
+    fn: Callable[[], object], repeats: int = 7, clock: Callable[[], float] = time.perf_counter, warmup: int = 3
+) -> float:
+    for _ in range(warmup):  # oneDNN picks and caches kernels over the first calls; one warm-up left the backbone slow
         fn()
     times = []
     for _ in range(repeats):
@@ -61,8 +65,14 @@ def measure(
     threads: int | None = None,
     head_threads: int | None = None,
     cpu_time: bool = False,
+    rounds: int = 7,
 ) -> dict[str, float]:
-    """Fills ``results`` with the backbone's time, each head's time and its ratio; returns {model: head/backbone}."""
+    """Fills ``results`` with the backbone's time, each head's time and its ratio; returns {model: head/backbone}.
+
+    The backbone and the heads are timed in turn, ``rounds`` times (a round: the backbone once, then each head's
+    best of 3 calls), so every ratio compares the two under the same machine state. Reported: each one's best over
+    the rounds, the ratio of those, and the median of the per-round ratios (the steadier figure on a shared machine).
+    """
     options = [f"--threads {threads}"] * bool(threads) + [f"--head-threads {head_threads}"] * bool(head_threads)
     command = " ".join([COMMAND, *options, *["--cpu-time"] * cpu_time])
     clock = time.process_time if cpu_time else time.perf_counter
@@ -71,22 +81,43 @@ def measure(
     clip = torch.randint(0, 255, (frames, spec.input_size, spec.input_size, 3), dtype=torch.uint8)
     with intra_op_threads(threads):
         used = torch.get_num_threads()
-        backbone_s = best_time(lambda: run_backbone(backbone, [clip], 64), repeats=5, clock=clock)
         cubes = run_backbone(backbone, [clip], 64)[0][None].float()
-    note = f"{used} threads" + (f", heads {head_threads}" if head_threads else "") + (", CPU time" if cpu_time else "")
-    results.add("Speed", f"backbone, {frames} frames", backbone_s * 1000, "ms", command=command, note=note)
-    ratios = {}
+    heads = {}
     for name in available_models():
-        if not model_class(name).__module__.startswith("wherewhen.models."):
-            continue
-        model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid).eval()
-        flow = cubes if model.uses_flow else None
+        if model_class(name).__module__.startswith("wherewhen.models."):
+            model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid).eval()
+            # motion_alstm's flow cubes come from a second backbone pass; that cost is the backbone's, not the head's
+            heads[name] = (model, cubes if model.uses_flow else None)
+
+    def run_backbone_once() -> object:
+        with intra_op_threads(threads):
+            return run_backbone(backbone, [clip], 64)
+
+    def run_head(name: str) -> object:
+        model, flow = heads[name]
         with intra_op_threads(head_threads or threads):
-            head_s = best_time(lambda model=model, flow=flow: model(cubes, flow), clock=clock)
-        ratios[name] = head_s / backbone_s
-        # motion_alstm's flow cubes come from a second backbone pass; that cost is the backbone's, not the head's.
-        results.add("Speed", f"head {name}, {frames} frames", head_s * 1000, "ms", command=command, note=note)
+            return model(cubes, flow)
+
+    backbone_s: list[float] = []
+    head_s: dict[str, list[float]] = {name: [] for name in heads}
+    for _ in range(3):  # oneDNN picks and caches kernels over the first calls; one warm-up left the backbone slow
+        run_backbone_once()
+        for name in heads:
+            run_head(name)
+    for _ in range(rounds):
+        backbone_s.append(best_time(run_backbone_once, repeats=1, warmup=0, clock=clock))
+        for name in heads:
+            head_s[name].append(best_time(lambda name=name: run_head(name), repeats=3, warmup=0, clock=clock))
+    note = f"{used} threads" + (f", heads {head_threads}" if head_threads else "") + (", CPU time" if cpu_time else "")
+    note += f", best of {rounds} rounds"
+    results.add("Speed", f"backbone, {frames} frames", min(backbone_s) * 1000, "ms", command=command, note=note)
+    ratios = {}
+    for name, times in head_s.items():
+        ratios[name] = min(times) / min(backbone_s)
+        paired = statistics.median(h / b for h, b in zip(times, backbone_s, strict=True))
+        results.add("Speed", f"head {name}, {frames} frames", min(times) * 1000, "ms", command=command, note=note)
         results.add("Speed", f"head {name} / backbone", 100 * ratios[name], "%", target="<= 5 %", command=command)
+        results.add("Speed", f"head {name} / backbone, median of rounds", 100 * paired, "%", command=command)
     return ratios
 
 
