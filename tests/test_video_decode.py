@@ -94,27 +94,29 @@ def square_edges(path: Path, square: CenterSquare, index: int = 1) -> tuple[np.n
         return _square_from_yuv420(frame, square), square.crop(frame.to_ndarray(format="rgb24"))
 
 
-def test_center_square_keeps_the_centre_of_the_frame(tmp_path: Path) -> None:
-    # A white frame with a black vertical bar from x = 300 to 339: centred, it ends up in the middle of the square.
+@pytest.mark.parametrize("scale", [1, 2])  # 320 x 240 (UCF101's size: scaled up to 256) and 640 x 480 (down)
+def test_center_square_keeps_the_centre_of_the_frame(tmp_path: Path, scale: int) -> None:
+    # A white frame with a black vertical bar from x = 300 to 339 (at 640 x 480): it lands mid-square.
     def paint(i: int) -> np.ndarray:
-        image = np.full((480, 640, 3), 255, np.uint8)
-        image[:, 300:340] = 0
+        image = np.full((240 * scale, 320 * scale, 3), 255, np.uint8)
+        image[:, 150 * scale : 170 * scale] = 0
         return image
 
-    path = write_video(tmp_path / "bar.mp4", 3, size=(640, 480), paint=paint)
+    path = write_video(tmp_path / "bar.mp4", 3, size=(320 * scale, 240 * scale), paint=paint)
     square = CenterSquare(256, 224)
     for image in (*square_edges(path, square), read_frames(path, [1], shorter_side=square)[0]):
         assert image.shape == (224, 224, 3)
         dark = np.flatnonzero(image[112].mean(axis=-1) < 128)
-        # bar x 300..339 -> (x - 110) * 224 / 420 = 101.3..122.1 in the square
+        # bar x 300..339 -> (x - 110) * 224 / 420 = 101.3..122.1 in the square (x 150..169: (x - 55) * 224 / 210)
         assert abs(dark[0] - 101.3) <= 1.5 and abs(dark[-1] - 121.6) <= 1.5, dark
 
 
-@pytest.mark.parametrize("name", ["bikes", "ud810"])
+@pytest.mark.parametrize("name", ["bikes", "ud810", "demo"])  # scaled down 0.94x and 0.53x; 340 x 256: not scaled
 def test_center_square_from_planes_matches_the_rgb_crop_and_the_scaled_crop(
-    name: str, bikes_mp4: Path, ud810_dir: Path
+    name: str, bikes_mp4: Path, ud810_dir: Path, shared_data: Path
 ) -> None:
-    path = bikes_mp4 if name == "bikes" else ud810_dir / "PS7A1P1T1.avi"
+    demo = shared_data / "videos" / "mmaction2_demo" / "demo.mp4"
+    path = {"bikes": bikes_mp4, "ud810": ud810_dir / "PS7A1P1T1.avi", "demo": demo}[name]
     square = CenterSquare(256, 224)
     planes, rgb = square_edges(path, square, index=30)
     assert np.abs(planes.astype(int) - rgb).mean() < 2.0  # the same pixels up to the order of resampling/conversion
