@@ -139,3 +139,19 @@ def test_rotation_from_the_display_matrix(tmp_path: Path) -> None:
     assert frame.shape == (64, 48, 3)
     # Displayed rotated 90 degrees counter-clockwise: the top-left corner moves to the bottom-left.
     assert frame[60, 3].mean() > 200 and frame[3, 3].mean() < 60
+
+
+def test_center_square_of_a_rotated_video_is_cut_from_the_displayed_frame(tmp_path: Path) -> None:
+    # Rotated video takes the RGB path: rotate first, then the square of the displayed (portrait) frame.
+    def paint(i: int) -> np.ndarray:
+        image = np.zeros((240, 320, 3), np.uint8)
+        image[:40] = 255  # a white band along the stored frame's top edge: the left edge once displayed
+        return image
+
+    path = write_video(tmp_path / "rotated.mp4", 3, size=(320, 240), paint=paint, rotation=90)
+    square = CenterSquare(224, 224)
+    crop = read_frames(path, [1], shorter_side=square)[0]
+    assert np.array_equal(crop, square.crop(read_frames(path, [1])[0]))
+    # displayed 240 x 320: the square keeps every column, so the band is its left 40 * 224 / 240 = 37 columns
+    assert crop.shape == (224, 224, 3)
+    assert crop[:, :30].mean() > 200 and crop[:, 45:].mean() < 30 and crop[:30, 100:].mean() < 30

@@ -189,7 +189,8 @@ _FULL_RANGE = 2  # AVCOL_RANGE_JPEG
 def _plain_yuv420(frame: av.VideoFrame) -> bool:
     """Limited-range BT.601 4:2:0 frames, where cropping and scaling the planes before the colour conversion gives
     what converting first would (up to rounding)."""
-    return frame.format.name == "yuv420p" and frame.colorspace in _BT601 and frame.color_range != _FULL_RANGE
+    colorspace, color_range = getattr(frame, "colorspace", None), getattr(frame, "color_range", _FULL_RANGE)
+    return frame.format.name == "yuv420p" and colorspace in _BT601 and color_range != _FULL_RANGE
 
 
 def _square_from_yuv420(frame: av.VideoFrame, square: CenterSquare) -> np.ndarray:
