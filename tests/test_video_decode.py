@@ -11,7 +11,14 @@ import pytest
 from videos import counter_frame, write_video
 from wherewhen.video.decode import read_frames
 from wherewhen.video.probe import probe
-from wherewhen.video.transforms import CenterSquare, center_crop, center_crop_box
+from wherewhen.video.transforms import CenterSquare, center_crop_box
+
+
+def center_crop(frames: np.ndarray, size: int) -> np.ndarray:
+    """The centred size x size square of frames already scaled (what extraction did before ``CenterSquare``)."""
+    h, w = frames.shape[1:3]
+    top, left = (h - size) // 2, (w - size) // 2
+    return frames[:, top : top + size, left : left + size]
 
 
 def decode_all(path: Path) -> list[np.ndarray]:

@@ -43,9 +43,8 @@ from wherewhen.models import VideoModel
 from wherewhen.train.distributed import resolve_device
 from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
 from wherewhen.video.decode import iter_frames
-from wherewhen.video.probe import VideoInfo, probe
-from wherewhen.video.sampling import SamplingSpec, sample
-from wherewhen.video.transforms import CenterSquare
+from wherewhen.video.probe import VideoInfo
+from wherewhen.video.sampling import SamplingSpec
 
 FLOW_METHOD = "dis"  # StoreInfo records only whether flow cubes exist, not the method; extraction defaults to DIS
 
@@ -127,24 +126,26 @@ class Explainer:
             )
         return self._backbone
 
+    def decoding(self, video: str | Path) -> tuple[VideoRecord, DecodeDataset]:
+        """The record of a video to explain and the decoding that made the model's cubes (sampling, square, flow)."""
+        record = VideoRecord(path=Path(video).expanduser().resolve(), label="", split="test")
+        flow = FLOW_METHOD if self.features.flow else None
+        return record, DecodeDataset([record], self.sampling, self.resize, self.features.input_size, flow)
+
     def decode(self, video: str | Path) -> DecodedVideo:
         """The sampled frames of a video, resized and centre-cropped as extraction does, and its record."""
-        path = Path(video).expanduser().resolve()
-        record = VideoRecord(path=path, label="", split="test")
-        flow = FLOW_METHOD if self.features.flow else None
-        dataset = DecodeDataset([record], self.sampling, self.resize, self.features.input_size, flow)
+        record, dataset = self.decoding(video)
         start = time.perf_counter()
-        with one_line_errors(path):
+        with one_line_errors(record.path):
             decoded = dataset.decode(record)
         self.timings["decode"] = time.perf_counter() - start
         return decoded
 
     def frame_indices(self, video: str | Path) -> tuple[VideoInfo, list[int]]:
         """The video's probe and the frames ``decode`` reads (the same sampling), without decoding any."""
-        path = Path(video).expanduser().resolve()
-        with one_line_errors(path):
-            info = probe(path)
-            sampled = sample(self.sampling, info.num_frames, info.fps, key=VideoRecord(path, "", "test").video_id)
+        record, dataset = self.decoding(video)
+        with one_line_errors(record.path):
+            info, sampled = dataset.plan(record)
         return info, list(sampled.frame_indices)
 
     def embed(self, decoded: DecodedVideo) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None]:
@@ -188,14 +189,12 @@ class Explainer:
         plain path (flow needs each frame's neighbour)."""
         if self.features.flow:
             return (*self.cubes(video), {})
-        path = Path(video).expanduser().resolve()
-        record = VideoRecord(path=path, label="", split="test")
-        dataset = DecodeDataset([record], self.sampling, self.resize, self.features.input_size)
+        record, dataset = self.decoding(video)
+        path, square = record.path, dataset.square
         backbone = self.backbone
         with one_line_errors(path):
             info, sampled = dataset.plan(record, info)
             distinct = sorted(set(sampled.frame_indices))
-            square = CenterSquare(self.resize, self.features.input_size)
             first, rest = distinct[:display_frames], distinct[display_frames:]
             parts = []
             if first:

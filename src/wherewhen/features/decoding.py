@@ -105,8 +105,13 @@ class DecodeDataset(Dataset[DecodedVideo]):
             boxes=boxes_at(rec, info, indices),
         )
 
+    @property
+    def square(self) -> CenterSquare:
+        """What each sampled frame becomes: the backbone's centred square."""
+        return CenterSquare(self.resize, self.size)
+
     def _frames(self, info: VideoInfo, indices: list[int]) -> np.ndarray:
-        return read_frames(info.path, indices, info=info, shorter_side=CenterSquare(self.resize, self.size), threads=1)
+        return read_frames(info.path, indices, info=info, shorter_side=self.square, threads=1)
 
 
 def boxes_at(rec: VideoRecord, info: VideoInfo, indices: list[int]) -> list[tuple[float, float, float, float] | None]:

@@ -49,9 +49,14 @@ def embed(backbone: Backbone, frames: torch.Tensor, slot: threading.Semaphore | 
         return backbone(frames).to(torch.float16).cpu()
 
 
+def pass_size(backbone: Backbone, batch_size: int) -> int:
+    """Frames per pass on ``backbone``'s device: how every video is cut, wherever it is embedded."""
+    return CPU_CHUNK if backbone.device.type == "cpu" else batch_size
+
+
 def passes(backbone: Backbone, clip: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
     """How one video's frames are cut into passes on ``backbone``'s device."""
-    return list(clip.split(CPU_CHUNK if backbone.device.type == "cpu" else batch_size))
+    return list(clip.split(pass_size(backbone, batch_size)))
 
 
 def run_backbone(backbone: Backbone, clips: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:

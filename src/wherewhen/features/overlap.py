@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from wherewhen.backbones import Backbone
-from wherewhen.features.forward import CPU_CHUNK, embed, one_thread_per_pass
+from wherewhen.features.forward import embed, one_thread_per_pass, pass_size
 
 
 @dataclass
@@ -49,7 +49,7 @@ def embed_while_decoding(
     ``video.decode.iter_frames`` with a ``CenterSquare`` first does): the backbone's inputs are embedded in
     passes while ``frames`` is consumed in a thread. An error raised while decoding is raised here."""
     on_cpu = backbone.device.type == "cpu"
-    chunk = CPU_CHUNK if on_cpu else batch_size
+    chunk = pass_size(backbone, batch_size)
     with one_thread_per_pass() if on_cpu else nullcontext(torch.get_num_threads()) as threads:
         workers = threads if on_cpu else 1
         slots = threading.Semaphore(workers)

@@ -46,10 +46,3 @@ def center_crop_box(width: int, height: int, resize: int, size: int) -> tuple[fl
     """The (x, y, w, h) region of the ORIGINAL frame that survives resize-shorter-side + centre crop."""
     left, top, side = CenterSquare(resize, size).source_region(width, height)
     return (float(left), float(top), float(side), float(side))
-
-
-def center_crop(frames: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop (N, H, W, 3) frames, already resized so their shorter side is >= size, to (N, size, size, 3)."""
-    h, w = frames.shape[1:3]
-    top, left = (h - size) // 2, (w - size) // 2
-    return np.ascontiguousarray(frames[:, top : top + size, left : left + size])
