@@ -48,7 +48,9 @@ def measure(videos: list[Path], results: Results, batch_size: int = 64, repeats:
     spec = backbone.spec
     options = ExtractOptions(batch_size=batch_size, progress=False)
     dataset = DecodeDataset(index.records, options.sampling, spec.resize, spec.input_size)
+    decode_start = time.process_time()
     clips = [dataset[i].frames for i in range(len(dataset))]
+    decode_cpu = time.process_time() - decode_start
     frames = sum(len(c) for c in clips)
     run_backbone(backbone, clips[:2], batch_size)  # warm-up
 
@@ -79,6 +81,8 @@ def measure(videos: list[Path], results: Results, batch_size: int = 64, repeats:
     cpu_ratio = min(backbone_cpu) / min(pipeline_cpu)
     note = f"backbone {1000 * min(backbone_cpu):.1f}, pipeline {1000 * min(pipeline_cpu):.1f} core-ms per frame"
     results.add("Speed", "extraction / backbone-only, CPU time", cpu_ratio, "x", command=COMMAND, note=note)
+    per_frame = 1000 * decode_cpu / frames
+    results.add("Speed", "decoding alone", per_frame, "core-ms per frame", command=COMMAND, note="probe+decode+square")
     return ratio
 
 
