@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -21,8 +22,9 @@ from wherewhen.models import register_model
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.softmax_cube import SoftmaxCube
 from wherewhen.train.checkpoint import load_checkpoint
-from wherewhen.train.config import RunConfig, load_config
+from wherewhen.train.config import RunConfig, ScheduleSection, load_config
 from wherewhen.train.data import ClipDataset, collate
+from wherewhen.train.engine import Schedule, build_schedule, current_lr, lr_factor
 from wherewhen.train.pretrained import load_pretrained
 from wherewhen.train.run import RunResult, resume_run, train
 
@@ -262,3 +264,29 @@ def test_cli_train_and_errors(store: FeatureStore, tmp_path: Path, capsys: pytes
 
 def test_errors_are_wherewhen_errors() -> None:
     assert issubclass(ConfigError, WherewhenError) and issubclass(CheckpointError, WherewhenError)
+
+
+def test_resuming_with_more_epochs_follows_the_longer_cosine() -> None:
+    """The optimizer's saved rate is where the old curve ended (0 for a cosine); a longer run resumes on its own
+    curve, and an unchanged one resumes at exactly the saved rate."""
+    steps_per_epoch, cfg = 4, ScheduleSection(name="cosine", warmup_epochs=1.0)
+
+    def session(epochs: int) -> tuple[torch.optim.Optimizer, Schedule]:
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+        return optimizer, build_schedule(optimizer, cfg, steps_per_epoch=steps_per_epoch, epochs=epochs, maximize=True)
+
+    optimizer, schedule = session(epochs=5)
+    for _ in range(5 * steps_per_epoch):
+        optimizer.step()
+        schedule.scheduler.step()
+    assert current_lr(optimizer) == 0.0
+    saved = (copy.deepcopy(optimizer.state_dict()), copy.deepcopy(schedule.state_dict()))
+    for epochs in (5, 6):
+        resumed, resumed_schedule = session(epochs)
+        resumed.load_state_dict(saved[0])
+        resumed_schedule.load_state_dict(saved[1])
+        want = 0.1 * lr_factor(
+            5 * steps_per_epoch, cfg=cfg, steps_per_epoch=steps_per_epoch, epochs=epochs, base_lr=0.1
+        )
+        assert current_lr(resumed) == want and resumed_schedule.scheduler.get_last_lr() == [want]
+    assert want > 0.009  # epoch 6 starts 80 % of the way down a cosine over epochs 2-6: 0.1 (1 + cos 0.8 pi) / 2

@@ -53,7 +53,19 @@ class Schedule:
         return self.scheduler.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore after the optimizer: per-step schedules then set the next step's learning rate from their own
+        curve, which may be longer than the saved run's (``--resume`` with more epochs); the optimizer's saved rate
+        is where the old curve ended (0 at the end of a cosine). Unchanged curves give the saved rate exactly."""
         self.scheduler.load_state_dict(state)
+        if self.per_step:
+            scheduler = self.scheduler
+            lrs = [
+                base * fn(scheduler.last_epoch)
+                for base, fn in zip(scheduler.base_lrs, scheduler.lr_lambdas, strict=True)
+            ]
+            for group, lr in zip(scheduler.optimizer.param_groups, lrs, strict=True):
+                group["lr"] = lr
+            scheduler._last_lr = lrs
 
 
 def lr_factor(step: int, *, cfg: ScheduleSection, steps_per_epoch: int, epochs: int, base_lr: float) -> float:
