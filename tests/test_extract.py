@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,8 +17,11 @@ from test_video_errors import truncated_copy
 from wherewhen.cli import main
 from wherewhen.datasets.inputs import records_from_inputs
 from wherewhen.errors import FeatureStoreError
+from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.extract import ExtractOptions, extract_videos
 from wherewhen.features.store import FeatureStore
+from wherewhen.video.decode import read_frames
+from wherewhen.video.flow import flow_image
 from wherewhen.video.sampling import SamplingSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,6 +141,22 @@ def test_sliding_windows_on_an_untrimmed_clip(tmp_path: Path, bikes_mp4: Path) -
     (record,) = store.records()
     assert len(record.frame_indices) == 20 and len(record.clips) == 4
     assert store.load("bikes")["rgb"].shape == (20, 1280, 7, 7)
+
+
+def test_flow_decoding_reads_each_frame_and_its_partner_in_one_pass(ud810_dir: Path) -> None:
+    """A sampled frame and the next one (the previous for the last frame) make its flow image; decoding both lists
+    in one pass gives the frames of two separate decodes."""
+    record = records_from_inputs([ud810_dir / "PS7A2P1T1.avi"]).records[0]
+    dataset = DecodeDataset([record], SamplingSpec(frames=4), 256, 224, flow="dis")
+    decoded = dataset.decode(record)
+    info, sampled = dataset.plan(record)
+    indices = list(sampled.frame_indices)
+    frames = read_frames(record.path, indices, info=info, shorter_side=dataset.square, threads=1)
+    partners = read_frames(record.path, [i + 1 for i in indices], info=info, shorter_side=dataset.square, threads=1)
+    assert decoded.frames is not None and decoded.flow_frames is not None
+    assert np.array_equal(decoded.frames.numpy(), frames)
+    want = np.stack([flow_image(a, b, method="dis") for a, b in zip(frames, partners, strict=True)])
+    assert np.array_equal(decoded.flow_frames.numpy(), want) and want.std() > 0
 
 
 def test_flow_cubes_beside_rgb_cubes(tmp_path: Path, ud810_dir: Path) -> None:

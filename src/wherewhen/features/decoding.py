@@ -66,13 +66,15 @@ class DecodeDataset(Dataset[DecodedVideo]):
         a message)."""
         info, sampled = self.plan(rec)
         indices = sampled.frame_indices
-        frames = self._frames(info, indices)
-        flow_frames = None
-        if self.flow:
+        if not self.flow:
+            frames = self._frames(info, indices)
+            flow_frames = None
+        else:
             from wherewhen.video.flow import flow_image
 
             partners = [i + 1 if i + 1 < info.num_frames else i - 1 for i in indices]
-            others = self._frames(info, partners)
+            both = self._frames(info, [*indices, *partners])  # one pass over the video for the frames and partners
+            frames, others = both[: len(indices)].copy(), both[len(indices) :]
             pairs = [(a, b) if p > i else (b, a) for a, b, i, p in zip(frames, others, indices, partners, strict=True)]
             flow_frames = torch.from_numpy(np.stack([flow_image(a, b, method=self.flow) for a, b in pairs]))
         return DecodedVideo(
