@@ -132,12 +132,15 @@ class Explainer:
         flow = FLOW_METHOD if self.features.flow else None
         return record, DecodeDataset([record], self.sampling, self.resize, self.features.input_size, flow)
 
-    def decode(self, video: str | Path) -> DecodedVideo:
-        """The sampled frames of a video, resized and centre-cropped as extraction does, and its record."""
+    def decode(
+        self, video: str | Path, info: VideoInfo | None = None, display_side: int | None = None, shown: int = 0
+    ) -> DecodedVideo:
+        """The sampled frames of a video, resized and centre-cropped as extraction does, and its record; with
+        ``shown``, the first ``shown`` sampled frames at ``display_side`` too (``DecodeDataset.decode``)."""
         record, dataset = self.decoding(video)
         start = time.perf_counter()
         with one_line_errors(record.path):
-            decoded = dataset.decode(record)
+            decoded = dataset.decode(record, info, display_side, shown)
         self.timings["decode"] = time.perf_counter() - start
         return decoded
 
@@ -185,10 +188,11 @@ class Explainer:
     ) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None, dict[int, np.ndarray]]:
         """``cubes`` with the backbone running while the video is still being decoded (in a thread), and
         {frame index: frame at ``display_side``} of the first ``display_frames`` sampled frames, converted from the
-        same decoded pictures (``info``: the video's probe, when the caller has it). Models on flow cubes take the
-        plain path (flow needs each frame's neighbour)."""
+        same decoded pictures (``info``: the video's probe, when the caller has it). Models on flow cubes decode
+        first, then run the backbone (flow needs each frame's neighbour)."""
         if self.features.flow:
-            return (*self.cubes(video), {})
+            decoded = self.decode(video, info, display_side, display_frames)
+            return (*self.embed(decoded), decoded.display)
         record, dataset = self.decoding(video)
         path, square = record.path, dataset.square
         backbone = self.backbone

@@ -6,7 +6,7 @@ exception that would stop the loader.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import WherewhenError
 from wherewhen.features.store import FeatureRecord
-from wherewhen.video.decode import read_frames
+from wherewhen.video.decode import Size, iter_frames
 from wherewhen.video.probe import VideoInfo, probe
 from wherewhen.video.sampling import Sampled, SamplingSpec, sample
 from wherewhen.video.transforms import CenterSquare, center_crop_box
@@ -31,6 +31,7 @@ class DecodedVideo:
     video_id: str
     video: str
     error: str | None = None
+    display: dict[int, np.ndarray] = field(default_factory=dict)  # {frame index: frame at a display size}
 
 
 class DecodeDataset(Dataset[DecodedVideo]):
@@ -61,25 +62,32 @@ class DecodeDataset(Dataset[DecodedVideo]):
             message = f"{rec.path}: unexpected decoding failure ({type(exc).__name__}: {exc})"
             return DecodedVideo(None, None, None, rec.video_id, str(rec.path), " ".join(message.split()))
 
-    def decode(self, rec: VideoRecord) -> DecodedVideo:
+    def decode(
+        self, rec: VideoRecord, info: VideoInfo | None = None, display_side: int | None = None, shown: int = 0
+    ) -> DecodedVideo:
         """One record's sampled frames and its feature record; failures raise (``__getitem__`` turns them into
-        a message)."""
-        info, sampled = self.plan(rec)
-        indices = sampled.frame_indices
-        if not self.flow:
-            frames = self._frames(info, indices)
-            flow_frames = None
-        else:
+        a message). With ``shown`` > 0, ``display`` also holds the first ``shown`` sampled frames with their
+        shorter side at ``display_side`` (None: original size), converted from the same decoded pictures."""
+        info, sampled = self.plan(rec, info)
+        indices = list(sampled.frame_indices)
+        # flow pairs each frame with the next one (the previous for the last): one pass over the video for both
+        partners = [i + 1 if i + 1 < info.num_frames else i - 1 for i in indices] if self.flow else []
+        first = set(sorted(set(indices))[:shown])
+        sizes: list[Size] = [self.square, display_side] if first else [self.square]
+        squares, display = {}, {}
+        for i, images in iter_frames(info.path, indices + partners, info=info, sizes=sizes, threads=1):
+            squares[i] = images[0]
+            if i in first:
+                display[i] = images[1]
+        frames = np.stack([squares[i] for i in indices])
+        flow_frames = None
+        if self.flow:
             from wherewhen.video.flow import flow_image
 
-            partners = [i + 1 if i + 1 < info.num_frames else i - 1 for i in indices]
-            both = self._frames(info, [*indices, *partners])  # one pass over the video for the frames and partners
-            frames, others = both[: len(indices)].copy(), both[len(indices) :]
-            pairs = [(a, b) if p > i else (b, a) for a, b, i, p in zip(frames, others, indices, partners, strict=True)]
+            pairs = [(squares[min(i, p)], squares[max(i, p)]) for i, p in zip(indices, partners, strict=True)]
             flow_frames = torch.from_numpy(np.stack([flow_image(a, b, method=self.flow) for a, b in pairs]))
-        return DecodedVideo(
-            self.feature_record(rec, info, sampled), torch.from_numpy(frames), flow_frames, rec.video_id, str(rec.path)
-        )
+        record = self.feature_record(rec, info, sampled)
+        return DecodedVideo(record, torch.from_numpy(frames), flow_frames, rec.video_id, str(rec.path), None, display)
 
     def plan(self, rec: VideoRecord, info: VideoInfo | None = None) -> tuple[VideoInfo, Sampled]:
         """The video's probe (``info`` when given) and the frames this sampling takes from it (raises on an
@@ -111,9 +119,6 @@ class DecodeDataset(Dataset[DecodedVideo]):
     def square(self) -> CenterSquare:
         """What each sampled frame becomes: the backbone's centred square."""
         return CenterSquare(self.resize, self.size)
-
-    def _frames(self, info: VideoInfo, indices: list[int]) -> np.ndarray:
-        return read_frames(info.path, indices, info=info, shorter_side=self.square, threads=1)
 
 
 def boxes_at(rec: VideoRecord, info: VideoInfo, indices: list[int]) -> list[tuple[float, float, float, float] | None]:
