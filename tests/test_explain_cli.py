@@ -228,3 +228,33 @@ def test_frames_are_drawn_in_order_and_a_dead_encoder_stops_the_drawing(run_dir:
         with pytest.raises(OSError, match="disk full"):  # not a wait forever on the full queue
             hand_over(queue, np.zeros(1), dead)
         hand_over(queue, None, dead, check=False)  # the end marker after an error returns quietly
+
+
+def test_a_drawing_error_leaves_nothing_and_the_threads_serve_the_next_explanation(
+    run_dir: Path, bikes_mp4: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drawing and encoding threads live for the process; an error on one frame stops the encoder, removes its
+    temporary file and the staging folder, and leaves the threads working."""
+    import threading
+
+    from wherewhen.explain import writer
+
+    explanation = Explainer.from_pretrained(run_dir, device="cpu").explain(bikes_mp4)
+    write_explanation(explanation, tmp_path / "first")
+    threads = threading.active_count()
+    original = writer.overlay_heatmap
+
+    def fails_on_row_5(image: np.ndarray, attention: np.ndarray, *args: object) -> np.ndarray:
+        if attention is explanation.frames[5].attention:
+            raise ValueError("bad frame")
+        return original(image, attention, *args)
+
+    monkeypatch.setattr(writer, "overlay_heatmap", fails_on_row_5)
+    with pytest.raises(ValueError, match="bad frame"):
+        write_explanation(explanation, tmp_path / "broken")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first"]  # no output, no staging folder, no temp files
+    files = write_explanation(explanation, tmp_path / "second")
+    assert len(decode_all(files["video"])) == len(explanation.frames)
+    assert (tmp_path / "second" / FILES["sheet"]).read_bytes() == (tmp_path / "first" / FILES["sheet"]).read_bytes()
+    assert threading.active_count() == threads and writer.worker_threads() is writer.worker_threads()

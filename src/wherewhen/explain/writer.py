@@ -1,8 +1,8 @@
 """Write an explanation folder: the annotated MP4, the contact sheet PNG, the JSON and the HTML report.
 
-The MP4 is encoded in a thread (PyAV and x264 release the GIL) while two more draw the frames (OpenCV and NumPy
-release it too) and this one hands them over in order; the contact sheet, the JSON and the HTML are written as the
-encoder finishes.
+The MP4 is encoded in a thread (PyAV and x264 release the GIL) while two more draw the heatmaps (OpenCV and NumPy
+release it too) and this one hands them over in order; the contact sheet, the JSON and the HTML are written while
+the encoder finishes. The threads are kept for the process (``worker_threads``).
 
 Everything is written into a temporary sibling folder that replaces the output folder only once every file is
 complete, so a crash or Ctrl-C leaves the old folder (or none) and never a half-written one. An existing folder
@@ -16,9 +16,10 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from queue import Full, Queue
 from typing import Any, TypeVar
@@ -30,13 +31,13 @@ from wherewhen.explain.explainer import Explainer, one_line_errors
 from wherewhen.explain.explanation import Explanation
 from wherewhen.explain.frames import Display, display_for, iter_display_frames
 from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
-from wherewhen.explain.overlay import Composer, encode_mp4, overlay_rate
+from wherewhen.explain.overlay import Composer, as_i420, encode_mp4, overlay_rate
 from wherewhen.explain.plots import contact_sheet, sheet_rows, thumbnail, write_png
 from wherewhen.explain.report import write_html, write_json
 from wherewhen.video.probe import probe
 
 PREFETCH_FRAMES = 64  # frames at display size decoded with the backbone's (the rest follow a chunk at a time)
-QUEUED_FRAMES = 8  # finished frames waiting for the encoder
+QUEUED_FRAMES = 32  # frames with their heatmap waiting for the encoder (at most 50 MB at 960 x 540)
 DRAWERS = 2  # threads drawing frames (OpenCV and NumPy release the GIL); the encoder has its own
 
 T = TypeVar("T")
@@ -137,56 +138,72 @@ def render(
 ) -> None:
     """The four files of ``FILES`` in ``folder``; ``frames`` yields every row's frame at ``display`` size.
 
-    Frames are drawn (heatmap, annotations, thumbnail) by a few threads, in order, and handed to the encoder's
-    thread; the contact sheet, JSON and HTML follow while it finishes.
+    The drawing threads put the heatmap on each frame (and make its thumbnail when it is on the contact sheet), in
+    order; the encoder's thread adds the annotations and the timeline and encodes. The heatmaps run ahead of the
+    encoder, so the contact sheet (a PNG of about 20 ms) is written while the MP4 is still being encoded.
     """
     wanted = set(sheet_rows(explanation, options.sheet_frames))
     crop = display.crop(explanation.crop)
     compose = Composer(explanation, display)
 
-    def draw(row: int, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def heat(row: int, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         heated = overlay_heatmap(image, explanation.frames[row].attention, crop, options.style)
-        thumb = thumbnail(heated, row, explanation, display, options.thumb_width) if row in wanted else None
-        return compose(heated, row), thumb
+        return heated, thumbnail(heated, row, explanation, display, options.thumb_width) if row in wanted else None
 
     thumbs: dict[int, np.ndarray] = {}
-    queue: Queue[np.ndarray | None] = Queue(maxsize=QUEUED_FRAMES)
-    rate = overlay_rate(explanation, options.fps)
-    with ThreadPoolExecutor(max_workers=1) as encoding, ThreadPoolExecutor(max_workers=DRAWERS) as drawing:
-        encoder = encoding.submit(encode_mp4, folder / FILES["video"], drain(queue), rate)
+    queue: Queue[tuple[int, np.ndarray] | None] = Queue(maxsize=QUEUED_FRAMES)
+    encoding, drawing = worker_threads()
+    composed = (as_i420(compose(heated, row)) for row, heated in drain(queue))  # runs in the encoder's thread
+    encoder = encoding.submit(encode_mp4, folder / FILES["video"], composed, overlay_rate(explanation, options.fps))
+    try:
         try:
-            for row, (canvas, thumb) in enumerate(in_order(drawing, draw, enumerate(frames), 2 * DRAWERS)):
+            for row, (heated, thumb) in enumerate(in_order(drawing, heat, enumerate(frames), 2 * DRAWERS)):
                 if thumb is not None:
                     thumbs[row] = thumb
-                hand_over(queue, canvas, encoder)
+                hand_over(queue, (row, heated), encoder)
         finally:
             hand_over(queue, None, encoder, check=False)  # the end of the frames, also after an error here
         write_png(contact_sheet(explanation, thumbs), folder / FILES["sheet"])
         write_json(explanation, folder / FILES["json"])
         write_html(explanation, folder / FILES["html"], {k: v for k, v in FILES.items() if k != "html"})
-        encoder.result()
+    finally:
+        wait([encoder])  # its temporary file is gone before the caller removes the folder
+    encoder.result()
+
+
+@cache
+def worker_threads() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    """The encoder's thread and the drawing threads, kept for the whole process: with OpenCV 5 a thread's first
+    text call (``cv2.getTextSize``, ``cv2.putText``) costs 20-30 ms (it sets up the font for that thread), which
+    fresh threads for every explanation would pay each time."""
+    return (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="wherewhen-encode"),
+        ThreadPoolExecutor(max_workers=DRAWERS, thread_name_prefix="wherewhen-draw"),
+    )
 
 
 def in_order(pool: Executor, fn: Callable[..., T], items: Iterable[tuple[Any, ...]], ahead: int) -> Iterator[T]:
     """``fn(*item)`` of each item, computed in ``pool`` with at most ``ahead`` under way, yielded in order."""
     pending: deque[Future[T]] = deque()
-    for item in items:
-        pending.append(pool.submit(fn, *item))
-        if len(pending) >= ahead:
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, *item))
+            if len(pending) >= ahead:
+                yield pending.popleft().result()
+        while pending:
             yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    finally:  # the caller stopped early (an error): work not yet started is dropped
+        for future in pending:
+            future.cancel()
 
 
-def drain(queue: Queue[np.ndarray | None]) -> Iterator[np.ndarray]:
+def drain(queue: Queue[T | None]) -> Iterator[T]:
     """The items put on ``queue`` up to the first None."""
     while (item := queue.get()) is not None:
         yield item
 
 
-def hand_over(
-    queue: Queue[np.ndarray | None], item: np.ndarray | None, consumer: Future[Any], check: bool = True
-) -> None:
+def hand_over(queue: Queue[T | None], item: T | None, consumer: Future[Any], check: bool = True) -> None:
     """Put ``item`` on ``queue``, waiting while it is full, unless ``consumer`` has stopped (then its error is
     raised, with ``check``)."""
     while True:
