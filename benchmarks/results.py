@@ -20,6 +20,7 @@ class Figure:
     target: str = ""
     command: str = ""
     note: str = ""
+    date: str = ""  # when it was measured (a figure kept from earlier results keeps its own date)
 
 
 @dataclass
@@ -55,9 +56,14 @@ class Results:
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         }
         json_path = folder / "results.json"
+        for f in self.figures:
+            f.date = f.date or machine["date"]
         if keep_previous and json_path.is_file():
             measured = {(f.section, f.name): f for f in self.figures}
-            previous = [Figure(**f) for f in json.loads(json_path.read_text()).get("figures", [])]
+            earlier = json.loads(json_path.read_text())
+            previous = [Figure(**f) for f in earlier.get("figures", [])]
+            for f in previous:  # results written before figures carried dates: the file's date
+                f.date = f.date or earlier.get("machine", {}).get("date", "")
             merged = [measured.pop((f.section, f.name), f) for f in previous]  # keep the previous order
             self.figures = merged + list(measured.values())
         atomic_write_text(
@@ -66,14 +72,19 @@ class Results:
         lines = [
             "# Benchmark results",
             "",
-            f"Written by `make bench` on {machine['date']}: Python {machine['python']}, "
+            f"Written by `make bench` on {machine['date']} (a run of some sections keeps the other figures and their "
+            f"dates): Python {machine['python']}, "
             f"torch {machine['torch']}, {machine['cpu_count']} CPU cores"
             + (f", GPU {machine['cuda']}" if machine["cuda"] else ", no GPU")
             + ".",
             "",
         ]
         for section in dict.fromkeys(f.section for f in self.figures):
-            lines += [f"## {section}", "", "| figure | value | target | command |", "|---|---|---|---|"]
+            dates = sorted({f.date for f in self.figures if f.section == section and f.date})
+            lines += [f"## {section}", ""]
+            if dates:
+                lines += [f"Measured {' and '.join(dates)}.", ""]
+            lines += ["| figure | value | target | command |", "|---|---|---|---|"]
             for f in (f for f in self.figures if f.section == section):
                 value = f"{f.value:.3f}" if isinstance(f.value, float) else str(f.value)
                 note = f" ({f.note})" if f.note else ""
