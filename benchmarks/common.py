@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -27,8 +28,18 @@ def embedded_store(preset: str = "default") -> Path:
     root, store = WORK / f"embedded-{preset}", WORK / f"embedded-{preset}-features"
     generate_benchmark(root, benchmark_preset(preset))
     index = read_dataset("embedded", root)
+    drop_stale_store(store)
     extract_videos(index.records, store, ExtractOptions(flow="dis"), classes=index.classes)
     return store
+
+
+def drop_stale_store(folder: Path) -> None:
+    """Delete a work store whose cubes this version would make differently (``StoreInfo.preprocessing``): extraction
+    resumes into an existing store, so an old one would be reused as it is."""
+    from wherewhen.features.store import stale_preprocessing
+
+    if stale_preprocessing(folder):
+        shutil.rmtree(folder)
 
 
 class Stopwatch:

@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from benchmarks.common import WORK, shared_data
+from benchmarks.common import WORK, drop_stale_store, shared_data
 from benchmarks.results import Results
 
 COMMAND = "python -m benchmarks.ud810_accuracy"
@@ -36,6 +36,7 @@ def fold_stores(folder: Path) -> list[tuple[str, Path]]:
     for person in ("P1", "P2", "P3"):
         index = read_dataset("folder", folder, split=person, label_pattern=LABEL_PATTERN, group_pattern=GROUP_PATTERN)
         out = WORK / f"ud810-{person}-out"
+        drop_stale_store(out)
         extract_videos(index.records, out, ExtractOptions(progress=False, flow="dis"), classes=index.classes)
         stores.append((person, out))
     return stores

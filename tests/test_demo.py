@@ -41,3 +41,23 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path) -> None:
         say=lambda _: None,
     )
     assert [s.top1 for s in again.scores] == [s.top1 for s in result.scores]  # finished steps are reused
+
+    # A demo folder from before the preprocessing tag: its cubes and models are made again, not mixed with new ones.
+    info_path = tmp_path / "features" / "store.json"
+    info = json.loads(info_path.read_text())
+    del info["preprocessing"]
+    info_path.write_text(json.dumps(info))
+    said: list[str] = []
+    trained_before = (tmp_path / "runs" / "stam" / "run.json").stat().st_mtime_ns
+    remade = run_demo(
+        tmp_path,
+        models=("stam", "lstm_avg"),
+        benchmark_overrides=TINY,
+        train_overrides=("train.epochs=1",),
+        progress=False,
+        say=said.append,
+    )
+    assert any("older version" in line and "resize-then-crop" in line for line in said)
+    assert json.loads(info_path.read_text())["preprocessing"] == "centred-square"
+    assert (tmp_path / "runs" / "stam" / "run.json").stat().st_mtime_ns != trained_before
+    assert [s.top1 for s in remade.scores] == [s.top1 for s in result.scores]  # the same cubes again, the same models

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from wherewhen.datasets.inputs import records_from_inputs
 from wherewhen.errors import FeatureStoreError
 from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.extract import ExtractOptions, extract_videos
-from wherewhen.features.store import FeatureStore
+from wherewhen.features.store import LEGACY_PREPROCESSING, PREPROCESSING, FeatureStore, StoreInfo
 from wherewhen.video.decode import read_frames
 from wherewhen.video.flow import flow_image
 from wherewhen.video.sampling import SamplingSpec
@@ -131,6 +132,25 @@ def test_store_refuses_other_settings_and_truncated_files(tmp_path: Path, ud810_
         index.records, out, ExtractOptions(sampling=SamplingSpec(frames=4), progress=False, workers=0)
     )
     assert again.written == 1 and store.load("PS7A1P1T1")["rgb"].shape == (4, 1280, 7, 7)
+
+
+def test_cubes_from_the_older_preprocessing_are_not_mixed_in(tmp_path: Path, ud810_dir: Path) -> None:
+    """A store.json without "preprocessing" was written when frames were scaled whole, then cropped: extraction
+    refuses to add cubes made from the centred square to it, and says why."""
+    index = records_from_inputs([ud810_dir / "PS7A1P1T1.avi"])
+    out = tmp_path / "store"
+    options = ExtractOptions(sampling=SamplingSpec(frames=4), progress=False, workers=0)
+    extract_videos(index.records, out, options)
+    store = FeatureStore(out)
+    assert store.info.preprocessing == PREPROCESSING == "centred-square"
+    old = json.loads(store.info_path.read_text())
+    del old["preprocessing"]
+    store.info_path.write_text(json.dumps(old))
+    assert store.info.preprocessing == LEGACY_PREPROCESSING and store.info.compatible_with(
+        StoreInfo.from_dict(old | {"preprocessing": PREPROCESSING})
+    ) == ["preprocessing"]
+    with pytest.raises(FeatureStoreError, match="different preprocessing"):
+        extract_videos(index.records, out, options)
 
 
 def test_sliding_windows_on_an_untrimmed_clip(tmp_path: Path, bikes_mp4: Path) -> None:

@@ -101,3 +101,16 @@ def test_broken_or_missing_files(saved: tuple[Path, torch.nn.Module], tmp_path: 
     config.unlink()
     assert _error(directory).startswith(str(config))
     assert "missing" in _error(tmp_path / "nowhere")
+
+
+def test_a_model_saved_before_the_preprocessing_tag_reads_as_resize_then_crop(
+    saved: tuple[Path, torch.nn.Module],
+) -> None:
+    directory, _ = saved
+    assert load_pretrained(directory).features.preprocessing == "centred-square"
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    del config["features"]["preprocessing"]
+    path.write_text(json.dumps(config))
+    features = load_pretrained(directory).features
+    assert features.preprocessing == "resize-then-crop" and features.compatible_with(INFO) == ["preprocessing"]

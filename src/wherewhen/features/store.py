@@ -31,6 +31,12 @@ from wherewhen.errors import FeatureStoreError
 
 STORE_FORMAT = "wherewhen-features/1"
 FEATURE_SUFFIX = ".safetensors"
+# How a decoded frame becomes the backbone's input. "centred-square": the square of the original frame that a
+# centre crop after the shorter-side resize keeps is cut first, then area-resized (``video.transforms.CenterSquare``).
+# Stores and models from before the tag used "resize-then-crop" (FFmpeg scaled the whole frame, then the crop): the
+# pixels differ by resampling, so cubes of the two kinds are not mixed in one store or one resumed run.
+PREPROCESSING = "centred-square"
+LEGACY_PREPROCESSING = "resize-then-crop"
 
 
 @dataclass
@@ -46,11 +52,30 @@ class StoreInfo:
     dtype: str = "float16"
     classes: list[str] = field(default_factory=list)
     format: str = STORE_FORMAT
+    preprocessing: str = PREPROCESSING
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StoreInfo:
+        """From its JSON form (store.json, a run's or a saved model's "features"); unknown keys are ignored, and a
+        description without "preprocessing" was written before the tag existed (``LEGACY_PREPROCESSING``).
+        Raises TypeError when a required field is missing."""
+        known = {f.name for f in fields(cls)}
+        return cls(**({"preprocessing": LEGACY_PREPROCESSING} | {k: v for k, v in data.items() if k in known}))
 
     def compatible_with(self, other: StoreInfo) -> list[str]:
         """Names of the fields that differ in a way that makes the cubes incomparable."""
-        keys = ("backbone", "input_size", "grid", "channels", "sampling", "flow", "dtype")
+        keys = ("backbone", "input_size", "grid", "channels", "sampling", "flow", "dtype", "preprocessing")
         return [k for k in keys if getattr(self, k) != getattr(other, k)]
+
+
+def stale_preprocessing(folder: str | Path) -> str | None:
+    """The preprocessing of the store in ``folder`` when it is not this version's (its cubes would not match new
+    ones), else None (also when there is no store)."""
+    store = FeatureStore(folder)
+    if not store.info_path.is_file():
+        return None
+    made = store.info.preprocessing
+    return made if made != PREPROCESSING else None
 
 
 @dataclass
@@ -156,8 +181,8 @@ class FeatureStore:
             raise FeatureStoreError(self.root, "not a feature store (no store.json); run `wherewhen extract` first")
         try:
             data = json.loads(self.info_path.read_text(encoding="utf-8"))
-            return StoreInfo(**data)
-        except (json.JSONDecodeError, TypeError) as exc:
+            return StoreInfo.from_dict(data)
+        except (json.JSONDecodeError, TypeError, AttributeError) as exc:
             raise FeatureStoreError(self.info_path, f"unreadable store description ({exc})") from None
 
     # ---- per-video files ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -141,11 +141,10 @@ def read_model_config(directory: Path) -> dict[str, Any]:
 
 def _features(config: dict[str, Any], path: Path) -> StoreInfo:
     data = config["features"]
-    known = {f.name for f in fields(StoreInfo)}
     if not isinstance(data, dict):
         raise CheckpointError(path, "features must be a JSON object")
     try:
-        return StoreInfo(**{k: v for k, v in data.items() if k in known})
+        return StoreInfo.from_dict(data)
     except TypeError as exc:
         raise CheckpointError(path, f"features: {exc}") from None
 

@@ -156,8 +156,8 @@ def _check_resumable(run_dir: Path, run: dict[str, Any], store: FeatureStore, in
             f"({', '.join(run.get('classes', []))}); resume with the store it was trained on",
         )
     try:
-        trained_on = StoreInfo(**run["features"])
-    except (KeyError, TypeError) as exc:
+        trained_on = StoreInfo.from_dict(run["features"])
+    except (KeyError, TypeError, AttributeError) as exc:
         raise CheckpointError(run_dir / "run.json", f"bad features entry ({exc})") from None
     diff = trained_on.compatible_with(info)
     if diff:
