@@ -184,3 +184,26 @@ def test_cli_generates_and_reports_bad_knobs_in_one_line(tmp_path: Path, capsys:
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_script_on_standard_input_generates_in_process(twice: tuple[Path, Path], tmp_path: Path) -> None:
+    """Worker processes re-run the main script from its file; a script read from stdin has none, so the videos are
+    rendered in that process instead of failing with a broken process pool."""
+    import subprocess
+    import sys
+
+    script = (
+        "from pathlib import Path\n"
+        "from wherewhen.datasets.benchmark import BenchmarkConfig, generate_benchmark\n"
+        "from wherewhen.datasets.benchmark.generate import main_is_importable\n"
+        "assert not main_is_importable()\n"
+        f"config = BenchmarkConfig(**{TINY.__dict__!r})\n"
+        f"generate_benchmark(Path({str(tmp_path / 'stdin')!r}), config, workers=2)\n"
+    )
+    done = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, _ = twice
+    videos = sorted((first / "videos").rglob("*.mp4"))
+    assert len(videos) == 12
+    for video in videos:
+        assert (tmp_path / "stdin" / video.relative_to(first)).read_bytes() == video.read_bytes()

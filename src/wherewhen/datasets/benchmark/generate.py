@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -117,6 +118,14 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def main_is_importable() -> bool:
+    """Whether "spawn" worker processes can start: they re-run the main script from its file, which a script read
+    from standard input (``python - < script.py``: ``__file__`` is "<stdin>") does not have. Without it the
+    videos are rendered in this process."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or Path(path).is_file()
+
+
 def generate_benchmark(
     root: str | Path,
     config: BenchmarkConfig,
@@ -146,7 +155,7 @@ def generate_benchmark(
 
     jobs = [(p.label, p.video_index, str(videos / video_relpath(p))) for p in todo]
     workers = default_workers() if workers is None else max(1, workers)
-    if workers == 1 or len(jobs) <= 1:
+    if workers == 1 or len(jobs) <= 1 or not main_is_importable():
         for label, index, path in jobs:
             render_video(config, label, index, path)
             done += 1
