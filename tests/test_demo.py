@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import av
 
-from wherewhen.demo import run_demo
+from wherewhen.demo import DemoResult, run_demo
 
 TINY = {"classes": 3, "videos_per_class": 4, "frames": 24, "width": 96, "height": 96, "distractors": 2}
 
 
-def test_demo_runs_every_step_and_resumes(tmp_path: Path) -> None:
-    result = run_demo(
-        tmp_path,
+def tiny_demo(out: Path, say: Callable[[str], None] = lambda _: None) -> DemoResult:
+    return run_demo(
+        out,
         models=("stam", "lstm_avg"),
         benchmark_overrides=TINY,
         train_overrides=("train.epochs=1",),
         progress=False,
-        say=lambda _: None,
+        say=say,
     )
+
+
+def test_demo_runs_every_step_and_resumes(tmp_path: Path) -> None:
+    result = tiny_demo(tmp_path)
     assert [s.model for s in result.scores] == ["stam", "lstm_avg"]
     for score in result.scores:
         assert 0.0 <= score.top1 <= 1.0 and score.pointing_game is not None and score.temporal_map_05 is not None
@@ -32,14 +37,7 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path) -> None:
     assert explanation["label"] in ["Cat", "Coffee", "Galaxy"]
     assert len(result.steps) == 6
 
-    again = run_demo(
-        tmp_path,
-        models=("stam", "lstm_avg"),
-        benchmark_overrides=TINY,
-        train_overrides=("train.epochs=1",),
-        progress=False,
-        say=lambda _: None,
-    )
+    again = tiny_demo(tmp_path)
     assert [s.top1 for s in again.scores] == [s.top1 for s in result.scores]  # finished steps are reused
 
     # A demo folder from before the preprocessing tag: its cubes and models are made again, not mixed with new ones.
@@ -49,14 +47,7 @@ def test_demo_runs_every_step_and_resumes(tmp_path: Path) -> None:
     info_path.write_text(json.dumps(info))
     said: list[str] = []
     trained_before = (tmp_path / "runs" / "stam" / "run.json").stat().st_mtime_ns
-    remade = run_demo(
-        tmp_path,
-        models=("stam", "lstm_avg"),
-        benchmark_overrides=TINY,
-        train_overrides=("train.epochs=1",),
-        progress=False,
-        say=said.append,
-    )
+    remade = tiny_demo(tmp_path, say=said.append)
     assert any("older version" in line and "resize-then-crop" in line for line in said)
     assert json.loads(info_path.read_text())["preprocessing"] == "centred-square"
     assert (tmp_path / "runs" / "stam" / "run.json").stat().st_mtime_ns != trained_before
