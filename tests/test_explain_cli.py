@@ -175,6 +175,22 @@ def test_model_from_another_version_is_refused(
     assert "not a saved model directory" in err
 
 
+def test_a_model_from_before_the_preprocessing_tag_explains_with_a_note(
+    run_dir: Path, bikes_mp4: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert Explainer.from_pretrained(run_dir).notes == []
+    model = shutil.copytree(run_dir / "model", tmp_path / "model")
+    config = json.loads((model / "config.json").read_text())
+    del config["features"]["preprocessing"]
+    (model / "config.json").write_text(json.dumps(config))
+    (note,) = Explainer.from_pretrained(model).notes
+    assert "resize-then-crop" in note and "centred-square" in note
+    main(["explain", str(model), str(bikes_mp4), "-o", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert note in captured.err and captured.out.startswith(f"{bikes_mp4.name}: ")
+    assert (tmp_path / "out" / FILES["html"]).is_file()
+
+
 def test_existing_output_is_kept_unless_forced(
     run_dir: Path, bikes_mp4: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -35,6 +35,8 @@ def register(app: typer.Typer) -> None:
         explainer = Explainer.from_pretrained(
             model, device=device, threshold=threshold, backbone_weights=backbone_weights
         )
+        for note in explainer.notes:
+            typer.echo(note, err=True)
         explanation, files = explain_to_folder(explainer, video, out, force=force, options=options)
         typer.echo(f"{video.name}: {explanation.label} ({explanation.confidence:.1%})")
         for name, p in explanation.top5:

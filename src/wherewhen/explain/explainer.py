@@ -38,7 +38,7 @@ from wherewhen.explain.explanation import AttendedSegment, Explanation, FrameExp
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
 from wherewhen.features.forward import run_backbone
 from wherewhen.features.overlap import embed_while_decoding
-from wherewhen.features.store import FeatureRecord, StoreInfo
+from wherewhen.features.store import PREPROCESSING, FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
 from wherewhen.train.distributed import resolve_device
 from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
@@ -110,6 +110,18 @@ class Explainer:
         pretrained = load_pretrained(model_dir)
         kwargs.setdefault("frames", run_frames(model_dir))
         return cls(pretrained.model, pretrained.classes, pretrained.features, device=device, **kwargs)
+
+    @property
+    def notes(self) -> list[str]:
+        """What the user should know about how this explanation is made (printed by the ``explain`` command)."""
+        made = self.features.preprocessing
+        if made == PREPROCESSING:
+            return []
+        return [
+            f"note: the model was trained on cubes of {made} frames, from an older wherewhen; explain cuts the "
+            f"{PREPROCESSING} first, so its cubes differ from the training cubes by resampling (extract and train "
+            "again to match)"
+        ]
 
     @property
     def backbone(self) -> Backbone:
