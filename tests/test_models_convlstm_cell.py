@@ -29,17 +29,21 @@ def reference_step(
     bias: torch.Tensor,
     in_ch: int,
     peep: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    weight_h: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """I, F, O, G with separate input-to-state and state-to-state convolutions, as in the paper."""
+    """I, F, O, G with separate input-to-state and state-to-state convolutions, as in the paper. ``weight`` holds
+    both kernels side by side, or (with ``weight_h``, the state-to-state kernel) only the input-to-state one."""
     hid = h.shape[1]
-    pad = weight.shape[-1] // 2
 
     def conv(w: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(inp, w, padding=pad)
+        return F.conv2d(inp, w, padding=w.shape[-1] // 2)
 
     def gate(k: int) -> torch.Tensor:
         rows = slice(k * hid, (k + 1) * hid)
-        w_x, w_h = weight[rows, :in_ch], weight[rows, in_ch:]
+        if weight_h is None:
+            w_x, w_h = weight[rows, :in_ch], weight[rows, in_ch:]
+        else:
+            w_x, w_h = weight[rows], weight_h[rows]
         return conv(w_x, x) + conv(w_h, h) + bias[rows].view(1, -1, 1, 1)
 
     w_ci, w_cf, w_co = peep if peep is not None else (0.0, 0.0, 0.0)
@@ -73,6 +77,29 @@ def test_cell_matches_step_by_step_reference(peephole: bool, kernel_size: int) -
             torch.testing.assert_close(c, c_ref)
 
 
+@pytest.mark.parametrize("input_kernel_size", [1, 5])
+def test_input_kernel_of_its_own_size(input_kernel_size: int) -> None:
+    """``input_kernel_size`` != ``kernel_size``: two convolutions; forward, and input_gates + step, follow the
+    equations with those kernels."""
+    torch.manual_seed(0)
+    in_ch, hid, k, b = 5, 4, 6, 2
+    cell = ConvLSTMCell(in_ch, hid, 3, grid=k, input_kernel_size=input_kernel_size).double()
+    assert cell.input is not None and not cell.fused and cell.fused_weight(b) is None
+    assert cell.input.weight.shape == (4 * hid, in_ch, input_kernel_size, input_kernel_size)
+    assert cell.gates.weight.shape == (4 * hid, hid, 3, 3) and cell.gates.bias[hid : 2 * hid].tolist() == [1.0] * hid
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    x = torch.randn(b, in_ch, k, k, dtype=torch.float64)
+    h, c = torch.randn(2, b, hid, k, k, dtype=torch.float64)
+    with torch.no_grad():
+        want = reference_step(x, h, c, cell.input.weight, cell.gates.bias, in_ch, None, cell.gates.weight)
+        w_x, w_h = cell.split_weights(b)
+        for got in (cell(x, (h, c)), cell.step(cell.input_gates(x, w_x), (h, c), w_h)):
+            torch.testing.assert_close(got[0], want[0])
+            torch.testing.assert_close(got[1], want[1])
+
+
 def test_cell_starts_with_forget_bias_one_and_zero_state() -> None:
     cell = ConvLSTMCell(3, 2, 3)
     assert cell.gates.bias[2:4].tolist() == [1.0, 1.0]
@@ -84,3 +111,5 @@ def test_cell_starts_with_forget_bias_one_and_zero_state() -> None:
 def test_even_kernel_is_rejected() -> None:
     with pytest.raises(ConfigError, match="odd"):
         ConvLSTMCell(3, 2, 2)
+    with pytest.raises(ConfigError, match="input_kernel_size must be odd"):
+        ConvLSTMCell(3, 2, 3, input_kernel_size=2)

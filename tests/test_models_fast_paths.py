@@ -39,7 +39,9 @@ def _one_thread() -> Iterator[None]:
 
 def reference_cell(cell: ConvLSTMCell, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     h, c = state
-    i, f, o, g = cell.gates(torch.cat([x, h], dim=1)).chunk(4, dim=1)
+    # with an input kernel of its own size, W_x* is in ``input``, W_h* and the bias in ``gates``
+    gates = cell.gates(torch.cat([x, h], dim=1)) if cell.input is None else cell.input(x) + cell.gates(h)
+    i, f, o, g = gates.chunk(4, dim=1)
     if cell.peephole:
         i = i + cell.w_ci * c
         f = f + cell.w_cf * c
@@ -112,6 +114,8 @@ def reference_stam(self: Any, cubes: Tensor, flow: Tensor | None = None) -> Mode
         energy = field.sum(dim=(2, 3, 4)) if self.energy == "sum" else field.mean(dim=(2, 3, 4))
         w = energy.softmax(dim=1)
         y = torch.einsum("bi,bickl->bckl", w, masked)
+        if self.input_spatial is not None:  # input_conv="separable": the depthwise part of W_x*
+            y = self.input_spatial(y)
         state = reference_cell(self.cell, y, state)
         weights.append(w)
         pooled.append(state[0].mean(dim=(2, 3)))
@@ -163,6 +167,7 @@ VARIANTS = [
     ("stam", {}),
     ("stam", {"peephole": True, "deep_output": True}),
     ("stam", {"energy": "sum", "reduce_dim": None}),
+    ("stam", {"input_conv": "separable", "deep_output": True}),
 ]
 
 
@@ -231,9 +236,13 @@ def test_fast_forward_matches_the_per_step_reference(
         torch.testing.assert_close(model.state_dict()[key], buffer, rtol=1e-9, atol=1e-11, msg=f"{name} {key}")
 
 
-@pytest.mark.parametrize("name", ["convlstm", "conv_alstm", "stam"])
-def test_float32_fast_forward_is_within_float_tolerance(name: str) -> None:
-    model = _randomized(name, {}).float().eval()
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [("convlstm", {}), ("conv_alstm", {}), ("stam", {}), ("stam", {"input_conv": "separable"})],
+    ids=["convlstm", "conv_alstm", "stam", "stam-separable"],
+)
+def test_float32_fast_forward_is_within_float_tolerance(name: str, kwargs: dict[str, Any]) -> None:
+    model = _randomized(name, kwargs).float().eval()
     cubes, _ = _inputs(1)
     with torch.no_grad():
         got, want = _flat(model(cubes.float())), _flat(REFERENCES[name](model, cubes.float()))

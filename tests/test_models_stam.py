@@ -107,3 +107,20 @@ def test_paper_variant_reads_out_through_the_convlstm_only() -> None:
         torch.testing.assert_close(out.logits, out.frame_logits.mean(dim=1))
     with pytest.raises(ConfigError, match="energy"):
         _model(energy="max")
+
+
+def test_separable_input_convolution_is_a_depthwise_then_a_1x1_kernel() -> None:
+    """input_conv="separable": the ConvLSTM's input-to-state convolution is a depthwise 3x3 (one filter per channel)
+    followed by the cell's 1x1 input kernel; the state-to-state kernel stays 3x3."""
+    full, separable = _model(), _model(input_conv="separable")
+    assert full.input_spatial is None and full.cell.input is None
+    assert separable.input_spatial is not None and separable.input_spatial.groups == separable.reduce.out_channels
+    assert separable.cell.input is not None and separable.cell.input.kernel_size == (1, 1)
+    assert separable.cell.gates.kernel_size == (3, 3)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(separable) < count(full)
+    with torch.no_grad():
+        out = separable.eval()(_cubes())
+    assert torch.isfinite(out.logits).all() and out.temporal.sum(dim=1).allclose(torch.ones(out.temporal.shape[0]))
+    with pytest.raises(ConfigError, match="input_conv"):
+        _model(input_conv="dilated")
