@@ -37,6 +37,15 @@ def test_two_sizes_from_one_decode_equal_two_separate_decodes(bikes_mp4: Path) -
     assert not np.array_equal(full[0], full[1])  # different frames, not one repeated
 
 
+def test_the_second_size_only_for_some_frames(bikes_mp4: Path) -> None:
+    items = dict(iter_frames(bikes_mp4, INDICES, sizes=[256, None], more_sizes_for=INDICES[:3]))
+    assert [len(items[i]) for i in INDICES] == [2, 2, 2] + [1] * 5
+    np.testing.assert_array_equal(
+        np.stack([items[i][0] for i in INDICES]), read_frames(bikes_mp4, INDICES, shorter_side=256)
+    )
+    np.testing.assert_array_equal(np.stack([items[i][1] for i in INDICES[:3]]), read_frames(bikes_mp4, INDICES[:3]))
+
+
 def test_overlapped_cubes_equal_the_plain_backbone_pass(bikes_mp4: Path, backbone) -> None:
     threads = torch.get_num_threads()
     done = embed_while_decoding(backbone, iter_frames(bikes_mp4, INDICES, sizes=[SQUARE, None], threads=1))

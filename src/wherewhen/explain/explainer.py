@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,6 @@ from wherewhen.features.store import PREPROCESSING, FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
 from wherewhen.train.distributed import resolve_device
 from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
-from wherewhen.video.decode import iter_frames
 from wherewhen.video.probe import VideoInfo
 from wherewhen.video.sampling import SamplingSpec
 
@@ -206,18 +204,11 @@ class Explainer:
             decoded = self.decode(video, info, display_side, display_frames)
             return (*self.embed(decoded), decoded.display)
         record, dataset = self.decoding(video)
-        path, square = record.path, dataset.square
         backbone = self.backbone
-        with one_line_errors(path):
+        with one_line_errors(record.path):
             info, sampled = dataset.plan(record, info)
-            distinct = sorted(set(sampled.frame_indices))
-            first, rest = distinct[:display_frames], distinct[display_frames:]
-            parts = []
-            if first:
-                parts.append(iter_frames(path, first, info=info, sizes=[square, display_side], threads=1))
-            if rest:
-                parts.append(iter_frames(path, rest, info=info, sizes=[square], threads=1))
-            done = embed_while_decoding(backbone, chain(*parts), self.batch_size)
+            pictures = dataset.pictures(info, list(sampled.frame_indices), None, display_side, display_frames)
+            done = embed_while_decoding(backbone, pictures, self.batch_size)
         self.timings["decode"] = done.decode_seconds
         self.timings["backbone"] = done.backbone_seconds
         rgb = torch.stack([done.cubes[i] for i in sampled.frame_indices])

@@ -6,6 +6,7 @@ exception that would stop the loader.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,12 +73,10 @@ class DecodeDataset(Dataset[DecodedVideo]):
         indices = list(sampled.frame_indices)
         # flow pairs each frame with the next one (the previous for the last): one pass over the video for both
         partners = [i + 1 if i + 1 < info.num_frames else i - 1 for i in indices] if self.flow else []
-        first = set(sorted(set(indices))[:shown])
-        sizes: list[Size] = [self.square, display_side] if first else [self.square]
         squares, display = {}, {}
-        for i, images in iter_frames(info.path, indices + partners, info=info, sizes=sizes, threads=1):
+        for i, images in self.pictures(info, indices, partners, display_side, shown):
             squares[i] = images[0]
-            if i in first:
+            if len(images) > 1:
                 display[i] = images[1]
         frames = np.stack([squares[i] for i in indices])
         flow_frames = None
@@ -88,6 +87,21 @@ class DecodeDataset(Dataset[DecodedVideo]):
             flow_frames = torch.from_numpy(np.stack([flow_image(a, b, method=self.flow) for a, b in pairs]))
         record = self.feature_record(rec, info, sampled)
         return DecodedVideo(record, torch.from_numpy(frames), flow_frames, rec.video_id, str(rec.path), None, display)
+
+    def pictures(
+        self,
+        info: VideoInfo,
+        indices: list[int],
+        also: list[int] | None = None,
+        display_side: int | None = None,
+        shown: int = 0,
+    ) -> Iterator[tuple[int, list[np.ndarray]]]:
+        """(index, [backbone square, display image]) of the frames ``indices`` and ``also`` (flow partners) in one
+        pass over the video, as they are decoded; the display image (shorter side ``display_side``) only for the
+        first ``shown`` distinct frames of ``indices``."""
+        first = sorted(set(indices))[:shown]
+        sizes: list[Size] = [self.square, display_side] if first else [self.square]
+        return iter_frames(info.path, indices + (also or []), info=info, sizes=sizes, threads=1, more_sizes_for=first)
 
     def plan(self, rec: VideoRecord, info: VideoInfo | None = None) -> tuple[VideoInfo, Sampled]:
         """The video's probe (``info`` when given) and the frames this sampling takes from it (raises on an

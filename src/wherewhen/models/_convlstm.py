@@ -52,7 +52,6 @@ class ConvLSTMCell(nn.Module):
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.fused = input_kernel_size == kernel_size
-        self.input_kernel_size = input_kernel_size
         # fused: one kernel over [X_t, H_{t-1}]; else W_x* in ``input`` and W_h* (with the bias) in ``gates``
         self.input = (
             None

@@ -7,7 +7,7 @@ not past the current position), and seek otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 import av
@@ -54,10 +54,12 @@ def iter_frames(
     info: VideoInfo | None = None,
     sizes: Sequence[Size] = (None,),
     threads: int = 0,
+    more_sizes_for: Collection[int] | None = None,
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """Yield ``(index, images)`` for each distinct frame of ``indices`` in increasing order, as soon as it is
     decoded; ``images`` holds the frame once per entry of ``sizes`` (shorter side, None = original size), each
-    converted from the same decoded picture (a frame needed at two sizes is decoded once). Errors as ``read_frames``.
+    converted from the same decoded picture (a frame needed at two sizes is decoded once). With ``more_sizes_for``,
+    only those indices get ``sizes[1:]``; the others get ``sizes[0]`` alone. Errors as ``read_frames``.
     """
     path = Path(path)
     info = info or probe(path)
@@ -66,11 +68,11 @@ def iter_frames(
     wanted = sorted(set(int(i) for i in indices))
     if wanted[0] < 0 or wanted[-1] >= info.num_frames:
         raise VideoError(path, f"frame index out of range 0..{info.num_frames - 1}: {wanted[0]}..{wanted[-1]}")
-    return _decode_wanted(path, info, wanted, list(sizes), threads)
+    return _decode_wanted(path, info, wanted, list(sizes), threads, more_sizes_for)
 
 
 def _decode_wanted(
-    path: Path, info: VideoInfo, wanted: list[int], sizes: list[Size], threads: int
+    path: Path, info: VideoInfo, wanted: list[int], sizes: list[Size], threads: int, more: Collection[int] | None
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     # Dimensions before rotation: rotation swaps width and height after the scaler.
     raw_w, raw_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
@@ -124,7 +126,8 @@ def _decode_wanted(
             just_seeked = False
             position = index
             if pending[0] <= index:
-                images = [_convert(frame, target, info.rotation) for target in targets]
+                needed = targets if more is None or pending[0] in more else targets[:1]
+                images = [_convert(frame, target, info.rotation) for target in needed]
                 while pending and pending[0] <= index:
                     last = (pending.pop(0), images)
                     yield last
