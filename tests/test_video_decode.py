@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from videos import counter_frame, write_video
-from wherewhen.video.decode import read_frames
+from wherewhen.video.decode import _SKIPPABLE_CODECS, _skipping_unwanted, read_frames
 from wherewhen.video.probe import probe
 from wherewhen.video.transforms import CenterSquare, center_crop_box
 
@@ -64,6 +64,60 @@ def test_read_frames_equals_sequential_decoding(name: str, bikes_mp4: Path, shar
         assert frames.shape == (len(indices), *reference[0].shape)
         for row, index in enumerate(indices):
             assert np.array_equal(frames[row], reference[index]), (name, index)
+
+
+def skipping_decode(path: Path, wanted: list[int]) -> list[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of every picture the B-skipping decode puts out for ``wanted``."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_count = 1
+        assert stream.codec_context.name in _SKIPPABLE_CODECS
+        return [(i, f.to_ndarray(format="rgb24")) for i, f in _skipping_unwanted(container, stream, set(wanted))]
+
+
+def assert_skips_only_unwanted_b_pictures(path: Path, wanted: list[int], reference: list[np.ndarray]) -> int:
+    """Every wanted frame comes out bit for bit as a full decode gives it, at its index; returns pictures decoded."""
+    out = skipping_decode(path, wanted)
+    indices = [i for i, _ in out]
+    assert indices == sorted(set(indices)), path.name  # increasing, none twice
+    got = dict(out)
+    for index in wanted:
+        assert np.array_equal(got[index], reference[index]), (path.name, index)
+    for index, frame in out:  # whatever else comes out is right too
+        assert np.array_equal(frame, reference[index]), (path.name, index)
+    return len(out)
+
+
+def test_b_pictures_nobody_wants_are_skipped_and_the_rest_is_bit_exact_on_every_ud810_clip(ud810_dir: Path) -> None:
+    rng = np.random.default_rng(3)
+    decoded = total = 0
+    for clip in sorted(ud810_dir.glob("*.avi")):
+        reference = decode_all(clip)
+        n = len(reference)
+        uniform = [min(n - 1, int((k + 0.5) * n / 16)) for k in range(16)]
+        for wanted in (uniform, sorted(rng.choice(n, 5, replace=False).tolist()), [n - 1], list(range(n))):
+            count = assert_skips_only_unwanted_b_pictures(clip, wanted, reference)
+            if wanted is uniform:
+                decoded, total = decoded + count, total + n
+        # extraction's path: read_frames on one thread (the skipping one) gives what a full decode gives
+        frames = read_frames(clip, uniform, threads=1)
+        assert all(np.array_equal(f, reference[i]) for f, i in zip(frames, uniform, strict=True)), clip.name
+    # 2 in 3 pictures are B; 16 wanted frames and the one before each keep theirs
+    assert decoded < 0.75 * total, (decoded, total)
+
+
+def test_b_pictures_of_a_written_mpeg4_avi_are_skipped_exactly(tmp_path: Path) -> None:
+    path = write_video(
+        tmp_path / "xvid.avi", 120, size=(320, 240), fps=25, paint=counter_frame, codec="mpeg4", b_frames=2
+    )
+    reference = decode_all(path)
+    assert len(reference) == 120
+    with av.open(str(path)) as container:
+        types = [int(f.pict_type) for f in container.decode(video=0)]
+    assert types.count(3) >= 70  # B pictures (AV_PICTURE_TYPE_B) to skip
+    for wanted in ([5, 6, 50, 119], [0], list(range(0, 120, 7))):
+        assert assert_skips_only_unwanted_b_pictures(path, wanted, reference) < 100
+        assert np.array_equal(read_frames(path, wanted, threads=1), np.stack([reference[i] for i in wanted]))
 
 
 def test_seeking_in_a_long_video_returns_the_exact_frames(tmp_path: Path) -> None:

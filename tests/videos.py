@@ -1,4 +1,5 @@
-"""Writing small test videos with PyAV (H.264), for cases no shipped clip covers (rotation, one frame, seeking)."""
+"""Writing small test videos with PyAV (H.264 or MPEG-4 Part 2), for cases no shipped clip covers (rotation,
+one frame, seeking, B pictures)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,18 @@ def write_video(
     paint: Callable[[int], np.ndarray] | None = None,
     rotation: int | None = None,
     gop: int | None = None,
+    codec: str = "libx264",
+    b_frames: int | None = None,
 ) -> Path:
-    """Write ``frames`` frames of (width, height) ``size``; ``paint(i)`` returns frame i as uint8 RGB."""
+    """Write ``frames`` frames of (width, height) ``size``; ``paint(i)`` returns frame i as uint8 RGB.
+
+    ``codec="mpeg4"`` gives MPEG-4 Part 2 (what DivX and Xvid AVIs hold), with ``b_frames`` B pictures in a row."""
     width, height = size
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if b_frames is not None:
+            stream.codec_context.max_b_frames = b_frames
         if gop:
             stream.options = {"g": str(gop)}
         if rotation is not None:

@@ -3,6 +3,11 @@
 Frame ``i`` is the i-th frame in presentation order, located by its timestamp: ``round((pts - start) * tb * fps)``.
 Between two wanted frames we keep decoding when that is cheaper than a seek (the next wanted frame's keyframe is
 not past the current position), and seek otherwise.
+
+A video decoded from its start without seeking (AVI: DivX and Xvid files, UCF101, HMDB51) skips the B pictures no one
+wants: nothing references them, so the others decode bit for bit the same. The MPEG-4 Part 2 decoder puts out one
+picture per packet after a delay fixed at the start, so packet k holds picture k - delay, and a skipped packet is
+exactly one missing picture (B pictures are 2 in 3 of the ud810 clips, and half of their decoding time).
 """
 
 from __future__ import annotations
@@ -96,7 +101,8 @@ def _decode_wanted(
 
         position = -1  # index of the last decoded frame; -1 right after opening or seeking
         pending = list(wanted)
-        frames = container.decode(stream)
+        skipping = threads == 1 and not keyframes and stream.codec_context.name in _SKIPPABLE_CODECS
+        frames = _skipping_unwanted(container, stream, set(wanted)) if skipping else _counted(container, stream)
         check_seek, just_seeked = True, False
         while pending:
             target = pending[0]
@@ -104,10 +110,10 @@ def _decode_wanted(
                 check_seek = False
                 if _should_seek(position, target, keyframes, pts_of):
                     container.seek(max(pts_of(target) - 1, start), stream=stream, backward=True, any_frame=False)
-                    frames = container.decode(stream)
+                    frames = _counted(container, stream)
                     just_seeked = True
             try:
-                frame = next(frames, None)
+                counted, frame = next(frames, (None, None))
             except av.FFmpegError as exc:
                 raise VideoError(path, f"corrupt stream near frame {position + 1} ({_ffmpeg_reason(exc)})") from None
             if frame is None:
@@ -116,11 +122,11 @@ def _decode_wanted(
             if just_seeked and frame.pts is not None:
                 index = round((frame.pts - start) * time_base * info.fps)
             else:
-                index = position + 1
+                index = position + 1 if counted is None else counted
             if just_seeked and index > target:
                 # The seek landed past the target: decode from the start instead, without seeking again.
                 container.seek(start, stream=stream, backward=True, any_frame=False)
-                frames = container.decode(stream)
+                frames = _counted(container, stream)
                 keyframes, position, just_seeked = [], -1, False
                 continue
             just_seeked = False
@@ -146,6 +152,63 @@ def _decode_wanted(
                 f"stream ends after {position + 1} of the {info.num_frames} frames its header announces "
                 "(truncated or corrupt)",
             )
+
+
+# Decoders that emit one picture per packet after a fixed delay, where skipping a B picture removes just that one.
+_SKIPPABLE_CODECS = {"mpeg4"}
+
+Frames = Iterator[tuple[int | None, av.VideoFrame]]
+
+
+def _counted(container: av.container.InputContainer, stream: av.VideoStream) -> Frames:
+    """Every frame from the current position; the caller counts them (no index given)."""
+    for frame in container.decode(stream):
+        yield None, frame
+
+
+def _skipping_unwanted(container: av.container.InputContainer, stream: av.VideoStream, wanted: set[int]) -> Frames:
+    """(index, frame) from the start of the stream, with the B pictures of unwanted indices skipped (not decoded).
+
+    Should the decoder ever break the one-picture-per-packet rule, skipping stops: the stream is decoded again from
+    the start and the frames are counted as they come, from the index reached.
+    """
+    context = stream.codec_context
+    # A not-coded picture (N-VOP) repeats the B picture before it, and comes out only if that one was decoded.
+    needed = wanted | {i - 1 for i in wanted}
+    delay = None  # packets fed before the first picture came out
+    fed = reached = 0  # packets fed; index of the next picture
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:  # the end: drain the decoder below
+                continue
+            slot = None if delay is None else fed - delay
+            context.skip_frame = "DEFAULT" if slot is None or slot in needed else "NONREF"
+            pictures = context.decode(packet)
+            fed += 1
+            if slot is None:
+                delay = fed - 1 if pictures else None
+            elif len(pictures) > 1 or (slot in wanted and not pictures):
+                raise _OffTheRule
+            for picture in pictures:
+                yield reached, picture
+                reached += 1
+            reached += slot is not None and not pictures  # a skipped picture
+        context.skip_frame = "DEFAULT"
+        for picture in context.decode(None):
+            yield reached, picture
+            reached += 1
+    except _OffTheRule:
+        context.skip_frame = "DEFAULT"
+        container.seek(stream.start_time or 0, stream=stream, backward=True, any_frame=False)
+        for index, frame in enumerate(container.decode(stream)):
+            if index >= reached:
+                yield index, frame
+    finally:
+        context.skip_frame = "DEFAULT"
+
+
+class _OffTheRule(Exception):
+    """A decoder emitted no picture or several for one packet: which packet holds which frame is no longer known."""
 
 
 def _should_seek(position: int, target: int, keyframes: list[int], pts_of: Callable[[int], int]) -> bool:
