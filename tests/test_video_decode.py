@@ -106,6 +106,20 @@ def test_b_pictures_nobody_wants_are_skipped_and_the_rest_is_bit_exact_on_every_
     assert decoded < 0.75 * total, (decoded, total)
 
 
+def test_a_wanted_picture_that_does_not_come_out_makes_it_decode_everything_again(ud810_dir: Path) -> None:
+    # In this clip frame 2 is a not-coded picture (N-VOP) repeating the B picture before it. Told not to decode the
+    # pictures before wanted ones, the B is skipped and frame 2 never comes out: the decode starts again, skips
+    # nothing, and still gives frame 2 exactly.
+    clip = ud810_dir / "PS7A1P1T1.avi"
+    reference = decode_all(clip)
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        stream.thread_count = 1
+        out = [(i, f.to_ndarray(format="rgb24")) for i, f in _skipping_unwanted(container, stream, {2, 60}, before=0)]
+    assert [i for i, _ in out] == [0, *range(2, len(reference))]  # 1 was skipped; from 2 on, every picture
+    assert all(np.array_equal(frame, reference[i]) for i, frame in out)
+
+
 def test_b_pictures_of_a_written_mpeg4_avi_are_skipped_exactly(tmp_path: Path) -> None:
     path = write_video(
         tmp_path / "xvid.avi", 120, size=(320, 240), fps=25, paint=counter_frame, codec="mpeg4", b_frames=2

@@ -166,15 +166,18 @@ def _counted(container: av.container.InputContainer, stream: av.VideoStream) -> 
         yield None, frame
 
 
-def _skipping_unwanted(container: av.container.InputContainer, stream: av.VideoStream, wanted: set[int]) -> Frames:
+def _skipping_unwanted(
+    container: av.container.InputContainer, stream: av.VideoStream, wanted: set[int], before: int = 1
+) -> Frames:
     """(index, frame) from the start of the stream, with the B pictures of unwanted indices skipped (not decoded).
 
-    Should the decoder ever break the one-picture-per-packet rule, skipping stops: the stream is decoded again from
-    the start and the frames are counted as they come, from the index reached.
+    The ``before`` pictures ahead of each wanted one are decoded too: a not-coded picture (N-VOP) repeats the B
+    picture before it, and comes out only if that one was decoded. Should a wanted picture still not come out, or
+    the decoder break the one-picture-per-packet rule, skipping stops: the stream is decoded again from the start
+    and the frames are counted as they come, from the index reached.
     """
     context = stream.codec_context
-    # A not-coded picture (N-VOP) repeats the B picture before it, and comes out only if that one was decoded.
-    needed = wanted | {i - 1 for i in wanted}
+    needed = {i - k for i in wanted for k in range(before + 1)}
     delay = None  # packets fed before the first picture came out
     fed = reached = 0  # packets fed; index of the next picture
     try:
