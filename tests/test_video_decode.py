@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from videos import counter_frame, write_video
+from wherewhen.errors import VideoError
 from wherewhen.video.decode import _SKIPPABLE_CODECS, _skipping_unwanted, read_frames
 from wherewhen.video.probe import probe
 from wherewhen.video.transforms import CenterSquare, center_crop_box
@@ -118,6 +119,19 @@ def test_a_wanted_picture_that_does_not_come_out_makes_it_decode_everything_agai
         out = [(i, f.to_ndarray(format="rgb24")) for i, f in _skipping_unwanted(container, stream, {2, 60}, before=0)]
     assert [i for i, _ in out] == [0, *range(2, len(reference))]  # 1 was skipped; from 2 on, every picture
     assert all(np.array_equal(frame, reference[i]) for i, frame in out)
+
+
+def test_a_truncated_avi_fails_the_same_way_with_and_without_skipping(ud810_dir: Path, tmp_path: Path) -> None:
+    data = (ud810_dir / "PS7A1P1T1.avi").read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    messages = []
+    for threads in (1, 0):  # 1: extraction's skipping decode; 0: every picture, FFmpeg's threads
+        with pytest.raises(VideoError) as info:
+            read_frames(cut, [0, 50, 108], threads=threads)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert "stream ends after 50 of the 109 frames" in messages[0]
 
 
 def test_b_pictures_of_a_written_mpeg4_avi_are_skipped_exactly(tmp_path: Path) -> None:

@@ -180,10 +180,14 @@ def _skipping_unwanted(
     needed = {i - k for i in wanted for k in range(before + 1)}
     delay = None  # packets fed before the first picture came out
     fed = reached = 0  # packets fed; index of the next picture
+    ended = False
     try:
         for packet in container.demux(stream):
-            if packet.size == 0:  # the end: drain the decoder below
+            if packet.size == 0:  # the end (then the decoder is drained below), or an empty packet mid-stream
+                ended = True
                 continue
+            if ended:  # what an empty packet stands for is the decoder's business: count as it does
+                raise _OffTheRule
             slot = None if delay is None else fed - delay
             context.skip_frame = "DEFAULT" if slot is None or slot in needed else "NONREF"
             pictures = context.decode(packet)
@@ -206,12 +210,11 @@ def _skipping_unwanted(
         for index, frame in enumerate(container.decode(stream)):
             if index >= reached:
                 yield index, frame
-    finally:
-        context.skip_frame = "DEFAULT"
 
 
 class _OffTheRule(Exception):
-    """A decoder emitted no picture or several for one packet: which packet holds which frame is no longer known."""
+    """A packet gave no wanted picture, several pictures, or none at all: which packet holds which frame is no
+    longer known."""
 
 
 def _should_seek(position: int, target: int, keyframes: list[int], pts_of: Callable[[int], int]) -> bool:
