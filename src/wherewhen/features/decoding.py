@@ -43,8 +43,10 @@ class DecodeDataset(Dataset[DecodedVideo]):
         resize: int,
         size: int,
         flow: str | None = None,
+        skip_b_pictures: bool = True,
     ) -> None:
         self.records = records
+        self.skip_b_pictures = skip_b_pictures  # False: decode every picture (the same frames, more work)
         self.sampling = sampling
         self.resize = resize
         self.size = size
@@ -101,7 +103,15 @@ class DecodeDataset(Dataset[DecodedVideo]):
         first ``shown`` distinct frames of ``indices``."""
         first = sorted(set(indices))[:shown]
         sizes: list[Size] = [self.square, display_side] if first else [self.square]
-        return iter_frames(info.path, indices + (also or []), info=info, sizes=sizes, threads=1, more_sizes_for=first)
+        return iter_frames(
+            info.path,
+            indices + (also or []),
+            info=info,
+            sizes=sizes,
+            threads=1,
+            more_sizes_for=first,
+            skip_unwanted=self.skip_b_pictures,
+        )
 
     def plan(self, rec: VideoRecord, info: VideoInfo | None = None) -> tuple[VideoInfo, Sampled]:
         """The video's probe (``info`` when given) and the frames this sampling takes from it (raises on an

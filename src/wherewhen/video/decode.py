@@ -60,11 +60,13 @@ def iter_frames(
     sizes: Sequence[Size] = (None,),
     threads: int = 0,
     more_sizes_for: Collection[int] | None = None,
+    skip_unwanted: bool = True,
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """Yield ``(index, images)`` for each distinct frame of ``indices`` in increasing order, as soon as it is
     decoded; ``images`` holds the frame once per entry of ``sizes`` (shorter side, None = original size), each
     converted from the same decoded picture (a frame needed at two sizes is decoded once). With ``more_sizes_for``,
-    only those indices get ``sizes[1:]``; the others get ``sizes[0]`` alone. Errors as ``read_frames``.
+    only those indices get ``sizes[1:]``; the others get ``sizes[0]`` alone. ``skip_unwanted=False`` decodes every
+    picture even where B pictures could be skipped (the same frames; for measuring). Errors as ``read_frames``.
     """
     path = Path(path)
     info = info or probe(path)
@@ -73,11 +75,17 @@ def iter_frames(
     wanted = sorted(set(int(i) for i in indices))
     if wanted[0] < 0 or wanted[-1] >= info.num_frames:
         raise VideoError(path, f"frame index out of range 0..{info.num_frames - 1}: {wanted[0]}..{wanted[-1]}")
-    return _decode_wanted(path, info, wanted, list(sizes), threads, more_sizes_for)
+    return _decode_wanted(path, info, wanted, list(sizes), threads, more_sizes_for, skip_unwanted)
 
 
 def _decode_wanted(
-    path: Path, info: VideoInfo, wanted: list[int], sizes: list[Size], threads: int, more: Collection[int] | None
+    path: Path,
+    info: VideoInfo,
+    wanted: list[int],
+    sizes: list[Size],
+    threads: int,
+    more: Collection[int] | None,
+    skip_unwanted: bool,
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     # Dimensions before rotation: rotation swaps width and height after the scaler.
     raw_w, raw_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
@@ -101,7 +109,7 @@ def _decode_wanted(
 
         position = -1  # index of the last decoded frame; -1 right after opening or seeking
         pending = list(wanted)
-        skipping = threads == 1 and not keyframes and stream.codec_context.name in _SKIPPABLE_CODECS
+        skipping = skip_unwanted and threads == 1 and not keyframes and stream.codec_context.name in _SKIPPABLE_CODECS
         frames = _skipping_unwanted(container, stream, set(wanted)) if skipping else _counted(container, stream)
         check_seek, just_seeked = True, False
         while pending:
