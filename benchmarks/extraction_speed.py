@@ -90,7 +90,7 @@ def measure(videos: list[Path], results: Results, batch_size: int = 64, repeats:
     per_frame = 1000 * min(decode_cpu) / frames
     results.add("Speed", "decoding alone", per_frame, "core-ms per frame", command=COMMAND, note="probe+decode+square")
     every = 1000 * min(every_picture_cpu) / frames
-    note = "B pictures no one wants decoded too (the same frames)"
+    note = "also the B pictures no frame needs; same frames"
     results.add("Speed", "decoding alone, every picture", every, "core-ms per frame", command=COMMAND, note=note)
     return ratio
 
