@@ -8,6 +8,7 @@ with batch B train like one process with batch N*B.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,9 +73,19 @@ def setup(device_choice: str) -> DistContext:
     return DistContext(dist.get_rank(), dist.get_world_size(), local_rank, device, owns_group=True)
 
 
-def teardown(ctx: DistContext) -> None:
-    if ctx.owns_group and dist.is_initialized():
-        dist.destroy_process_group()
+def teardown(ctx: DistContext, synchronize: bool = True) -> None:
+    """End the process group we started, after freeing what still holds it (DDP's reducer).
+
+    ``synchronize`` waits for every rank first, so no rank closes its connections while a peer still talks;
+    pass False after an error, when the peers may never arrive (torchrun then stops them).
+    """
+    if not (ctx.owns_group and dist.is_initialized()):
+        return
+    gc.collect()
+    if synchronize:
+        dist.barrier()
+    dist.destroy_process_group()
+    gc.collect()
 
 
 def all_reduce_sum(tensor: torch.Tensor, ctx: DistContext) -> torch.Tensor:

@@ -105,14 +105,21 @@ def train(
         raise ConfigError("no feature store given; pass --data FEATURES (or set data.store)")
     ctx = setup(config.train.device)
     logger: RunLogger | None = None
+    session: _Session | None = None
+    succeeded = False
     try:
         session = _prepare(config, run_dir, resume, ctx, verbose)
         logger = RunLogger(session.run_dir, resume_after=session.start_epoch - 1, enabled=ctx.is_main)
-        return session.loop(logger, stop_after_epoch)
+        result = session.loop(logger, stop_after_epoch)
+        succeeded = True
+        return result
     finally:
         if logger is not None:
             logger.close()
-        teardown(ctx)
+        # DDP sits in a reference cycle that holds the process group, so without this the group outlives
+        # destroy_process_group until some later garbage collection (a suspect in one rank's SIGABRT in CI).
+        session = None
+        teardown(ctx, synchronize=succeeded)
 
 
 def _say(ctx: DistContext, verbose: bool, text: str) -> None:
