@@ -46,6 +46,21 @@ def test_round_trip_gives_the_same_model(saved: tuple[Path, torch.nn.Module]) ->
     assert sorted(p.name for p in directory.parent.iterdir()) == ["model"]
 
 
+def test_a_later_default_does_not_change_a_saved_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wherewhen.models.stam import SpatioTemporalAttention
+
+    model = build_model("stam", num_classes=3, in_channels=8, grid=3, reduce_dim=4, hidden_channels=4)
+    assert model.build_kwargs["energy"] == "sum" and model.build_kwargs["reduce_dim"] == 4  # every argument
+    directory = save_pretrained(model, tmp_path / "model", classes=CLASSES, features=INFO)
+    # energy has no weights of its own: with only the given arguments saved, the model would load as another one
+    monkeypatch.setitem(SpatioTemporalAttention.__init__.__kwdefaults__, "energy", "mean")
+    loaded = load_pretrained(directory).model
+    assert loaded.energy == "sum" and loaded.build_kwargs == model.build_kwargs
+    cubes = torch.rand(1, 4, 8, 3, 3)
+    model.eval()
+    assert torch.equal(loaded(cubes).logits, model(cubes).logits)
+
+
 def _error(directory: Path) -> str:
     with pytest.raises(CheckpointError) as exc:
         load_pretrained(directory)

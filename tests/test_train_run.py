@@ -18,7 +18,7 @@ import torch
 from test_train_support import make_store
 from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError, WherewhenError
 from wherewhen.features.store import FeatureStore
-from wherewhen.models import register_model
+from wherewhen.models import build_model, register_model
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.softmax_cube import SoftmaxCube
 from wherewhen.train.checkpoint import load_checkpoint
@@ -125,13 +125,18 @@ def test_training_writes_a_complete_run(store: FeatureStore, tmp_path: Path) -> 
     assert float(loss) == pytest.approx(float(rows[result.best_epoch - 1]["val_loss"]), rel=1e-4)
 
 
-def test_stop_and_resume_in_process_is_bit_identical(store: FeatureStore, tmp_path: Path) -> None:
-    # Dropout, jittered frames, warm-up + cosine and AdamW state all have to be restored exactly.
-    cfg = config(store, "train.epochs=5", "model.dropout=0.5")
-    straight = train(cfg, tmp_path / "straight", verbose=False)
-    stopped = train(config(store, "train.epochs=5", "model.dropout=0.5"), tmp_path / "split", stop_after_epoch=2)
+def test_stop_and_resume_in_process_is_bit_identical(
+    store: FeatureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dropout (softmax_cube's default 0.5), jittered frames, warm-up + cosine and AdamW state all have to be restored.
+    straight = train(config(store, "train.epochs=5"), tmp_path / "straight", verbose=False)
+    stopped = train(config(store, "train.epochs=5"), tmp_path / "split", stop_after_epoch=2)
     assert not stopped.finished and stopped.epochs_done == 2
     assert json.loads((tmp_path / "split/checkpoints/last.json").read_text()) == {"epoch": 2, "finished": False}
+    assert load_config(tmp_path / "split/config.yaml").model.args == {"dropout": 0.5}  # every argument, given or not
+    # A later release with another default still resumes the run (and loads its model) as it was built.
+    monkeypatch.setattr(SoftmaxCube.__init__, "__defaults__", (0.0,))
+    assert build_model("softmax_cube", num_classes=3, in_channels=8, grid=3).build_kwargs == {"dropout": 0.0}
     resumed = resume_run(tmp_path / "split", verbose=False)
     assert resumed.finished and resumed.epochs_done == 5 and resumed.best_epoch == straight.best_epoch
     assert [h["train/loss"] for h in resumed.history] == [h["train/loss"] for h in straight.history[2:]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from wherewhen.models.base import VideoModel
 
 _REGISTRY: dict[str, type[VideoModel]] = {}
 _INFRASTRUCTURE = {"base", "output", "registry"}
+_SHAPE_ARGS = ("self", "num_classes", "in_channels", "grid")
 
 
 def register_model(name: str) -> Callable[[type[VideoModel]], type[VideoModel]]:
@@ -46,11 +48,29 @@ def model_class(name: str) -> type[VideoModel]:
 
 
 def build_model(name: str, *, num_classes: int, in_channels: int, grid: int, **kwargs: Any) -> VideoModel:
-    """Build a registered model; unknown keyword arguments give a one-line ConfigError."""
+    """Build a registered model; unknown keyword arguments give a one-line ConfigError.
+
+    ``model.build_kwargs`` holds every constructor argument, the defaults included, so a saved model or run is
+    rebuilt the same way after a later release changes a default.
+    """
     cls = model_class(name)
     try:
         model = cls(num_classes=num_classes, in_channels=in_channels, grid=grid, **kwargs)
     except TypeError as exc:
         raise ConfigError(f"model {name!r}: {exc}") from None
-    model.build_kwargs = dict(kwargs)
+    model.build_kwargs = default_kwargs(cls) | kwargs
     return model
+
+
+def model_parameters(cls: type[VideoModel]) -> dict[str, inspect.Parameter]:
+    """The constructor's keyword arguments by name (not num_classes, in_channels, grid)."""
+    return {
+        p.name: p
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name not in _SHAPE_ARGS and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+
+def default_kwargs(cls: type[VideoModel]) -> dict[str, Any]:
+    """The keyword arguments that have defaults, with them."""
+    return {name: p.default for name, p in model_parameters(cls).items() if p.default is not p.empty}

@@ -203,14 +203,10 @@ class RunConfig:
 def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """Type-check model keyword arguments against the registered constructor's signature and defaults."""
     from wherewhen.models import model_class
+    from wherewhen.models.registry import model_parameters
 
     cls = model_class(name)
-    params = {
-        p.name: p
-        for p in inspect.signature(cls.__init__).parameters.values()
-        if p.name not in ("self", "num_classes", "in_channels", "grid")
-        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-    }
+    params = model_parameters(cls)
     try:
         hints = typing.get_type_hints(cls.__init__)
     except Exception:  # an annotation that does not resolve: fall back to the defaults' types

@@ -409,6 +409,7 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
         grid=info.grid,
         **config.model.args,
     )
+    config.model.args = dict(module.build_kwargs)  # config.yaml lists every argument: a resume builds the same model
     module.label_smoothing = config.train.label_smoothing
     if module.uses_flow and not info.flow:
         raise ConfigError(f"model {module.name!r} needs flow cubes; {store.root} was extracted without --flow")
