@@ -229,6 +229,7 @@ class _Session:
             "wherewhen_version": __version__,
             "store": str(Path(self.config.data.store).resolve()),
             "model": self.module.name,
+            "model_args": self.module.build_kwargs,
             "classes": self.plan.classes,
             "features": asdict(self.info),
             "frames": self.frames,
@@ -402,14 +403,12 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
     frames = config.data.frames or (int(run["frames"]) if run is not None else resolve_frames(0, plan.train))
 
     seed_everything(config.seed)
+    args = config.model.args
+    if run is not None and isinstance(run.get("model_args"), dict):
+        args = run["model_args"] | args  # every argument the run was built with, whatever today's defaults
     module = build_model(
-        config.model.name,
-        num_classes=len(plan.classes),
-        in_channels=info.channels,
-        grid=info.grid,
-        **config.model.args,
+        config.model.name, num_classes=len(plan.classes), in_channels=info.channels, grid=info.grid, **args
     )
-    config.model.args = dict(module.build_kwargs)  # config.yaml lists every argument: a resume builds the same model
     module.label_smoothing = config.train.label_smoothing
     if module.uses_flow and not info.flow:
         raise ConfigError(f"model {module.name!r} needs flow cubes; {store.root} was extracted without --flow")
