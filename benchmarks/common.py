@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ def embedded_store(preset: str = "default") -> Path:
     from wherewhen.datasets.benchmark import preset as benchmark_preset
     from wherewhen.datasets.registry import read_dataset
     from wherewhen.features.extract import ExtractOptions, extract_videos
+    from wherewhen.features.store import drop_stale_store
 
     root, store = WORK / f"embedded-{preset}", WORK / f"embedded-{preset}-features"
     generate_benchmark(root, benchmark_preset(preset))
@@ -31,15 +31,6 @@ def embedded_store(preset: str = "default") -> Path:
     drop_stale_store(store)
     extract_videos(index.records, store, ExtractOptions(flow="dis"), classes=index.classes)
     return store
-
-
-def drop_stale_store(folder: Path) -> None:
-    """Delete a work store whose cubes this version would make differently (``StoreInfo.preprocessing``): extraction
-    resumes into an existing store, so an old one would be reused as it is."""
-    from wherewhen.features.store import stale_preprocessing
-
-    if stale_preprocessing(folder):
-        shutil.rmtree(folder)
 
 
 class Stopwatch:

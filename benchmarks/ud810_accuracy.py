@@ -15,7 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
-from benchmarks.common import WORK, drop_stale_store, shared_data
+from benchmarks.common import WORK, shared_data
 from benchmarks.results import Results
 
 COMMAND = "python -m benchmarks.ud810_accuracy"
@@ -31,6 +31,7 @@ def default_folder() -> Path | None:
 def fold_stores(folder: Path) -> list[tuple[str, Path]]:
     from wherewhen.datasets.registry import read_dataset
     from wherewhen.features.extract import ExtractOptions, extract_videos
+    from wherewhen.features.store import drop_stale_store
 
     stores = []
     for person in ("P1", "P2", "P3"):

@@ -56,7 +56,7 @@ def run_demo(
     from wherewhen.datasets.benchmark import preset as benchmark_preset
     from wherewhen.datasets.registry import read_dataset
     from wherewhen.features.extract import ExtractOptions, extract_videos
-    from wherewhen.features.store import stale_preprocessing
+    from wherewhen.features.store import drop_stale_store
     from wherewhen.progress import counting_bar
 
     out = Path(out)
@@ -79,9 +79,8 @@ def run_demo(
     step("1/5 generate the embedded benchmark", generate)
     index = read_dataset("embedded", bench)
     store = out / "features"
-    if old := stale_preprocessing(store):  # a demo folder from an older version: its cubes and models start over
+    if old := drop_stale_store(store):  # a demo folder from an older version: its cubes and models start over
         say(f"{store}: cubes made from {old} frames by an older version; extracting and training again")
-        shutil.rmtree(store)
         shutil.rmtree(out / "runs", ignore_errors=True)
     step(
         "2/5 extract feature cubes (EfficientNet-Lite0, 16 frames per video)",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -68,14 +69,16 @@ class StoreInfo:
         return [k for k in keys if getattr(self, k) != getattr(other, k)]
 
 
-def stale_preprocessing(folder: str | Path) -> str | None:
-    """The preprocessing of the store in ``folder`` when it is not this version's (its cubes would not match new
-    ones), else None (also when there is no store)."""
+def drop_stale_store(folder: str | Path) -> str | None:
+    """Delete the store in ``folder`` when this version would make its cubes differently (extraction resumes into
+    an existing store, so it would be reused as it is); returns its preprocessing then, else None (also when there
+    is no store)."""
     store = FeatureStore(folder)
-    if not store.info_path.is_file():
+    if not store.info_path.is_file() or store.info.preprocessing == PREPROCESSING:
         return None
     made = store.info.preprocessing
-    return made if made != PREPROCESSING else None
+    shutil.rmtree(store.root)
+    return made
 
 
 @dataclass

@@ -86,10 +86,10 @@ class ConvLSTMCell(nn.Module):
 
         ``weight``: the fused kernel from ``fused_weight(B)``, laid out once per clip instead of once per step.
         """
-        h, c = state
         if not self.fused:
             assert self.input is not None
             return self.step(self.input_gates(x, self.input.weight), state, self.gates.weight)
+        h, c = state
         weight = self.gates.weight if weight is None else weight
         return self.update(F.conv2d(torch.cat([x, h], dim=1), weight, self.gates.bias, padding=self.gates.padding), c)
 

@@ -202,8 +202,7 @@ class RunConfig:
 
 def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """Type-check model keyword arguments against the registered constructor's signature and defaults."""
-    from wherewhen.models import model_class
-    from wherewhen.models.registry import model_parameters
+    from wherewhen.models.registry import model_class, model_parameters
 
     cls = model_class(name)
     params = model_parameters(cls)

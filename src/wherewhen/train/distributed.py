@@ -85,7 +85,6 @@ def teardown(ctx: DistContext, synchronize: bool = True) -> None:
     if synchronize:
         dist.barrier()
     dist.destroy_process_group()
-    gc.collect()
 
 
 def all_reduce_sum(tensor: torch.Tensor, ctx: DistContext) -> torch.Tensor:
