@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from wherewhen.backbones import available_backbones, load_backbone
+from wherewhen.backbones import available_backbones, efficientnet_lite, load_backbone
+from wherewhen.backbones.base import Backbone
 from wherewhen.backbones.torchvision_cnns import build, cached_weight_files
 from wherewhen.errors import ConfigError, WeightsError
 from wherewhen.video.transforms import CenterSquare
@@ -41,6 +44,37 @@ def test_feature_map_shape(lite0) -> None:
     cube = lite0(torch.zeros(3, 224, 224, 3, dtype=torch.uint8))
     assert cube.shape == (3, 1280, 7, 7)
     assert lite0.spec.grid == 7 and lite0.spec.channels == 1280
+
+
+@torch.inference_mode()
+def test_default_backbone_gives_timms_cubes_bit_for_bit(lite0, bikes_mp4: Path) -> None:
+    """The hand-written network is timm's tf_efficientnet_lite0 (which made every store so far), on real frames."""
+    import timm
+    from skimage import data
+
+    from wherewhen.video.decode import read_frames
+
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
+    efficientnet_lite.load_weights(net, efficientnet_lite.packaged_weights_path())  # by position: timm's names
+    net = net.to(memory_format=torch.channels_last)
+    timms = Backbone(efficientnet_lite.SPEC, efficientnet_lite._Features(net), efficientnet_lite._Head(net))
+    video = torch.from_numpy(read_frames(bikes_mp4, [0, 40, 80, 120], shorter_side=CenterSquare(224, 224)))
+    images = torch.cat([as_input(data.coffee()), as_input(data.chelsea()), as_input(data.astronaut())])
+    for frames in (video, images, video[:1], as_input(data.coffee(), 250)):  # 250 px: other padding, 8 x 8 map
+        ours = lite0(frames)
+        assert torch.equal(ours, timms(frames)), f"max difference {float((ours - timms(frames)).abs().max())}"
+    assert torch.equal(lite0.classify(images), timms.classify(images))
+    assert lite0(video).std() > 0.1  # real activations, not an all-zero map
+
+
+def test_loading_the_default_backbone_imports_neither_timm_nor_torchvision() -> None:
+    """Importing timm (and with it torchvision and torch._dynamo) took 2-3 s of every fresh explain or extract."""
+    code = (
+        "import sys; from wherewhen.backbones import load_backbone; load_backbone(); "
+        "print(sorted(m for m in ('timm', 'torchvision', 'torch._dynamo') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_torchvision_backbone_without_weights_says_how_to_provide_them(tmp_path, monkeypatch) -> None:

