@@ -174,7 +174,7 @@ def load_weights(net: nn.Module, path: Path) -> None:
     source = load_state_dict_file(path)
     target = net.state_dict()
     if len(source) != len(target):
-        raise WeightsError(path, f"has {len(source)} tensors, EfficientNet-Lite0 needs {len(target)}")
+        raise WeightsError(path, f"has {len(source)} tensors, EfficientNet-Lite0 needs {len(target)}{_WHAT_FITS}")
     by_our_name = {_from_timm(name): name for name in source}  # our name -> the file's (the same if not timm's)
     if set(by_our_name) == set(target):
         pairs = [(by_our_name[name], name) for name in target]
@@ -185,12 +185,17 @@ def load_weights(net: nn.Module, path: Path) -> None:
         tensor, expected = source[src_name], target[dst_name]
         if tensor.shape != expected.shape:
             raise WeightsError(
-                path, f"tensor {src_name} {tuple(tensor.shape)} does not fit {dst_name} {tuple(expected.shape)}"
+                path,
+                f"tensor {src_name} {tuple(tensor.shape)} does not fit {dst_name} {tuple(expected.shape)}{_WHAT_FITS}",
             )
         renamed[dst_name] = tensor
     net.load_state_dict(renamed, strict=True)
 
 
+_WHAT_FITS = (
+    "; --weights takes an EfficientNet-Lite0 state dict (timm's tf_efficientnet_lite0 or EfficientNet-PyTorch's);"
+    " leave it out for the packaged ImageNet weights"
+)
 _TIMM_TOP = {"conv_stem": "_conv_stem", "bn1": "_bn0", "conv_head": "_conv_head", "bn2": "_bn1", "classifier": "_fc"}
 _TIMM_FIRST_BLOCK = {"conv_dw": "_depthwise_conv", "bn1": "_bn1", "conv_pw": "_project_conv", "bn2": "_bn2"}
 _TIMM_BLOCK = {"conv_pw": "_expand_conv", "bn1": "_bn0", "conv_dw": "_depthwise_conv", "bn2": "_bn1"}
