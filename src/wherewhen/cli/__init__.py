@@ -13,6 +13,7 @@ import sys
 import typer
 
 from wherewhen.errors import WherewhenError
+from wherewhen.memory import keep_freed_memory
 
 app = typer.Typer(
     name="wherewhen",
@@ -38,6 +39,7 @@ _register_commands()
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: a WherewhenError becomes one line on stderr and exit status 2."""
+    keep_freed_memory()
     try:
         code = app(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:
