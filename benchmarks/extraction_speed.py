@@ -10,7 +10,8 @@ a shared machine). Also the same ratio in CPU time (this process and its decodin
 spends per frame beyond the backbone's own work, whatever else the machine runs. With every core busy (on CPU the
 backbone uses them all), the wall-clock ratio cannot beat it. Decoding alone (probe, decode, centred square; CPU
 time per sampled frame) is timed as extraction decodes, skipping the B pictures no frame needs, and decoding every
-picture, in turn (best of two each).
+picture, in turn (best of two each). And the page faults per frame of the backbone-only runs: with glibc's default
+thresholds every pass faulted its activations in afresh (``wherewhen.memory``).
 """
 
 from __future__ import annotations
@@ -60,12 +61,13 @@ def measure(videos: list[Path], results: Results, batch_size: int = 64, repeats:
     frames = sum(len(c) for c in clips)
     run_backbone(backbone, clips[:2], batch_size)  # warm-up
 
-    backbone_fps, pipeline_fps, backbone_cpu, pipeline_cpu = [], [], [], []
+    backbone_fps, pipeline_fps, backbone_cpu, pipeline_cpu, faults = [], [], [], [], []
     for _ in range(repeats):  # interleaved, so both see the same machine state
-        start, cpu = time.perf_counter(), cpu_seconds()
+        start, cpu, faulted = time.perf_counter(), cpu_seconds(), page_faults()
         run_backbone(backbone, clips, batch_size)
         backbone_fps.append(frames / (time.perf_counter() - start))
         backbone_cpu.append((cpu_seconds() - cpu) / frames)
+        faults.append((page_faults() - faulted) / frames)
         out = Path(tempfile.mkdtemp(prefix="ww-bench-"))
         try:
             start, cpu = time.perf_counter(), cpu_seconds()
@@ -87,12 +89,18 @@ def measure(videos: list[Path], results: Results, batch_size: int = 64, repeats:
     cpu_ratio = min(backbone_cpu) / min(pipeline_cpu)
     note = f"backbone {1000 * min(backbone_cpu):.1f}, pipeline {1000 * min(pipeline_cpu):.1f} core-ms per frame"
     results.add("Speed", "extraction / backbone-only, CPU time", cpu_ratio, "x", command=COMMAND, note=note)
+    note = "minor faults; glibc keeps freed memory for reuse (wherewhen.memory), else 1,600-2,400 a frame"
+    results.add("Speed", "backbone-only page faults", min(faults), "per frame", command=COMMAND, note=note)
     per_frame = 1000 * min(decode_cpu) / frames
     results.add("Speed", "decoding alone", per_frame, "core-ms per frame", command=COMMAND, note="probe+decode+square")
     every = 1000 * min(every_picture_cpu) / frames
     note = "also the B pictures no frame needs; same frames"
     results.add("Speed", "decoding alone, every picture", every, "core-ms per frame", command=COMMAND, note=note)
     return ratio
+
+
+def page_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def cpu_seconds() -> float:
