@@ -3,9 +3,8 @@
 The main process (backbone, heads, training) frees and re-allocates the same few large activation buffers on every
 pass. By default glibc hands freed memory at the top of the heap back to the system as soon as more than a few
 megabytes are free, so the next pass faults every page in again: 48 frames through the backbone took ~110,000 page
-faults and 1.2x the time. ``keep_freed_memory``
-keeps up to 256 MiB of freed heap for reuse; the peak resident size is unchanged (the memory was in use a moment
-before).
+faults and 1.1-1.25x the time. ``keep_freed_memory`` keeps up to 256 MiB of freed heap for reuse; the peak resident
+size is unchanged (the memory was in use a moment before).
 
 DataLoader workers want the opposite. They allocate and free a 2 MB cube per clip; glibc raises its mmap threshold
 after such frees, so later cubes come from the heap, which fragments and never shrinks: a worker streaming
@@ -16,7 +15,6 @@ system when freed (440 MB), and gives back what a worker inherited from ``keep_f
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 from collections.abc import Callable
 from functools import cache
 
@@ -30,12 +28,9 @@ _WORKER_MMAP_THRESHOLD = 1 << 20
 
 @cache
 def _mallopt() -> Callable[[int, int], int] | None:
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
-    try:
-        return ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+    try:  # the symbols already loaded into the process: its libc's (find_library would spawn ldconfig)
+        return ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):  # not glibc (no mallopt), or Windows
         return None
 
 
