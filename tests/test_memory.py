@@ -75,5 +75,5 @@ def test_a_worker_hands_freed_buffers_back_at_once(megabytes: float) -> None:
     elements = str(int(megabytes * (1 << 20)) // 8)
     main_process = page_faults(WORKER_FAULTS, "main", elements)
     worker = page_faults(WORKER_FAULTS, "worker", elements)
-    assert main_process < 20, main_process
     assert worker > 10 * 50 * megabytes, worker  # each buffer faulted in afresh (numpy asks for huge pages at 8 MB)
+    assert main_process < worker / 10, (main_process, worker)  # 0 here; the margin is for a kernel that reclaims
