@@ -59,8 +59,9 @@ def test_killed_extraction_resumes_to_the_same_files(tmp_path: Path, ud810_dir: 
     clips = sorted(ud810_dir.glob("PS7A?P2T?.avi"))
     listing = list_file(tmp_path, clips)
     index = records_from_inputs([listing])
+    # decoding in a thread (the default on CPU) straight through; killed and resumed with a decoding process
     options = ExtractOptions(progress=False, workers=1, batch_size=16)
-    straight = extract_videos(index.records, tmp_path / "straight", options, classes=index.classes)
+    straight = extract_videos(index.records, tmp_path / "straight", ExtractOptions(progress=False), index.classes)
     assert straight.written == 9
 
     out = tmp_path / "killed"
@@ -95,7 +96,7 @@ def test_truncated_clip_fails_clearly_while_the_others_finish(tmp_path: Path, ud
     (folder / "notes.mp4").write_text("not a video")
     out = tmp_path / "store"
     with pytest.raises(SystemExit) as exit_info:
-        main(["extract", str(folder), "-o", str(out), "--workers", "1", "--no-progress"])
+        main(["extract", str(folder), "-o", str(out), "--no-progress"])  # decoding in a thread
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "failed (2)" in err

@@ -1,6 +1,7 @@
 """The extraction job: videos -> sampled frames -> backbone (batched across videos) -> one float16 file per video.
 
-Decoding runs in DataLoader worker processes while the backbone runs in this one; finished videos are skipped on a
+Decoding runs ahead of the backbone: in threads of this process when the backbone is on the CPU (``prefetch``), in
+DataLoader worker processes when it is on CUDA (or ``workers`` asks for them); finished videos are skipped on a
 re-run; work is split with ``shard=(i, n)`` or automatically from RANK / WORLD_SIZE under torchrun.
 """
 
@@ -21,6 +22,7 @@ from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import ConfigError
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
 from wherewhen.features.forward import embed_stream
+from wherewhen.features.prefetch import decoded_ahead, decoding_threads
 from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.video.sampling import SamplingSpec
@@ -32,7 +34,9 @@ class ExtractOptions:
     weights: Path | None = None
     sampling: SamplingSpec = field(default_factory=SamplingSpec)
     batch_size: int = 64  # frames per backbone forward pass on CUDA (CPU passes are smaller: features.forward)
-    workers: int | None = None  # decoding processes; None = one per spare core, at least one
+    # decoding processes; None = on CPU, threads of this process (features.prefetch), on CUDA one process per spare
+    # core (at least one); 0 = decode in this thread, between the backbone's passes
+    workers: int | None = None
     device: str | None = None  # None = CUDA when present
     flow: str | None = None  # optical-flow method ("dis" or "farneback") to also write flow cubes
     shard: tuple[int, int] | None = None  # (index, count); None = from RANK/WORLD_SIZE, else (0, 1)
@@ -121,7 +125,7 @@ def extract_videos(
         dataset = DecodeDataset(todo, options.sampling, spec.resize, spec.input_size, options.flow)
 
         def decoded() -> Iterator[tuple[DecodedVideo, list[torch.Tensor]]]:
-            for v in _loader(dataset, options.workers):
+            for v in _decoded(dataset, options.workers, backbone.device):
                 if v.error is None:
                     assert v.frames is not None
                     yield v, [v.frames] + ([v.flow_frames] if v.flow_frames is not None else [])
@@ -145,10 +149,12 @@ def extract_videos(
     return summary
 
 
-def _loader(dataset: DecodeDataset, workers: int | None) -> Iterator[DecodedVideo]:
-    workers = default_workers() if workers is None else workers
+def _decoded(dataset: DecodeDataset, workers: int | None, device: torch.device) -> Iterator[DecodedVideo]:
     if len(dataset) == 0:
         return iter(())
+    if workers is None and device.type == "cpu":
+        return decoded_ahead(dataset, decoding_threads())
+    workers = default_workers() if workers is None else workers
     loader = DataLoader(
         dataset,
         batch_size=None,
