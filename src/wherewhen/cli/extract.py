@@ -38,7 +38,9 @@ def register(app: typer.Typer) -> None:
         batch_size: int = typer.Option(
             64, "--batch-size", help="frames per backbone forward pass on CUDA (on CPU: 4 frames of a video per pass)"
         ),
-        workers: int | None = typer.Option(None, "--workers", help="decoding processes (default: cores - 1)"),
+        workers: int | None = typer.Option(
+            None, "--workers", help="decoding processes (default: on CPU a thread, on CUDA cores - 1)"
+        ),
         device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present)"),
         shard: str | None = typer.Option(None, "--shard", help="INDEX/COUNT of the work (default: RANK/WORLD_SIZE)"),
         progress: bool = typer.Option(True, "--progress/--no-progress"),

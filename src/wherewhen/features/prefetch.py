@@ -3,8 +3,9 @@
 There the backbone keeps every core busy, and decoding (about a tenth of its work per frame) only fills the gaps.
 A DataLoader worker process would add work of its own: a fork, the copy of each video's frames into shared memory,
 and their hand-off back. A thread needs none of it, and PyAV, OpenCV and NumPy release the GIL while they decode,
-convert and resize. Measured on 2 cores over the ud810 clips: 2-2.5 core-ms per frame less than a worker process,
-extraction 1.06x as fast (``python -m benchmarks.extraction_speed`` times both).
+convert and resize. Measured on 2 cores over the ud810 clips (``python -m benchmarks.extraction_speed`` times both
+in the same rounds): extraction at 0.85-0.96 of the backbone's speed against 0.76-0.88 with a worker process
+(medians of pairs, five runs).
 """
 
 from __future__ import annotations
