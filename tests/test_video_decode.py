@@ -182,6 +182,25 @@ def test_hevc_pictures_nobody_wants_are_skipped_too(tmp_path: Path) -> None:
         assert all(np.array_equal(f, reference[i]) for f, i in zip(frames, wanted, strict=True))
 
 
+def test_h264_at_the_ntsc_rate_is_skipped_by_timestamp_too(tmp_path: Path) -> None:
+    # 30000/1001 frames/s (most of Kinetics and THUMOS'14): timestamps in 1/30000 s, 1001 apart
+    clip = write_video(
+        tmp_path / "ntsc.mp4",
+        300,
+        (160, 120),
+        fps=Fraction(30000, 1001),
+        b_frames=3,
+        paint=lambda i: counter_frame(i, (160, 120)),
+    )
+    reference = decode_all(clip)
+    wanted = [min(299, int((k + 0.5) * 300 / 16)) for k in range(16)]
+    out = by_timestamp(clip, set(wanted))
+    assert set(wanted) <= {i for i, _ in out} and len(out) < 250, len(out)  # 195 of 300 here
+    assert all(np.array_equal(frame, reference[i]) for i, frame in out)
+    frames = read_frames(clip, wanted, threads=1)
+    assert all(np.array_equal(f, reference[i]) for f, i in zip(frames, wanted, strict=True))
+
+
 def test_frames_whose_timestamps_do_not_name_them_make_it_decode_everything_again(bikes_mp4: Path) -> None:
     # Told that every frame is frame 0, the second frame to come out breaks the rule: from there the stream is
     # decoded again from the start and counted, so every later frame still comes out, exactly, at its index.

@@ -4,6 +4,7 @@ one frame, seeking, B pictures)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -14,7 +15,7 @@ def write_video(
     path: Path,
     frames: int,
     size: tuple[int, int] = (64, 48),
-    fps: int = 10,
+    fps: int | Fraction = 10,
     paint: Callable[[int], np.ndarray] | None = None,
     rotation: int | None = None,
     gop: int | None = None,
