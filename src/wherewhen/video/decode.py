@@ -231,11 +231,17 @@ def _skipping_unwanted(
             yield reached, picture
             reached += 1
     except _OffTheRule:
-        context.skip_frame = "DEFAULT"
-        container.seek(stream.start_time or 0, stream=stream, backward=True, any_frame=False)
-        for index, frame in enumerate(container.decode(stream)):
-            if index >= reached:
-                yield index, frame
+        yield from _every_frame_again(container, stream, reached)
+
+
+def _every_frame_again(container: av.container.InputContainer, stream: av.VideoStream, first: int) -> Frames:
+    """(index, frame) of frames ``first`` on, decoding the stream again from its start without skipping anything and
+    counting the frames as they come (where skipping broke its rule)."""
+    stream.codec_context.skip_frame = "DEFAULT"
+    container.seek(stream.start_time or 0, stream=stream, backward=True, any_frame=False)
+    for index, frame in enumerate(container.decode(stream)):
+        if index >= first:
+            yield index, frame
 
 
 class _OffTheRule(Exception):
@@ -287,18 +293,15 @@ def _skipping_by_timestamp(
             reached = _next_index(frame, reached, index_of)
             yield reached, frame
     except _OffTheRule:
-        context.skip_frame = "DEFAULT"
-        container.seek(stream.start_time or 0, stream=stream, backward=True, any_frame=False)
-        for index, frame in enumerate(container.decode(stream)):
-            if index > reached:
-                yield index, frame
+        yield from _every_frame_again(container, stream, reached + 1)
 
 
 def _next_index(frame: av.VideoFrame, reached: int, index_of: Callable[[int], int]) -> int:
     """The index of ``frame`` from its timestamp, which must come after ``reached``."""
-    if frame.pts is None or index_of(frame.pts) <= reached:
+    index = None if frame.pts is None else index_of(frame.pts)
+    if index is None or index <= reached:
         raise _OffTheRule
-    return index_of(frame.pts)
+    return index
 
 
 def _should_seek(position: int, target: int, keyframes: list[int], pts_of: Callable[[int], int]) -> bool:
