@@ -74,6 +74,11 @@ def test_alpha_blends_only_kept_pixels() -> None:
     assert 2 * cell - cell <= rows.mean() <= 3 * cell + cell
     assert 20 + 4 * cell - cell <= cols.mean() <= 20 + 5 * cell + cell
     assert overlay_heatmap(frame, attention, CROP, HeatmapStyle(alpha=0.0)).tolist() == frame.tolist()
+    # any alpha: the same pixels change, each to the blend within rounding (float32 sums, half up)
+    third = overlay_heatmap(frame, attention, CROP, HeatmapStyle(alpha=0.3))
+    exact = 0.7 * frame[kept].astype(np.float64) + 0.3 * solid[kept].astype(np.float64)
+    assert np.abs(third[kept] - exact).max() <= 0.5 + 1e-3
+    np.testing.assert_array_equal(third[~kept], frame[~kept])
 
 
 def test_uniform_and_empty_maps_leave_the_frame_alone() -> None:

@@ -152,8 +152,11 @@ def overlay_heatmap(
 ) -> np.ndarray:
     """The whole recipe: RGB uint8 (H, W, 3) frame -> a copy with the attention heatmap blended on.
 
-    Only the kept pixels of the crop region change, so only they are coloured and blended (the same pixels and
-    values as ``heat_field`` + ``keep_top`` + ``colorize`` over the whole frame).
+    Only the kept pixels of the crop region change (the same pixels and colours as ``heat_field`` + ``keep_top`` +
+    ``colorize`` over the whole frame); each becomes ``(1 - alpha) frame + alpha colour`` in float32, rounded half
+    up. The crop is coloured and blended whole and the kept pixels copied back through a mask: OpenCV does each
+    step in a fraction of a millisecond, where picking the kept pixels out with a NumPy mask and writing them back
+    took 5-6 of the 8.6 ms of a 960 x 540 frame.
     """
     style = style or HeatmapStyle()
     out = frame.copy()
@@ -166,8 +169,10 @@ def overlay_heatmap(
     kept = up > p
     if top <= p or not kept.any():
         return out
-    colour = colorize((up[kept] - p) / (top - p), style.colormap)
+    gray = np.clip((up - p) / (top - p) * 255.0 + 0.5, 0, 255).astype(np.uint8)  # as ``colorize`` rounds
+    colour = cv2.applyColorMap(gray, colormap_rgb(style.colormap).reshape(256, 1, 3))
     region = out[y0:y1, x0:x1]
-    blended = (1.0 - style.alpha) * region[kept].astype(np.float32) + style.alpha * colour
-    region[kept] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    # + 0.5 then truncation: half up (OpenCV's own rounding to 8 bits goes half to even)
+    blended = cv2.addWeighted(region, 1.0 - style.alpha, colour, style.alpha, 0.5, dtype=cv2.CV_32F)
+    cv2.copyTo(blended.astype(np.uint8), kept.view(np.uint8), region)  # writes into ``out`` through the view
     return out
