@@ -13,6 +13,7 @@ A uniform map (a model that does not attend in space) has no pixel above its per
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -112,12 +113,26 @@ def top_of(region: np.ndarray, percentile: float = 80.0) -> tuple[np.ndarray, np
     pixel lies strictly above the ``percentile``-th percentile."""
     if region.size == 0:
         return None
-    p = float(np.percentile(region, percentile))
+    p = percentile_of(region, percentile)
     top = float(region.max())
     inside = region > p
     if top <= p or not inside.any():
         return None
     return inside, np.where(inside, (region - p) / (top - p), 0.0).astype(np.float32)
+
+
+def percentile_of(values: np.ndarray, q: float) -> float:
+    """``np.percentile(values, q)`` (its default, linear interpolation between the two nearest ranks, and its
+    rounding) from one partition: NumPy partitions at four ranks (the ends too, to find NaNs), 1.5-4.4 ms instead
+    of 0.5 on a 540 x 540 crop. ``values`` hold no NaN."""
+    flat = values.ravel()
+    rank = (flat.size - 1) * (q / 100)
+    below = math.floor(rank)
+    t = rank - below
+    part = np.partition(flat, below)
+    a = part[below]
+    b = part[below + 1 :].min() if below + 1 < flat.size else a
+    return float(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))  # NumPy's _lerp, in the values' dtype
 
 
 def keep_top(field: np.ndarray, crop: Sequence[float], percentile: float = 80.0) -> tuple[np.ndarray, np.ndarray]:
@@ -164,7 +179,7 @@ def overlay_heatmap(
     up = crop_field(attention, (x1 - x0, y1 - y0), style.sigma)
     if up is None:
         return out
-    p = float(np.percentile(up, style.percentile))
+    p = percentile_of(up, style.percentile)
     top = float(up.max())
     kept = up > p
     if top <= p or not kept.any():
