@@ -4,7 +4,7 @@
 
 Both are timed in the same run on the same machine, in turn (rounds of: the backbone once, then every head): the
 backbone over 16 uint8 frames (224 px) as extraction and ``explain`` run it (``features.forward.run_backbone``:
-passes of 4 frames side by side on CPU), and each registered model's forward over the resulting (1, 16, D, 7, 7)
+passes of 2 frames side by side on CPU), and each registered model's forward over the resulting (1, 16, D, 7, 7)
 cube, in eval mode, with torch's default thread count. Printed: the best times, their ratio, and the median of the
 per-round ratios. On a machine shared with other jobs the wall-clock figures mostly measure waiting
 for a core (and a head's many small steps wait more often than the backbone's few big ones); there

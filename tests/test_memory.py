@@ -43,7 +43,7 @@ def page_faults(code: str, *args: str) -> int:
 
 
 def test_the_backbone_reuses_freed_memory_instead_of_faulting_it_in_again(bikes_mp4: Path) -> None:
-    """By default every pass of 4 frames faulted its activations in afresh (~2,400 page faults a frame)."""
+    """By default every backbone pass faulted its activations in afresh (~2,400 page faults a frame)."""
     default = page_faults(BACKBONE_FAULTS, str(bikes_mp4), "default")
     kept = page_faults(BACKBONE_FAULTS, str(bikes_mp4), "keep")
     command = page_faults(BACKBONE_FAULTS, str(bikes_mp4), "command")

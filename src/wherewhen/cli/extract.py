@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
         tsn_train: bool = typer.Option(False, "--tsn-random", help="tsn: a random frame per segment"),
         flow: str | None = typer.Option(None, "--flow", help="also write optical-flow cubes: dis | farneback"),
         batch_size: int = typer.Option(
-            64, "--batch-size", help="frames per backbone forward pass on CUDA (on CPU: 4 frames of a video per pass)"
+            64, "--batch-size", help="frames per backbone forward pass on CUDA (on CPU: 2 frames of a video per pass)"
         ),
         workers: int | None = typer.Option(
             None, "--workers", help="decoding processes (default: on CPU a thread, on CUDA cores - 1)"

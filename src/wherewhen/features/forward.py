@@ -2,7 +2,7 @@
 
 On CUDA, frames of several videos go through in batches of ``batch_size`` under autocast. On CPU, large batches are
 slow: the activations of 64 frames do not fit in cache, and OpenMP's threads wait on each other after every small
-operator. Passes of ``CPU_CHUNK`` (4) frames, each on one thread, run side by side in as many Python threads as torch
+operator. Passes of ``CPU_CHUNK`` (2) frames, each on one thread, run side by side in as many Python threads as torch
 had intra-op threads (torch releases the GIL inside operators): two to three times the frames per second of batch
 64 on two cores (``python -m benchmarks.extraction_speed``). A video's frames are cut into passes the same way
 wherever it is embedded (extraction, ``explain``), so its cubes come out bit for bit the same.
@@ -23,8 +23,11 @@ from wherewhen.backbones import Backbone
 
 K = TypeVar("K")
 
-CPU_CHUNK = 4  # frames per pass on CPU (2 cores, backbone alone: 2 or 4 frames 85-105 frames/s, 16 ~70, 64 ~30;
-# extraction beside a decoding process: 4 frames 70-77 frames/s, 2 frames 52-57)
+# Frames per pass on CPU. 2 cores, backbone alone: 2 or 4 frames 85-105 frames/s, 16 ~70, 64 ~30; 2 and 4 frames
+# the same within 2 % (48 frames, 8 interleaved pairs, 2026-12-02), one frame 12 % slower. Two rather than four
+# because ``explain`` has only its own video: after the last frame is decoded the passes left share the cores, and
+# a last pass of 4 frames kept one core busy ~150 ms while the other idled (``features.overlap``).
+CPU_CHUNK = 2
 
 _threads_lock = threading.Lock()
 
