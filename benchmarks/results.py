@@ -21,6 +21,19 @@ class Figure:
     command: str = ""
     note: str = ""
     date: str = ""  # when it was measured (a figure kept from earlier results keeps its own date)
+    cpu: str = ""  # the processor it was measured on (empty in results written before figures carried it)
+
+
+def cpu_model() -> str:
+    """The processor's name as Linux reports it ("AMD EPYC", "Intel(R) Xeon(R) ..."), else platform's guess: the
+    development VMs differ between sessions, and their figures only compare on one kind of processor."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor()
 
 
 @dataclass
@@ -52,12 +65,14 @@ class Results:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "cpu_count": __import__("os").cpu_count(),
+            "cpu": cpu_model(),
             "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         }
         json_path = folder / "results.json"
         for f in self.figures:
             f.date = f.date or machine["date"]
+            f.cpu = f.cpu or machine["cpu"]
         if keep_previous and json_path.is_file():
             measured = {(f.section, f.name): f for f in self.figures}
             earlier = json.loads(json_path.read_text())
@@ -75,6 +90,7 @@ class Results:
             f"Written by `make bench` on {machine['date']} (a run of some sections keeps the other figures and their "
             f"dates): Python {machine['python']}, "
             f"torch {machine['torch']}, {machine['cpu_count']} CPU cores"
+            + (f" ({machine['cpu']})" if machine["cpu"] else "")
             + (f", GPU {machine['cuda']}" if machine["cuda"] else ", no GPU")
             + ".",
             "",
@@ -82,8 +98,10 @@ class Results:
         for section in dict.fromkeys(f.section for f in self.figures):
             dates = sorted({f.date for f in self.figures if f.section == section and f.date})
             lines += [f"## {section}", ""]
+            cpus = sorted({f.cpu for f in self.figures if f.section == section and f.cpu})
             if dates:
-                lines += [f"Measured {' and '.join(dates)}.", ""]
+                on = f" on {' and '.join(cpus)}" if cpus else ""
+                lines += [f"Measured {' and '.join(dates)}{on}.", ""]
             lines += ["| figure | value | target | command |", "|---|---|---|---|"]
             for f in (f for f in self.figures if f.section == section):
                 value = f"{f.value:.3f}" if isinstance(f.value, float) else str(f.value)
