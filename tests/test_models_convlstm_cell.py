@@ -100,6 +100,53 @@ def test_input_kernel_of_its_own_size(input_kernel_size: int) -> None:
             torch.testing.assert_close(got[1], want[1])
 
 
+@pytest.mark.parametrize("peephole", [False, True])
+def test_separable_cell_is_a_depthwise_then_a_fused_1x1_convolution(peephole: bool) -> None:
+    """``separable=True``: X_t and H_{t-1} each go through a depthwise 3x3 (one filter per channel), then one 1x1
+    kernel over both gives the gates; forward, and input_gates + step, follow the equations with those kernels."""
+    torch.manual_seed(0)
+    in_ch, hid, k, b = 5, 4, 6, 2
+    cell = ConvLSTMCell(in_ch, hid, 3, peephole=peephole, grid=k, separable=True).double()
+    assert cell.input_depthwise is not None and cell.state_depthwise is not None
+    assert cell.input_depthwise.weight.shape == (in_ch, 1, 3, 3) and cell.state_depthwise.weight.shape == (hid, 1, 3, 3)
+    assert (
+        cell.gates.weight.shape == (4 * hid, in_ch + hid, 1, 1)
+        and cell.gates.bias[hid : 2 * hid].tolist() == [1.0] * hid
+    )
+    full = ConvLSTMCell(in_ch, hid, 3, peephole=peephole, grid=k)
+
+    def kernels(m: ConvLSTMCell) -> int:
+        return sum(p.numel() for name, p in m.named_parameters() if name.endswith("weight"))
+
+    assert kernels(cell) < kernels(full) / 4
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    peep = (cell.w_ci, cell.w_cf, cell.w_co) if peephole else None
+    x = torch.randn(b, in_ch, k, k, dtype=torch.float64)
+    h, c = torch.randn(2, b, hid, k, k, dtype=torch.float64)
+    with torch.no_grad():
+        x_dw = F.conv2d(x, cell.input_depthwise.weight, padding=1, groups=in_ch)
+        h_dw = F.conv2d(h, cell.state_depthwise.weight, padding=1, groups=hid)
+        want = reference_step(x_dw, h_dw, c, cell.gates.weight, cell.gates.bias, in_ch, peep)
+        want = (want[0], want[1])
+        w_x, w_h = cell.split_weights(b)
+        for got in (cell(x, (h, c)), cell.step(cell.input_gates(x, w_x), (h, c), w_h)):
+            torch.testing.assert_close(got[0], want[0])
+            torch.testing.assert_close(got[1], want[1])
+
+
+def test_separable_cell_starts_at_the_full_kernel_scale() -> None:
+    """The 1x1 gate kernel starts within the 3x3 kernel's bound (fan-in (C_in + C_h) * 9), not its own, larger one."""
+    torch.manual_seed(0)
+    cell = ConvLSTMCell(128, 64, 3, separable=True)
+    bound = ((128 + 64) * 9) ** -0.5
+    assert cell.gates.weight.abs().max() <= bound
+    assert cell.gates.weight.abs().max() > 0.9 * bound
+    with pytest.raises(ConfigError, match="exclude each other"):
+        ConvLSTMCell(3, 2, 3, input_kernel_size=1, separable=True)
+
+
 def test_cell_starts_with_forget_bias_one_and_zero_state() -> None:
     cell = ConvLSTMCell(3, 2, 3)
     assert cell.gates.bias[2:4].tolist() == [1.0, 1.0]

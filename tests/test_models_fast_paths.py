@@ -39,6 +39,8 @@ def _one_thread() -> Iterator[None]:
 
 def reference_cell(cell: ConvLSTMCell, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     h, c = state
+    if cell.input_depthwise is not None and cell.state_depthwise is not None:  # separable: depthwise, then 1x1
+        x, h = cell.input_depthwise(x), cell.state_depthwise(h)
     # with an input kernel of its own size, W_x* is in ``input``, W_h* and the bias in ``gates``
     gates = cell.gates(torch.cat([x, h], dim=1)) if cell.input is None else cell.input(x) + cell.gates(h)
     i, f, o, g = gates.chunk(4, dim=1)
@@ -168,6 +170,10 @@ VARIANTS = [
     ("stam", {"peephole": True, "deep_output": True}),
     ("stam", {"energy": "sum", "reduce_dim": None}),
     ("stam", {"input_conv": "separable", "deep_output": True}),
+    ("convlstm", {"separable": True, "layers": 2, "dropout": 0.0}),
+    ("conv_alstm", {"separable": True, "peephole": True}),
+    ("motion_alstm", {"separable": True}),
+    ("stam", {"separable": True}),
 ]
 
 
@@ -238,8 +244,14 @@ def test_fast_forward_matches_the_per_step_reference(
 
 @pytest.mark.parametrize(
     ("name", "kwargs"),
-    [("convlstm", {}), ("conv_alstm", {}), ("stam", {}), ("stam", {"input_conv": "separable"})],
-    ids=["convlstm", "conv_alstm", "stam", "stam-separable"],
+    [
+        ("convlstm", {}),
+        ("conv_alstm", {}),
+        ("stam", {}),
+        ("stam", {"input_conv": "separable"}),
+        ("conv_alstm", {"separable": True}),
+    ],
+    ids=["convlstm", "conv_alstm", "stam", "stam-separable-input", "conv_alstm-separable"],
 )
 def test_float32_fast_forward_is_within_float_tolerance(name: str, kwargs: dict[str, Any]) -> None:
     model = _randomized(name, kwargs).float().eval()

@@ -48,6 +48,7 @@ class ConvAttentionLSTM(VideoModel):
         peephole: bool = False,
         dropout: float = 0.5,
         deep_output: bool = False,
+        separable: bool = False,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         self.reduce = ChannelReducer(in_channels, reduce_dim)
@@ -59,7 +60,7 @@ class ConvAttentionLSTM(VideoModel):
         self.att_h = nn.Conv2d(hidden_channels, attention_channels, attention_kernel, padding=pad, bias=False)
         self.att_z = nn.Conv2d(attention_channels, 1, attention_kernel, padding=pad, bias=False)  # cancels in softmax
         self.init_state = ConvStateInit(feat, hidden_channels, batch_norm=False)
-        self.cell = ConvLSTMCell(feat, hidden_channels, kernel_size, peephole, grid)
+        self.cell = ConvLSTMCell(feat, hidden_channels, kernel_size, peephole, grid, separable=separable)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_channels, num_classes)
         self.context_out = nn.Linear(in_channels, num_classes, bias=False) if deep_output else None

@@ -37,6 +37,7 @@ class ConvLSTM(VideoModel):
         kernel_size: int = 3,
         peephole: bool = False,
         dropout: float = 0.5,
+        separable: bool = False,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         if layers < 1:
@@ -44,7 +45,12 @@ class ConvLSTM(VideoModel):
         self.reduce = ChannelReducer(in_channels, reduce_dim)
         self.cells = nn.ModuleList(
             ConvLSTMCell(
-                self.reduce.out_channels if i == 0 else hidden_channels, hidden_channels, kernel_size, peephole, grid
+                self.reduce.out_channels if i == 0 else hidden_channels,
+                hidden_channels,
+                kernel_size,
+                peephole,
+                grid,
+                separable=separable,
             )
             for i in range(layers)
         )

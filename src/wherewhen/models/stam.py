@@ -102,12 +102,15 @@ class SpatioTemporalAttention(VideoModel):
         energy: str = "sum",
         deep_output: bool = True,
         mask_bias: float = -2.0,
+        separable: bool = False,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         if energy not in ("sum", "mean"):
             raise ConfigError(f"stam: energy must be 'sum' or 'mean', got {energy!r}")
         if input_conv not in ("full", "separable"):
             raise ConfigError(f"stam: input_conv must be 'full' or 'separable', got {input_conv!r}")
+        if separable and input_conv != "full":
+            raise ConfigError("stam: separable=True already makes the input convolution separable; drop input_conv")
         self.lambda_tv = lambda_tv
         self.lambda_contrast = lambda_contrast
         self.lambda_uni = lambda_uni
@@ -121,12 +124,16 @@ class SpatioTemporalAttention(VideoModel):
         self.att_h = nn.Conv2d(hidden_channels, attention_channels, 1, bias=False)
         self.att_v = nn.Conv2d(attention_channels, 1, 1, bias=False)  # a bias cancels in the softmax
         self.init_state = ConvStateInit(feat, hidden_channels, batch_norm=True)
-        separable = input_conv == "separable"
-        # separable: W_x* * Y = W_1x1 (D * Y), a depthwise k x k convolution D, then the cell's 1x1 input kernel
+        separable_input = input_conv == "separable"
+        # separable input: W_x* * Y = W_1x1 (D * Y), a depthwise k x k convolution D, then the cell's 1x1 input kernel
         self.input_spatial = (
-            nn.Conv2d(feat, feat, kernel_size, padding=kernel_size // 2, groups=feat, bias=False) if separable else None
+            nn.Conv2d(feat, feat, kernel_size, padding=kernel_size // 2, groups=feat, bias=False)
+            if separable_input
+            else None
         )
-        self.cell = ConvLSTMCell(feat, hidden_channels, kernel_size, peephole, grid, 1 if separable else None)
+        self.cell = ConvLSTMCell(
+            feat, hidden_channels, kernel_size, peephole, grid, 1 if separable_input else None, separable=separable
+        )
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden_channels, num_classes)
         self.context_out = nn.Linear(in_channels, num_classes, bias=False) if deep_output else None
