@@ -3,9 +3,11 @@ train split, evaluate it once on the test split, print one table.
 
     python -m benchmarks.attention_check                          # generates + extracts the benchmark if missing
     python -m benchmarks.attention_check --store STORE --models stam,lstm_avg
+    python -m benchmarks.attention_check --models stam --set model.separable=true --set seed=1
 
 Nothing here chooses anything on the test split: each run trains with `wherewhen train`'s defaults (validation
 carved from the train split picks the saved epoch), then `evaluate_run` scores the saved model on the test split.
+``--set`` passes training overrides (as for ``wherewhen train --set``) to every run; the rows then name them.
 ``run(store, work, models)`` is what ``make bench`` calls.
 """
 
@@ -33,14 +35,16 @@ COLUMNS = (
 )
 
 
-def train_and_evaluate(model: str, store: Path, run_dir: Path) -> dict[str, Any]:
+def train_and_evaluate(model: str, store: Path, run_dir: Path, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
     from wherewhen.evaluate.runner import evaluate_run
     from wherewhen.train import train
     from wherewhen.train.config import load_config
 
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    config = load_config(values={"data.store": str(store), "model.name": model}, overrides=["train.progress=false"])
+    config = load_config(
+        values={"data.store": str(store), "model.name": model}, overrides=["train.progress=false", *overrides]
+    )
     started = time.perf_counter()
     result = train(config, run_dir, verbose=False)
     seconds = time.perf_counter() - started
@@ -49,7 +53,8 @@ def train_and_evaluate(model: str, store: Path, run_dir: Path) -> dict[str, Any]
     spatial = evaluation.spatial or {}
     temporal = evaluation.temporal or {}
     return {
-        "model": model,
+        "model": " ".join([model, *overrides]),
+        "name": model,
         "top1": cls.top1 if cls is not None else float("nan"),
         "mean_class_accuracy": cls.mean_class_accuracy if cls is not None else float("nan"),
         "pointing_game": float(spatial.get("pointing_game", float("nan"))),
@@ -73,6 +78,7 @@ def run(
     work: Path = WORK,
     models: list[str] | None = None,
     results: Any = None,
+    overrides: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Train and test each model (default: every shipped model; flow models need a store extracted with flow);
     one row each, also added to ``results`` (a benchmarks.results.Results) with the check attention vs pooling."""
@@ -84,16 +90,18 @@ def run(
     has_flow = FeatureStore(store).info.flow
     shipped = [n for n in available_models() if model_class(n).__module__.startswith("wherewhen.models.")]
     names = models or [n for n in shipped if has_flow or not model_class(n).uses_flow]
+    command = " ".join([COMMAND, *(f"--set {o}" for o in overrides)])
     rows = []
     for name in names:
-        row = train_and_evaluate(name, store, work / "runs" / name)
+        row = train_and_evaluate(name, store, work / "runs" / "-".join([name, *overrides]), overrides)
         print(format_row(row), flush=True)
         rows.append(row)
         if results is not None:
             kind = "no attention" if name in POOLING else "attention"
             for key, title, _ in COLUMNS[1:]:
                 unit = "s" if key == "train_seconds" else ""
-                results.add(SECTION, f"{name} ({kind}): {title}", float(row[key]), unit, command=COMMAND)
+                label = f"{row['model']} ({kind}): {title}"
+                results.add(SECTION, label, float(row[key]), unit, command=command)
     if results is not None:
         check(rows, results)
     return rows
@@ -101,8 +109,8 @@ def run(
 
 def check(rows: list[dict[str, Any]], results: Any) -> None:
     """The benchmark's promise: the best model without attention scores clearly below the attention models."""
-    pooled = [r for r in rows if r["model"] in POOLING]
-    attending = [r for r in rows if r["model"] not in POOLING]
+    pooled = [r for r in rows if r["name"] in POOLING]
+    attending = [r for r in rows if r["name"] not in POOLING]
     if not pooled or not attending:
         return
     best_pooled = max(pooled, key=lambda r: r["top1"])
@@ -137,11 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, help="feature store of the embedded benchmark (default: make one)")
     parser.add_argument("--work", type=Path, default=WORK, help="folder for the benchmark, the store and the runs")
     parser.add_argument("--models", help="comma-separated model names (default: every model without flow)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",")] if args.models else None
     from benchmarks.results import Results
 
-    rows = run(args.store, args.work, models, results=Results())
+    rows = run(args.store, args.work, models, results=Results(), overrides=tuple(args.overrides))
     print()
     print(table(rows))
     return 0

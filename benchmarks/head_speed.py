@@ -28,7 +28,14 @@ from wherewhen.features.forward import run_backbone
 from wherewhen.models import available_models, build_model, model_class
 
 COMMAND = "python -m benchmarks.head_speed"
-OPTIONS = {"stam": {"input_conv": "separable"}}  # timed too (docs/models.md#stam)
+# documented cheaper settings, timed beside the defaults (docs/models.md)
+OPTIONS: tuple[tuple[str, dict[str, object]], ...] = (
+    ("stam", {"input_conv": "separable"}),
+    ("stam", {"separable": True}),
+    ("convlstm", {"separable": True}),
+    ("conv_alstm", {"separable": True}),
+    ("motion_alstm", {"separable": True}),
+)
 
 
 def best_time(
@@ -89,9 +96,12 @@ def measure(
             model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid).eval()
             # motion_alstm's flow cubes come from a second backbone pass; that cost is the backbone's, not the head's
             heads[name] = (model, cubes if model.uses_flow else None)
-    for name, options in OPTIONS.items():  # documented cheaper settings, beside the defaults
+    for name, options in OPTIONS:
         model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid, **options).eval()
-        heads[f"{name} " + " ".join(f"{k}={v}" for k, v in options.items())] = (model, None)
+        heads[f"{name} " + " ".join(f"{k}={v}" for k, v in options.items())] = (
+            model,
+            cubes if model.uses_flow else None,
+        )
 
     def run_backbone_once() -> object:
         with intra_op_threads(threads):

@@ -1,11 +1,12 @@
 """Leave-one-person-out video accuracy on the 27 real ud810 clips (3 arm actions x 3 people x 3 trials).
 
-    python -m benchmarks.ud810_accuracy [FOLDER] [--models stam,lstm_avg,...]
+    python -m benchmarks.ud810_accuracy [FOLDER] [--models stam,lstm_avg,...] [--set model.separable=true ...]
 
 FOLDER defaults to ../shared/data/videos/ud810_ps7 when it exists; without it the rows say "not run". Each fold holds
 one person out as the test split (the folder reader's group split), trains every model with its defaults (the engine
 carves validation from the two training people), and scores video accuracy on the held-out person; the figure is the
-mean over the three folds.
+mean over the three folds. ``--set`` passes training overrides (as for ``wherewhen train --set``, e.g. ``seed=1`` or a
+model keyword) to every run; the rows then name them.
 """
 
 from __future__ import annotations
@@ -43,14 +44,18 @@ def fold_stores(folder: Path) -> list[tuple[str, Path]]:
     return stores
 
 
-def measure(results: Results, folder: Path | None, models: list[str]) -> dict[str, float]:
+def measure(
+    results: Results, folder: Path | None, models: list[str], overrides: tuple[str, ...] = ()
+) -> dict[str, float]:
+    command = " ".join([COMMAND, *(f"--set {o}" for o in overrides)])
+    setting = "".join(f" {o}" for o in overrides)
     if folder is None or not folder.is_dir():
         for name in models:
             results.add(
                 "Accuracy: real ud810 clips",
-                f"{name} leave-one-person-out",
+                f"{name}{setting} leave-one-person-out",
                 "not run",
-                command=COMMAND,
+                command=command,
                 note="no ud810 folder (pass it as an argument)",
             )
         return {}
@@ -66,7 +71,7 @@ def measure(results: Results, folder: Path | None, models: list[str]) -> dict[st
             if run_dir.exists():  # an earlier run's: train afresh
                 shutil.rmtree(run_dir)
             config = load_config(
-                None, [f"model.name={name}", "train.progress=false"], values={"data.store": str(store)}
+                None, [f"model.name={name}", "train.progress=false", *overrides], values={"data.store": str(store)}
             )
             train(config, run_dir, verbose=False)
             result, _ = evaluate_run(run_dir, split="test", force=True)
@@ -75,9 +80,9 @@ def measure(results: Results, folder: Path | None, models: list[str]) -> dict[st
         folds = ", ".join(f"{p} out {a:.2f}" for (p, _), a in zip(stores, accuracies, strict=True))
         results.add(
             "Accuracy: real ud810 clips",
-            f"{name} leave-one-person-out video top-1",
+            f"{name}{setting} leave-one-person-out video top-1",
             mean,
-            command=COMMAND,
+            command=command,
             note=f"{folds}; chance 0.33; {time.perf_counter() - start:.0f} s",
         )
         out[name] = mean
@@ -88,5 +93,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("folder", nargs="?", type=Path, default=None)
     parser.add_argument("--models", default="softmax_cube,lstm_avg,tsn,alstm,stam")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
-    measure(Results(), args.folder or default_folder(), args.models.split(","))
+    measure(Results(), args.folder or default_folder(), args.models.split(","), tuple(args.overrides))

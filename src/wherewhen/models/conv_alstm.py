@@ -13,7 +13,8 @@ The factor K^2 makes uniform attention leave X_t unchanged; it is a constant the
 H_0 = tanh(g_h(m)), C_0 = g_c(m) with two 3x3 convolutions each on the mean reduced cube m = (1/T) sum_t X_t.
 
 Paper settings: VGG-16 pool5 (512 channels), 30-frame subsequences, 3x3 recurrent kernels, 1x1 attention kernels.
-Defaults: 128 reduced channels, 64 hidden channels, 32 attention channels, dropout 0.5.
+Defaults: 128 reduced channels, 64 hidden channels, 32 attention channels, dropout 0.5. ``separable=True`` makes
+the ConvLSTM's convolutions depthwise-separable (``_convlstm.py``; measured in docs/models.md).
 
 Outputs: spatial = A_t (sums to 1 per frame); temporal uniform; frame_logits = y_t. No regularizers.
 """

@@ -7,7 +7,8 @@ top hidden state is average-pooled over the grid and classified:
     y_t = W (1/K^2) sum_{j,k} H_t[:, j, k] + b,      logits = (1/T) sum_t y_t = W pool((1/T) sum_t H_t) + b
 
 Paper settings (VideoLSTM): 3x3 kernels, VGG-16 pool5 (512 channels). Defaults: 128 reduced channels, one layer
-of 64 hidden channels, 3x3 kernels, no peepholes. No attention: spatial and temporal are uniform.
+of 64 hidden channels, 3x3 kernels, no peepholes; ``separable=True`` makes every layer's convolutions
+depthwise-separable (``_convlstm.py``). No attention: spatial and temporal are uniform.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ Loss (eq. 7): cross-entropy plus these regularizers (per video, summed as the pa
 
 (no square root in the unimodality term). ``input_conv="separable"`` makes the ConvLSTM's input-to-state
 convolution depthwise-separable (a depthwise 3x3, then a 1x1 to the gates): 0.41 GFLOP less for 16 frames, trained
-as well within the seed spread (docs/models.md). Paper settings: ResNet-50 (2048 x 7 x 7), one ConvLSTM layer of 512,
+as well within the seed spread (docs/models.md). ``separable=True`` makes the state-to-state convolution
+separable too (``_convlstm.py``). Paper settings: ResNet-50 (2048 x 7 x 7), one ConvLSTM layer of 512,
 T = 50, lambda_tv = 1e-5, lambda_contrast = 1e-4, lambda_uni = 1. Defaults: 128 reduced channels, 64 hidden,
 the paper's lambdas.
 
