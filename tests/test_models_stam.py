@@ -124,3 +124,15 @@ def test_separable_input_convolution_is_a_depthwise_then_a_1x1_kernel() -> None:
     assert torch.isfinite(out.logits).all() and out.temporal.sum(dim=1).allclose(torch.ones(out.temporal.shape[0]))
     with pytest.raises(ConfigError, match="input_conv"):
         _model(input_conv="dilated")
+
+
+def test_separable_makes_both_convolutions_separable() -> None:
+    """separable=True: the cell's own depthwise 3x3 on the input and on the state, one 1x1 to the gates; no
+    model-level depthwise part; it cannot be combined with input_conv="separable"."""
+    model = _model(separable=True)
+    assert model.input_spatial is None and model.cell.input is None
+    assert model.cell.input_depthwise is not None and model.cell.state_depthwise is not None
+    assert model.cell.gates.kernel_size == (1, 1)
+    assert model.build_kwargs["separable"] is True
+    with pytest.raises(ConfigError, match="separable=True already"):
+        _model(separable=True, input_conv="separable")
