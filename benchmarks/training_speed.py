@@ -1,14 +1,15 @@
 """Training throughput on cached features, and where the time goes (data wait, forward, backward, optimizer).
 
-    python -m benchmarks.training_speed [STORE]
+    python -m benchmarks.training_speed [STORE] [--models stam,lstm_avg] [--set model.separable=true ...]
 
-Trains each named model for two epochs on the embedded benchmark's feature store with the engine's own dataset,
-collate and optimizer (defaults of `wherewhen train`), timing each phase of every step.
+Trains each named model for two epochs on the embedded benchmark's feature store (or STORE) with the engine's own
+dataset, collate and optimizer (defaults of `wherewhen train`), timing each phase of every step. ``--set`` takes
+config overrides as ``wherewhen train --set`` does (model keywords included); the rows then name them.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from benchmarks.common import Stopwatch, embedded_store
 from benchmarks.results import Results
+from wherewhen.errors import WherewhenError
 from wherewhen.features.store import FeatureStore
 from wherewhen.models import build_model
 from wherewhen.train.config import load_config
@@ -27,17 +29,25 @@ COMMAND = "python -m benchmarks.training_speed"
 
 
 def measure(
-    store_path: Path, results: Results, models: tuple[str, ...] = ("stam", "lstm_avg"), epochs: int = 2
+    store_path: Path,
+    results: Results,
+    models: tuple[str, ...] = ("stam", "lstm_avg"),
+    epochs: int = 2,
+    overrides: tuple[str, ...] = (),
 ) -> dict:
     store = FeatureStore(store_path)
     info = store.info
     records = [r for r in store.records() if r.split == "train"]
-    config = load_config(None, [])
-    frames = resolve_frames(config.data.frames, records)
+    command = " ".join([COMMAND, *(f"--set {o}" for o in overrides)])
+    setting = "".join(f" {o}" for o in overrides)
     out = {}
     for name in models:
+        config = load_config(None, [f"model.name={name}", *overrides])
+        frames = resolve_frames(config.data.frames, records)
         torch.manual_seed(0)
-        model = build_model(name, num_classes=len(info.classes), in_channels=info.channels, grid=info.grid)
+        model = build_model(
+            name, num_classes=len(info.classes), in_channels=info.channels, grid=info.grid, **config.model.args
+        )
         model.train()
         optimizer = build_optimizer(model, config.optim)
         dataset = ClipDataset(store, records, info.classes, frames, train=True, flow=model.uses_flow)
@@ -76,10 +86,10 @@ def measure(
         where = ", ".join(f"{k} {v:.0f} %" for k, v in share.items())
         results.add(
             "Training",
-            f"{name} throughput",
+            f"{name}{setting} throughput",
             clips / total,
             "clips/s",
-            command=COMMAND,
+            command=command,
             note=f"batch {config.data.batch_size}, T={frames}; {where}",
         )
         out[name] = {"clips_per_s": clips / total, **share}
@@ -87,5 +97,13 @@ def measure(
 
 
 if __name__ == "__main__":
-    path = Path(sys.argv[1]) if len(sys.argv) > 1 else embedded_store()
-    measure(path, Results())
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("store", nargs="?", type=Path, help="feature store (default: the embedded benchmark's)")
+    parser.add_argument("--models", default="stam,lstm_avg", help="comma-separated model names")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    models = tuple(m.strip() for m in args.models.split(","))
+    try:
+        measure(args.store or embedded_store(), Results(), models, overrides=tuple(args.overrides))
+    except WherewhenError as exc:  # a wrong store path or setting: one line, not a traceback
+        parser.exit(2, f"error: {exc}\n")
