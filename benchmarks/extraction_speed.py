@@ -18,10 +18,10 @@ of the backbone-only runs: with glibc's default thresholds every pass faulted it
 
 from __future__ import annotations
 
+import argparse
 import resource
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,6 +31,7 @@ import torch
 from benchmarks.results import Results
 from wherewhen.backbones import load_backbone
 from wherewhen.datasets.inputs import records_from_inputs
+from wherewhen.errors import WherewhenError
 from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.extract import ExtractOptions, extract_videos
 from wherewhen.features.forward import run_backbone
@@ -125,8 +126,15 @@ def cpu_seconds() -> float:
 
 
 def main() -> None:
-    videos = [Path(a) for a in sys.argv[1:]] or default_videos()
-    measure(videos, Results())
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("videos", nargs="*", type=Path, help="video files or folders (default: the ud810 clips)")
+    args = parser.parse_args()
+    if missing := [str(v) for v in args.videos if not v.exists()]:
+        parser.error(f"no such file or folder: {', '.join(missing)}")
+    try:
+        measure(args.videos or default_videos(), Results())
+    except WherewhenError as exc:  # a path that is no video: one line, not a traceback
+        parser.exit(2, f"error: {exc}\n")
 
 
 if __name__ == "__main__":
