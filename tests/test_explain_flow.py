@@ -10,6 +10,7 @@ import pytest
 from test_explain_cli import SAMPLED, check_explanation, decode_all, train_small
 from wherewhen.explain import FILES, Explainer, explain_to_folder, frames
 from wherewhen.features import decoding
+from wherewhen.train import load_config, train
 
 
 @pytest.fixture(scope="module")
@@ -37,3 +38,23 @@ def test_motion_attention_explains_real_footage(
     assert len(decode_all(files["video"])) == SAMPLED
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FILES.values())
     assert explainer.explain(bikes_mp4).to_dict() == explanation.to_dict()  # the API gives the same
+
+
+def test_a_model_that_reads_no_flow_skips_the_flow_of_its_store(
+    flow_run: Path, bikes_mp4: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store extracted with flow serves every model. Explaining with one that reads no flow decodes the sampled
+    frames only (no flow partners, no second backbone pass) and explains exactly as with the flow made."""
+    overrides = ["model.name=lstm_avg", "train.epochs=1", "train.progress=false", "train.device=cpu"]
+    config = load_config(None, overrides, values={"data.store": str(flow_run.parent / "store")})
+    run = train(config, flow_run.parent / "run-rgb", verbose=False).run_dir
+    explainer = Explainer.from_pretrained(run, device="cpu")
+    assert explainer.features.flow and not explainer.reads_flow
+    passes = []
+    original = decoding.iter_frames
+    monkeypatch.setattr(decoding, "iter_frames", lambda *a, **k: passes.append(a[1]) or original(*a, **k))
+    explanation = explainer.explain(bikes_mp4)
+    assert len(passes) == 1 and len(set(passes[0])) == SAMPLED
+    monkeypatch.undo()
+    explainer.reads_flow = True  # as before: flow images made and embedded, then not read by the model
+    assert explainer.explain(bikes_mp4).to_dict() == explanation.to_dict()

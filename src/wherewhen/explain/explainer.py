@@ -91,6 +91,9 @@ class Explainer:
         self.batch_size = batch_size
         self.clips_per_batch = clips_per_batch
         self.sampling, self.resize = sampling_from_info(features)
+        # flow cubes only for a model that reads them: a store extracted with flow serves every model, and optical
+        # flow plus a second backbone pass over it doubled the work of explaining with a model that ignores them
+        self.reads_flow = "flow" in keys_for(self.model)
         self._backbone = backbone.to(self.device).eval() if backbone is not None else None
         self._backbone_weights = backbone_weights
         self.timings: dict[str, float] = {}  # seconds of the last explain(): decode, backbone, model
@@ -139,7 +142,7 @@ class Explainer:
     def decoding(self, video: str | Path) -> tuple[VideoRecord, DecodeDataset]:
         """The record of a video to explain and the decoding that made the model's cubes (sampling, square, flow)."""
         record = VideoRecord(path=Path(video).expanduser().resolve(), label="", split="test")
-        flow = FLOW_METHOD if self.features.flow else None
+        flow = FLOW_METHOD if self.reads_flow else None
         return record, DecodeDataset([record], self.sampling, self.resize, self.features.input_size, flow)
 
     def decode(
@@ -179,11 +182,11 @@ class Explainer:
 
     def predict(self, record: FeatureRecord, rgb: torch.Tensor, flow: torch.Tensor | None = None) -> VideoPrediction:
         """Every clip of the video's cubes through the model, batched, as evaluation would."""
-        use_flow = "flow" in keys_for(self.model)
         items = []
         for rows in select_clips(record, self.plan):
             index = torch.as_tensor(rows, dtype=torch.long)
-            items.append((0, np.asarray(rows), rgb[index], flow[index] if use_flow and flow is not None else None))
+            flow_rows = flow[index] if self.reads_flow and flow is not None else None
+            items.append((0, np.asarray(rows), rgb[index], flow_rows))
         clips = []
         for first in range(0, len(items), self.clips_per_batch):
             clips.extend(clip for _, clip in forward_clips(self.model, items[first : first + self.clips_per_batch]))
@@ -200,7 +203,7 @@ class Explainer:
         {frame index: frame at ``display_side``} of the first ``display_frames`` sampled frames, converted from the
         same decoded pictures (``info``: the video's probe, when the caller has it). Models on flow cubes decode
         first, then run the backbone (flow needs each frame's neighbour)."""
-        if self.features.flow:
+        if self.reads_flow:
             decoded = self.decode(video, info, display_side, display_frames)
             return (*self.embed(decoded), decoded.display)
         record, dataset = self.decoding(video)
