@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import WORK as COMMON_WORK
-from benchmarks.common import embedded_store
+from benchmarks.common import add_set_option, embedded_store, with_settings
 
 WORK = COMMON_WORK / "attention-check"
 COLUMNS = (
@@ -90,7 +90,7 @@ def run(
     has_flow = FeatureStore(store).info.flow
     shipped = [n for n in available_models() if model_class(n).__module__.startswith("wherewhen.models.")]
     names = models or [n for n in shipped if has_flow or not model_class(n).uses_flow]
-    command = " ".join([COMMAND, *(f"--set {o}" for o in overrides)])
+    command, _ = with_settings(COMMAND, overrides)
     rows = []
     for name in names:
         row = train_and_evaluate(name, store, work / "runs" / "-".join([name, *overrides]), overrides)
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, help="feature store of the embedded benchmark (default: make one)")
     parser.add_argument("--work", type=Path, default=WORK, help="folder for the benchmark, the store and the runs")
     parser.add_argument("--models", help="comma-separated model names (default: every model without flow)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_set_option(parser)
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",")] if args.models else None
     from benchmarks.results import Results

@@ -1,8 +1,11 @@
-"""Shared pieces of the benchmarks: the embedded benchmark's feature store, made once under benchmarks/_work/."""
+"""Shared pieces of the benchmarks: the embedded benchmark's feature store, made once under benchmarks/_work/, and
+the command-line pieces several benchmarks take (``--set`` overrides, one-line errors)."""
 
 from __future__ import annotations
 
+import argparse
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / "_work"
@@ -43,3 +46,25 @@ class Stopwatch:
 
     def __exit__(self, *exc: object) -> None:
         self.total += time.perf_counter() - self.start
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable): training overrides, as ``wherewhen train --set`` takes them."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="training override"
+    )
+
+
+def with_settings(command: str, overrides: tuple[str, ...]) -> tuple[str, str]:
+    """(the command that gives a figure, with its ``--set`` options; the settings to name in the figure's row)."""
+    return " ".join([command, *(f"--set {o}" for o in overrides)]), "".join(f" {o}" for o in overrides)
+
+
+def run_or_exit(parser: argparse.ArgumentParser, measure: Callable[[], object]) -> None:
+    """``measure()``, with a wrong path or setting (a WherewhenError) as one line and exit status 2."""
+    from wherewhen.errors import WherewhenError
+
+    try:
+        measure()
+    except WherewhenError as exc:
+        parser.exit(2, f"error: {exc}\n")

@@ -33,9 +33,9 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import run_or_exit
 from benchmarks.results import Results
 from wherewhen.datasets.records import VideoRecord
-from wherewhen.errors import WherewhenError
 from wherewhen.explain import Explainer, explain_to_folder, write_explanation
 from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.forward import run_backbone
@@ -177,13 +177,13 @@ def main() -> None:
     parser.add_argument("video", nargs="?", type=Path, help="video to explain (default: bikes.mp4)")
     args = parser.parse_args()
     if args.run is not None and not any((args.run / name).is_file() for name in ("run.json", "config.json")):
-        parser.error(f"{args.run}: neither a run directory (run.json) nor a saved model (config.json)")
+        parser.error(
+            f"{args.run}: neither a run directory (run.json) nor a saved model (config.json); pass one that "
+            "`wherewhen train` wrote, or none to train a small model first"
+        )
     if args.video is not None and not args.video.is_file():
-        parser.error(f"{args.video}: no such video file")
-    try:
-        measure(Results(), args.run, args.video)
-    except WherewhenError as exc:  # a wrong run or video: one line, not a traceback
-        parser.exit(2, f"error: {exc}\n")
+        parser.error(f"{args.video}: no such video file; pass a video file, or none for bikes.mp4")
+    run_or_exit(parser, lambda: measure(Results(), args.run, args.video))
 
 
 if __name__ == "__main__":

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import run_or_exit
 from benchmarks.results import Results
 from wherewhen.backbones import load_backbone
 from wherewhen.datasets.inputs import records_from_inputs
-from wherewhen.errors import WherewhenError
 from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.extract import ExtractOptions, extract_videos
 from wherewhen.features.forward import run_backbone
@@ -130,11 +130,8 @@ def main() -> None:
     parser.add_argument("videos", nargs="*", type=Path, help="video files or folders (default: the ud810 clips)")
     args = parser.parse_args()
     if missing := [str(v) for v in args.videos if not v.exists()]:
-        parser.error(f"no such file or folder: {', '.join(missing)}")
-    try:
-        measure(args.videos or default_videos(), Results())
-    except WherewhenError as exc:  # a path that is no video: one line, not a traceback
-        parser.exit(2, f"error: {exc}\n")
+        parser.error(f"no such file or folder: {', '.join(missing)} (pass video files or folders of videos)")
+    run_or_exit(parser, lambda: measure(args.videos or default_videos(), Results()))
 
 
 if __name__ == "__main__":

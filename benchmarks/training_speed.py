@@ -16,9 +16,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from benchmarks.common import Stopwatch, embedded_store
+from benchmarks.common import Stopwatch, add_set_option, embedded_store, run_or_exit, with_settings
 from benchmarks.results import Results
-from wherewhen.errors import WherewhenError
 from wherewhen.features.store import FeatureStore
 from wherewhen.models import build_model
 from wherewhen.train.config import load_config
@@ -38,8 +37,7 @@ def measure(
     store = FeatureStore(store_path)
     info = store.info
     records = [r for r in store.records() if r.split == "train"]
-    command = " ".join([COMMAND, *(f"--set {o}" for o in overrides)])
-    setting = "".join(f" {o}" for o in overrides)
+    command, setting = with_settings(COMMAND, overrides)
     out = {}
     for name in models:
         config = load_config(None, [f"model.name={name}", *overrides])
@@ -100,10 +98,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("store", nargs="?", type=Path, help="feature store (default: the embedded benchmark's)")
     parser.add_argument("--models", default="stam,lstm_avg", help="comma-separated model names")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_set_option(parser)
     args = parser.parse_args()
     models = tuple(m.strip() for m in args.models.split(","))
-    try:
-        measure(args.store or embedded_store(), Results(), models, overrides=tuple(args.overrides))
-    except WherewhenError as exc:  # a wrong store path or setting: one line, not a traceback
-        parser.exit(2, f"error: {exc}\n")
+    run_or_exit(
+        parser, lambda: measure(args.store or embedded_store(), Results(), models, overrides=tuple(args.overrides))
+    )

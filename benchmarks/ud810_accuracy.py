@@ -16,7 +16,7 @@ import shutil
 import time
 from pathlib import Path
 
-from benchmarks.common import WORK, shared_data
+from benchmarks.common import WORK, add_set_option, shared_data, with_settings
 from benchmarks.results import Results
 
 COMMAND = "python -m benchmarks.ud810_accuracy"
@@ -47,8 +47,7 @@ def fold_stores(folder: Path) -> list[tuple[str, Path]]:
 def measure(
     results: Results, folder: Path | None, models: list[str], overrides: tuple[str, ...] = ()
 ) -> dict[str, float]:
-    command = " ".join([COMMAND, *(f"--set {o}" for o in overrides)])
-    setting = "".join(f" {o}" for o in overrides)
+    command, setting = with_settings(COMMAND, overrides)
     if folder is None or not folder.is_dir():
         for name in models:
             results.add(
@@ -93,6 +92,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("folder", nargs="?", type=Path, default=None)
     parser.add_argument("--models", default="softmax_cube,lstm_avg,tsn,alstm,stam")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_set_option(parser)
     args = parser.parse_args()
     measure(Results(), args.folder or default_folder(), args.models.split(","), tuple(args.overrides))
