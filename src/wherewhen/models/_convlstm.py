@@ -56,7 +56,7 @@ class ConvLSTMCell(nn.Module):
     ) -> None:
         super().__init__()
         if separable and input_kernel_size is not None:
-            raise ConfigError("ConvLSTM: separable convolutions and input_kernel_size exclude each other")
+            raise ConfigError("ConvLSTM: separable=True and input_kernel_size exclude each other; pass one of them")
         input_kernel_size = input_kernel_size or kernel_size
         for name, size in (("kernel_size", kernel_size), ("input_kernel_size", input_kernel_size)):
             if size % 2 != 1:
