@@ -21,7 +21,6 @@ from wherewhen.losses import mask_contrast, total_variation_l1, unimodality
 from wherewhen.models import ModelOutput, build_model
 from wherewhen.models._convlstm import ConvLSTMCell
 from wherewhen.models._heads import grid_softmax
-from wherewhen.models._reduce import as_model_dtype
 from wherewhen.models.output import uniform_spatial, uniform_temporal
 
 T, D, K, C = 5, 12, 5, 3
@@ -54,9 +53,18 @@ def reference_cell(cell: ConvLSTMCell, x: Tensor, state: tuple[Tensor, Tensor]) 
     return h_new, c_new
 
 
+def as_model_dtype(cubes: Tensor, model: Any) -> Tensor:
+    return cubes.to(next(model.parameters()).dtype)
+
+
+def reference_reduce(reducer: Any, cubes: Tensor) -> Tensor:
+    """The reduction as the 1x1 convolution its weights are, on (B, T, D, K, K) cubes."""
+    return reducer.proj(cubes.flatten(0, 1)).unflatten(0, cubes.shape[:2])
+
+
 def reference_convlstm(self: Any, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
     b, t = cubes.shape[:2]
-    x = self.dropout(self.reduce(as_model_dtype(cubes, self)))
+    x = self.dropout(reference_reduce(self.reduce, as_model_dtype(cubes, self)))
     states = [cell.zero_state(b, self.grid, x) for cell in self.cells]
     pooled = []
     for step in range(t):
@@ -77,8 +85,12 @@ def reference_convlstm(self: Any, cubes: Tensor, flow: Tensor | None = None) -> 
 def reference_conv_alstm(self: Any, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
     b, t = cubes.shape[:2]
     cubes = as_model_dtype(cubes, self)
-    x = self.reduce(cubes)
-    source = self.attention_source(x, flow)
+    x = reference_reduce(self.reduce, cubes)
+    source = (
+        x
+        if flow is None or self.reduce_flow is None
+        else reference_reduce(self.reduce_flow, as_model_dtype(flow, self))
+    )
     keys = self.att_x(source.flatten(0, 1)).unflatten(0, (b, t))
     state = self.init_state(x.mean(dim=1))
     scale = float(self.grid * self.grid)
@@ -104,7 +116,7 @@ def reference_conv_alstm(self: Any, cubes: Tensor, flow: Tensor | None = None) -
 def reference_stam(self: Any, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
     b, t = cubes.shape[:2]
     cubes = as_model_dtype(cubes, self)
-    x = self.reduce(cubes)
+    x = reference_reduce(self.reduce, cubes)
     mask = self.mask_net(x.flatten(0, 1)).unflatten(0, (b, t))
     masked = self.dropout(mask * x)
     keys = self.att_x(masked.flatten(0, 1)).unflatten(0, (b, t))

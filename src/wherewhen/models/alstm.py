@@ -26,7 +26,7 @@ from wherewhen.errors import ConfigError
 from wherewhen.losses import doubly_stochastic
 from wherewhen.models._heads import log_weighted_probability
 from wherewhen.models._lstm import MeanFeatureInit, StackedLSTM
-from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models._reduce import ChannelReducer, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput, uniform_temporal
 from wherewhen.models.registry import register_model
@@ -66,8 +66,8 @@ class AttentionLSTM(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        cubes = as_model_dtype(cubes, self)
-        slices = self.reduce(cubes).flatten(3).transpose(2, 3)  # (B, T, L, R)
+        rows = as_rows(cubes, self).flatten(2, 3)  # (B, T, L, D)
+        slices = self.reduce(rows)  # (B, T, L, R)
         state = self.init_state(slices.mean(dim=(1, 2)))
         keys = self.att_x(slices)  # (B, T, L, A): the x part of the attention MLP, for all frames at once
         alphas, hiddens = [], []
@@ -82,7 +82,7 @@ class AttentionLSTM(VideoModel):
         alpha = torch.stack(alphas, dim=1)  # (B, T, L)
         frame_logits = self.classifier(self.dropout(torch.stack(hiddens, dim=1)))
         if self.context_out is not None:
-            context = torch.einsum("btl,btdl->btd", alpha, cubes.flatten(3))
+            context = torch.einsum("btl,btld->btd", alpha, rows)
             frame_logits = frame_logits + self.context_out(self.dropout(context))
         return ModelOutput(
             logits=log_weighted_probability(frame_logits),

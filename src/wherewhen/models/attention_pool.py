@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models._reduce import ChannelReducer, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import register_model
@@ -56,15 +56,14 @@ class AttentionPooling(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        cubes = as_model_dtype(cubes, self)
-        h = self.reduce(cubes).flatten(3).transpose(2, 3)  # (B, T, L, R)
+        x = as_rows(cubes, self).flatten(2, 3)  # (B, T, L, D)
+        h = self.reduce(x)  # (B, T, L, R)
         gate = torch.tanh(self.att_v(h))
         if self.att_u is not None:
             gate = gate * torch.sigmoid(self.att_u(h))
         scores = self.att_w(gate).squeeze(-1)  # (B, T, L)
         attention = scores.flatten(1).softmax(dim=1).view_as(scores)
-        x = cubes.flatten(3)  # (B, T, D, L)
-        per_frame = torch.einsum("btl,btdl->btd", attention, x)  # sum_i a_{t,i} x_{t,i}
+        per_frame = torch.einsum("btl,btld->btd", attention, x)  # sum_i a_{t,i} x_{t,i}
         pooled = per_frame.sum(dim=1)
         temporal = attention.sum(dim=2)
         frame_features = per_frame / temporal.clamp_min(torch.finfo(temporal.dtype).tiny).unsqueeze(-1)

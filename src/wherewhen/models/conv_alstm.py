@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from wherewhen.models._convlstm import ConvLSTMCell, ConvStateInit
 from wherewhen.models._heads import grid_softmax
-from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models._reduce import ChannelReducer, as_cubes, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput, uniform_temporal
 from wherewhen.models.registry import register_model
@@ -69,14 +69,14 @@ class ConvAttentionLSTM(VideoModel):
     def attention_source(self, x: Tensor, flow: Tensor | None) -> Tensor:
         """(B, T, C, K, K) maps that, with H_{t-1}, decide the attention: the reduced flow cube, else X itself."""
         if self.reduce_flow is not None and flow is not None:
-            return self.reduce_flow(as_model_dtype(flow, self))
+            return as_cubes(self.reduce_flow(as_rows(flow, self)))
         return x
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        cubes = as_model_dtype(cubes, self)
-        x = self.reduce(cubes)
+        rows = as_rows(cubes, self)  # (B, T, K, K, D)
+        x = as_cubes(self.reduce(rows))
         source = self.attention_source(x, flow)
         keys = self.att_x(source.flatten(0, 1)).unflatten(0, (b, t))  # the X part of the attention, all frames
         state = self.init_state(x.mean(dim=1))
@@ -91,7 +91,7 @@ class ConvAttentionLSTM(VideoModel):
         frame_logits = self.classifier(self.dropout(torch.stack(hidden, dim=1).mean(dim=(3, 4))))
         spatial = torch.cat(maps, dim=1)
         if self.context_out is not None:
-            context = torch.einsum("btkl,btdkl->btd", spatial, cubes)
+            context = torch.einsum("btkl,btkld->btd", spatial, rows)
             frame_logits = frame_logits + self.context_out(self.dropout(context))
         return ModelOutput(
             logits=frame_logits.mean(dim=1),

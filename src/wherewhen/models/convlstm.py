@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from wherewhen.errors import ConfigError
 from wherewhen.models._convlstm import ConvLSTMCell
-from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models._reduce import ChannelReducer, as_cubes, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput, uniform_spatial, uniform_temporal
 from wherewhen.models.registry import register_model
@@ -61,7 +61,7 @@ class ConvLSTM(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        seq = self.dropout(self.reduce(as_model_dtype(cubes, self)))  # (B, T, C, K, K)
+        seq = self.dropout(as_cubes(self.reduce(as_rows(cubes, self))))  # (B, T, C, K, K)
         # Layer by layer: each layer's input convolution runs once over all frames, only W_h* * H_{t-1} per step
         # (the dropout between layers draws the whole clip's mask at once: same distribution, other draw order).
         for i, cell in enumerate(self.cells):

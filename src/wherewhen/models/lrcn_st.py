@@ -47,7 +47,7 @@ from wherewhen.errors import ConfigError
 from wherewhen.losses import doubly_stochastic
 from wherewhen.models._heads import log_weighted_probability
 from wherewhen.models._lstm import MeanFeatureInit, StackedLSTM
-from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models._reduce import ChannelReducer, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import register_model
@@ -110,8 +110,8 @@ class SpatioTemporalLRCN(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None, frame_mask: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        cubes = as_model_dtype(cubes, self)
-        slices = self.reduce(cubes).flatten(3).transpose(2, 3)  # (B, T, L, R)
+        rows = as_rows(cubes, self).flatten(2, 3)  # (B, T, L, D)
+        slices = self.reduce(rows)  # (B, T, L, R)
         state = self.init_state(slices.mean(dim=(1, 2)))
         keys = self.att_x(slices) if self.attend_frame else None
         alphas, scores, hiddens = [], [], []
@@ -131,7 +131,7 @@ class SpatioTemporalLRCN(VideoModel):
         alpha = torch.stack(alphas, dim=1)
         frame_logits = self.classifier(self.dropout(torch.stack(hiddens, dim=1)))
         if self.context_out is not None:
-            context = torch.einsum("btl,btdl->btd", alpha, cubes.flatten(3))
+            context = torch.einsum("btl,btld->btd", alpha, rows)
             frame_logits = frame_logits + self.context_out(self.dropout(context))
         extras: dict[str, Tensor] = {}
         if self.temporal_mode == "soft":

@@ -19,7 +19,7 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from wherewhen.models._heads import log_weighted_probability
-from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models._reduce import ChannelReducer, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput, uniform_spatial, uniform_temporal
 from wherewhen.models.registry import register_model
@@ -50,8 +50,8 @@ class PooledLSTM(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        reduced = self.reduce(as_model_dtype(cubes, self)).flatten(3)  # (B, T, R, K*K)
-        pooled = reduced.mean(dim=3) if self.pooling == "avg" else reduced.amax(dim=3)
+        reduced = self.reduce(as_rows(cubes, self)).flatten(2, 3)  # (B, T, K*K, R)
+        pooled = reduced.mean(dim=2) if self.pooling == "avg" else reduced.amax(dim=2)
         hidden, _ = self.lstm(self.dropout(pooled))  # one call over all T frames: state carried between frames
         frame_logits = self.classifier(self.dropout(hidden))
         return ModelOutput(

@@ -58,7 +58,7 @@ from torch import Tensor, nn
 from wherewhen.errors import ConfigError
 from wherewhen.losses import mask_contrast, total_variation_l1, unimodality
 from wherewhen.models._convlstm import ConvLSTMCell, ConvStateInit
-from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models._reduce import ChannelReducer, as_cubes, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import register_model
@@ -142,8 +142,8 @@ class SpatioTemporalAttention(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        cubes = as_model_dtype(cubes, self)
-        x = self.reduce(cubes)
+        rows = as_rows(cubes, self)  # (B, T, K, K, D)
+        x = as_cubes(self.reduce(rows))
         mask = self.mask_net(x.flatten(0, 1)).unflatten(0, (b, t))  # (B, T, 1, K, K)
         masked = self.dropout(mask * x)
         keys = self.att_x(masked.flatten(0, 1)).unflatten(0, (b, t))  # phi_X(X~_i) for all frames
@@ -180,9 +180,8 @@ class SpatioTemporalAttention(VideoModel):
         temporal = looked.sum(dim=(2, 3))
         logits = frame_logits.mean(dim=1)
         if self.context_out is not None:
-            # sum over t, k, l of looked * cubes: one elementwise pass (half the time of a batched matrix-vector
-            # product; einsum copies the cubes)
-            context = (cubes.flatten(3) * looked.flatten(2).unsqueeze(2)).sum(dim=(1, 3))
+            # sum over t, k, l of looked * x: one vector-matrix product per video on the rows
+            context = torch.bmm(looked.flatten(1).unsqueeze(1), rows.flatten(1, 3)).squeeze(1)
             logits = logits + self.context_out(self.dropout(context))
         return ModelOutput(
             logits=logits,

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from wherewhen.errors import ConfigError
-from wherewhen.models._reduce import ChannelReducer, as_model_dtype
+from wherewhen.models._reduce import ChannelReducer, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput, uniform_spatial
 from wherewhen.models.registry import register_model
@@ -60,7 +60,7 @@ class TemporalSegmentNetwork(VideoModel):
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
-        pooled = self.reduce(as_model_dtype(cubes, self)).mean(dim=(3, 4))
+        pooled = self.reduce(as_rows(cubes, self)).mean(dim=(2, 3))
         frame_logits = self.classifier(self.dropout(pooled))
         if self.training and self.segments > 0:
             weights = snippet_weights(b, t, self.segments, frame_logits)
