@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.results import Results
 from wherewhen.backbones import load_backbone
@@ -49,6 +50,23 @@ def best_time(
         fn()
         times.append(clock() - start)
     return min(times)
+
+
+def gflop(name: str, options: dict[str, object], shape: tuple[int, ...], classes: int) -> float:
+    """The multiply-adds (x2) of one eval forward of a fresh model over a cube of ``shape``, as
+    ``torch.utils.flop_counter`` counts them (outside inference mode: its module tracker hooks autograd's graph)."""
+    with torch.inference_mode(False):
+        cubes = torch.zeros(shape)
+        model = build_model(name, num_classes=classes, in_channels=shape[2], grid=shape[3], **options).eval()
+        with FlopCounterMode(display=False) as counter:
+            model(cubes, cubes if model.uses_flow else None)
+    return counter.get_total_flops() / 1e9
+
+
+def matrix_product(rows: int, depth: int, columns: int) -> tuple[Callable[[], object], float]:
+    """A dense float32 product of the given shape and its GFLOP: the machine's rate for work like the heads'."""
+    a, b = torch.rand(rows, depth), torch.rand(depth, columns)
+    return (lambda: torch.mm(a, b)), 2 * rows * depth * columns / 1e9
 
 
 @contextmanager
@@ -91,17 +109,18 @@ def measure(
         used = torch.get_num_threads()
         cubes = run_backbone(backbone, [clip], 64)[0][None].float()
     heads = {}
+    flops: dict[str, float] = {}
     for name in available_models():
         if model_class(name).__module__.startswith("wherewhen.models."):
             model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid).eval()
             # motion_alstm's flow cubes come from a second backbone pass; that cost is the backbone's, not the head's
             heads[name] = (model, cubes if model.uses_flow else None)
+            flops[name] = gflop(name, {}, tuple(cubes.shape), classes)
     for name, options in OPTIONS:
         model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid, **options).eval()
-        heads[f"{name} " + " ".join(f"{k}={v}" for k, v in options.items())] = (
-            model,
-            cubes if model.uses_flow else None,
-        )
+        label = f"{name} " + " ".join(f"{k}={v}" for k, v in options.items())
+        heads[label] = (model, cubes if model.uses_flow else None)
+        flops[label] = gflop(name, options, tuple(cubes.shape), classes)
 
     def run_backbone_once() -> object:
         with intra_op_threads(threads):
@@ -112,7 +131,10 @@ def measure(
         with intra_op_threads(head_threads or threads):
             return model(cubes, flow)
 
+    # the 1x1 reduction's shape (every cell of every frame, D -> 128): the fastest kind of work a head does
+    product, product_gflop = matrix_product(frames * spec.grid * spec.grid, spec.channels, 128)
     backbone_s: list[float] = []
+    product_s: list[float] = []
     head_s: dict[str, list[float]] = {name: [] for name in heads}
     for _ in range(3):  # oneDNN picks and caches kernels over the first calls; one warm-up left the backbone slow
         run_backbone_once()
@@ -122,15 +144,25 @@ def measure(
         backbone_s.append(best_time(run_backbone_once, repeats=1, warmup=0, clock=clock))
         for name in heads:
             head_s[name].append(best_time(lambda name=name: run_head(name), repeats=3, warmup=0, clock=clock))
+        with intra_op_threads(head_threads or threads):
+            product_s.append(best_time(product, repeats=3, warmup=1, clock=clock))
     note = f"{used} threads" + (f", heads {head_threads}" if head_threads else "") + (", CPU time" if cpu_time else "")
     note += f", best of {rounds} rounds"
     results.add("Speed", f"backbone, {frames} frames", min(backbone_s) * 1000, "ms", command=command, note=note)
+    rate = product_gflop / min(product_s)
+    results.add("Speed", "matrix product rate", rate, "GFLOP/s", command=command, note=f"{note}; the reduction's shape")
     ratios = {}
     for name, times in head_s.items():
         ratios[name] = min(times) / min(backbone_s)
         paired = statistics.median(h / b for h, b in zip(times, backbone_s, strict=True))
+        # what the head's FLOPs alone would take at the matrix-product rate: the floor for code that only
+        # made its operations faster, without changing the model
+        floor = 100 * flops[name] / rate / min(backbone_s)
+        speed = f"{flops[name]:.2f} GFLOP, {flops[name] / min(times):.0f} GFLOP/s; at the product rate {floor:.1f} %"
         results.add("Speed", f"head {name}, {frames} frames", min(times) * 1000, "ms", command=command, note=note)
-        results.add("Speed", f"head {name} / backbone", 100 * ratios[name], "%", target="<= 5 %", command=command)
+        results.add(
+            "Speed", f"head {name} / backbone", 100 * ratios[name], "%", target="<= 5 %", command=command, note=speed
+        )
         results.add("Speed", f"head {name} / backbone, median of rounds", 100 * paired, "%", command=command)
     return ratios
 

@@ -152,9 +152,9 @@ _Pending = tuple[int, np.ndarray, torch.Tensor, torch.Tensor | None]  # video po
 def forward_clips(model: nn.Module, batch: list[_Pending]) -> list[tuple[int, ClipOutput]]:
     """A batch of same-length clips through the model; each clip's outputs, tagged with its video position."""
     device = _device_of(model)
-    cubes = torch.stack([b[2] for b in batch]).to(device=device, dtype=torch.float32)
+    cubes = torch.stack([b[2] for b in batch]).to(device)  # stored float16: the model casts them
     flows = [b[3] for b in batch]
-    flow = None if flows[0] is None else torch.stack([f for f in flows if f is not None]).to(device, torch.float32)
+    flow = None if flows[0] is None else torch.stack([f for f in flows if f is not None]).to(device)
     out = model(cubes, flow)
     probs = out.logits.float().softmax(-1).cpu().numpy()
     frame = None if out.frame_logits is None else out.frame_logits.float().softmax(-1).cpu().numpy()

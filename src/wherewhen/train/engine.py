@@ -116,10 +116,11 @@ class StepSettings:
 
 
 def to_device(batch: dict[str, Tensor], device: torch.device) -> tuple[dict[str, Tensor], Tensor]:
-    """The model's keyword inputs (float16 cubes become float32 on the device) and the targets."""
-    inputs = {"cubes": batch["rgb"].to(device, non_blocking=True).float()}
+    """The model's keyword inputs and the targets, on the device. The cubes stay float16: the models cast them
+    (with the reduction's transpose, in one copy: ``models._reduce.as_rows``)."""
+    inputs = {"cubes": batch["rgb"].to(device, non_blocking=True)}
     if "flow" in batch:
-        inputs["flow"] = batch["flow"].to(device, non_blocking=True).float()
+        inputs["flow"] = batch["flow"].to(device, non_blocking=True)
     if "frame_mask" in batch:
         inputs["frame_mask"] = batch["frame_mask"].to(device, non_blocking=True)
     return inputs, batch["label"].to(device, non_blocking=True)
