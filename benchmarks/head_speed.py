@@ -52,14 +52,11 @@ def best_time(
     return min(times)
 
 
-def gflop(name: str, options: dict[str, object], shape: tuple[int, ...], classes: int) -> float:
-    """The multiply-adds (x2) of one eval forward of a fresh model over a cube of ``shape``, as
-    ``torch.utils.flop_counter`` counts them (outside inference mode: its module tracker hooks autograd's graph)."""
-    with torch.inference_mode(False):
-        cubes = torch.zeros(shape)
-        model = build_model(name, num_classes=classes, in_channels=shape[2], grid=shape[3], **options).eval()
-        with FlopCounterMode(display=False) as counter:
-            model(cubes, cubes if model.uses_flow else None)
+def gflop(model: torch.nn.Module, cubes: torch.Tensor, flow: torch.Tensor | None) -> float:
+    """The multiply-adds (x2) of one forward, as ``torch.utils.flop_counter`` counts them. Call it outside inference
+    mode: the counter's module tracker hooks autograd's graph (so the cubes go in as ordinary copies)."""
+    with FlopCounterMode(display=False) as counter:
+        model(cubes.clone(), None if flow is None else flow.clone())
     return counter.get_total_flops() / 1e9
 
 
@@ -82,7 +79,6 @@ def intra_op_threads(count: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-@torch.inference_mode()
 def measure(
     results: Results,
     frames: int = 16,
@@ -105,30 +101,26 @@ def measure(
     backbone = load_backbone()
     spec = backbone.spec
     clip = torch.randint(0, 255, (frames, spec.input_size, spec.input_size, 3), dtype=torch.uint8)
-    with intra_op_threads(threads):
+    with intra_op_threads(threads), torch.inference_mode():
         used = torch.get_num_threads()
         cubes = run_backbone(backbone, [clip], 64)[0][None].float()
+    builtin = [name for name in available_models() if model_class(name).__module__.startswith("wherewhen.models.")]
     heads = {}
     flops: dict[str, float] = {}
-    for name in available_models():
-        if model_class(name).__module__.startswith("wherewhen.models."):
-            model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid).eval()
-            # motion_alstm's flow cubes come from a second backbone pass; that cost is the backbone's, not the head's
-            heads[name] = (model, cubes if model.uses_flow else None)
-            flops[name] = gflop(name, {}, tuple(cubes.shape), classes)
-    for name, options in OPTIONS:
-        model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid, **options).eval()
-        label = f"{name} " + " ".join(f"{k}={v}" for k, v in options.items())
+    for name, settings in [*((name, {}) for name in builtin), *OPTIONS]:
+        model = build_model(name, num_classes=classes, in_channels=spec.channels, grid=spec.grid, **settings).eval()
+        label = " ".join([name, *(f"{k}={v}" for k, v in settings.items())])
+        # motion_alstm's flow cubes come from a second backbone pass; that cost is the backbone's, not the head's
         heads[label] = (model, cubes if model.uses_flow else None)
-        flops[label] = gflop(name, options, tuple(cubes.shape), classes)
+        flops[label] = gflop(model, cubes, heads[label][1])
 
     def run_backbone_once() -> object:
-        with intra_op_threads(threads):
+        with intra_op_threads(threads), torch.inference_mode():
             return run_backbone(backbone, [clip], 64)
 
     def run_head(name: str) -> object:
         model, flow = heads[name]
-        with intra_op_threads(head_threads or threads):
+        with intra_op_threads(head_threads or threads), torch.inference_mode():
             return model(cubes, flow)
 
     # the 1x1 reduction's shape (every cell of every frame, D -> 128): the fastest kind of work a head does
