@@ -30,11 +30,10 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option(help="Overwrite an existing output folder.")] = False,
     ) -> None:
         """Evaluate a run: top-1/top-5, mean class accuracy, confusion matrix, frame-mAP, pointing game, tmAP."""
-        from tqdm import tqdm
-
         from wherewhen.evaluate.predict import ClipPlan
         from wherewhen.evaluate.report import print_report
         from wherewhen.evaluate.runner import EvaluationConfig, evaluate_run
+        from wherewhen.progress import progress_bar
 
         plan = ClipPlan(num_clips=clips, window=window, stride=stride, frames=frames)
         config = EvaluationConfig(clips=plan, aggregate=aggregate, batch_size=batch_size).with_threshold(threshold)
@@ -46,7 +45,7 @@ def register(app: typer.Typer) -> None:
             force=force,
             config=config,
             device=device,
-            progress=lambda records: tqdm(records, desc="evaluate", unit="video", leave=False),
+            progress=lambda records: progress_bar(records, desc="evaluate", unit="video", leave=False),
         )
         print_report(result)
         typer.echo(f"wrote {out_dir}")

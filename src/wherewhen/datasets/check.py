@@ -113,6 +113,6 @@ def check_dataset(index: DatasetIndex, probe: bool = True, progress: bool = Fals
 def _progress(records: list[VideoRecord], enabled: bool) -> Iterable[VideoRecord]:
     if not enabled or not records:
         return records
-    from tqdm import tqdm
+    from wherewhen.progress import progress_bar
 
-    return tqdm(records, desc="probing videos", unit="video", leave=False)
+    return progress_bar(records, desc="probing videos", unit="video", leave=False)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from wherewhen.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
 from wherewhen.datasets.records import VideoRecord
@@ -25,6 +24,7 @@ from wherewhen.features.forward import embed_stream
 from wherewhen.features.prefetch import decoded_ahead, decoding_threads
 from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
+from wherewhen.progress import progress_bar
 from wherewhen.video.sampling import SamplingSpec
 
 
@@ -120,7 +120,7 @@ def extract_videos(
     todo = [r for r in mine if not store.is_done(r.video_id, need_flow=bool(options.flow))]
     summary = ExtractSummary(store=store.root, total=len(mine), skipped=len(mine) - len(todo))
     start = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="video", disable=not options.progress, desc=f"extract {spec.name}", smoothing=0.1)
+    bar = progress_bar(total=len(todo), unit="video", show=options.progress, desc=f"extract {spec.name}", smoothing=0.1)
     try:
         dataset = DecodeDataset(todo, options.sampling, spec.resize, spec.input_size, options.flow)
 
@@ -139,9 +139,9 @@ def extract_videos(
             store.write(v.record, cubes[0], cubes[1] if options.flow else None)
             summary.written += 1
             summary.frames += len(v.record.frame_indices) * (2 if options.flow else 1)
-            bar.update(1)
-            elapsed = time.perf_counter() - start
-            bar.set_postfix_str(f"{summary.frames / max(elapsed, 1e-9):.1f} frames/s, {len(summary.failed)} failed")
+            summary.seconds = time.perf_counter() - start
+            bar.set_postfix_str(f"{summary.frames_per_second:.1f} frames/s, {len(summary.failed)} failed", False)
+            bar.update(1)  # draws that postfix (set above without a redraw) when the bar's interval has passed
     finally:
         bar.close()
         summary.seconds = time.perf_counter() - start

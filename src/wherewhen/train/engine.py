@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 
 from wherewhen.errors import ConfigError
 from wherewhen.models import VideoModel
+from wherewhen.progress import progress_bar
 from wherewhen.train.config import OptimSection, ScheduleSection
 from wherewhen.train.distributed import DistContext, all_reduce_sum, gather_objects
 
@@ -158,8 +158,10 @@ class EpochTotals:
 
 
 def _bar(iterable: Iterable[Any], *, enabled: bool, desc: str, total: int) -> Any:
-    # disable=None hides the bar when stderr is not a terminal (logs, CI) but keeps it in a shell.
-    return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True, disable=None if enabled else True)
+    # Only on a terminal: a log gets the per-epoch lines instead.
+    return progress_bar(
+        iterable, desc=desc, total=total, leave=False, dynamic_ncols=True, show=enabled, terminal_only=True
+    )
 
 
 def train_epoch(
