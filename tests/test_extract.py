@@ -66,7 +66,7 @@ def test_killed_extraction_resumes_to_the_same_files(tmp_path: Path, ud810_dir: 
 
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "wherewhen", "extract", str(listing), "-o", str(out)]
-    command += ["--workers", "1", "--batch-size", "16", "--no-progress"]
+    command += ["--workers", "1", "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     process = subprocess.Popen(command, env=env, start_new_session=True, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120

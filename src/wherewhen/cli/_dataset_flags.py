@@ -20,6 +20,19 @@ VAL_FRACTION = typer.Option(None, "--val-fraction", help="share of validation vi
 SEED = typer.Option(None, "--seed", help="seed of the stratified or group split")
 VIDEO_TEMPLATE = typer.Option(None, "--video-template", help="Kinetics video path template")
 
+# The command parameters of the reader options, in the order reader_options takes them.
+READER_PARAMS = (
+    "splits",
+    "annotations",
+    "classes",
+    "label_pattern",
+    "group_pattern",
+    "test_fraction",
+    "val_fraction",
+    "seed",
+    "video_template",
+)
+
 
 def reader_options(
     splits: Path | None,

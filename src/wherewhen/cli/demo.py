@@ -7,6 +7,19 @@ from pathlib import Path
 import typer
 
 
+def check_models(names: tuple[str, ...]) -> None:
+    from wherewhen.errors import ConfigError
+    from wherewhen.models import available_models
+
+    if not names:
+        raise ConfigError("--models names no model; give one or more of `wherewhen models`, comma-separated")
+    unknown = [n for n in names if n not in available_models()]
+    if unknown:
+        raise ConfigError(f"--models: unknown model {unknown[0]!r}; choose from {', '.join(available_models())}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--models {','.join(names)}: a model is named twice")
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
@@ -21,7 +34,9 @@ def register(app: typer.Typer) -> None:
 
         from wherewhen.demo import run_demo
 
-        result = run_demo(out, preset, tuple(m.strip() for m in models.split(",") if m.strip()), say=typer.echo)
+        names = tuple(m.strip() for m in models.split(",") if m.strip())
+        check_models(names)  # before the minutes of generating and extracting
+        result = run_demo(out, preset, names, say=typer.echo)
         table = Table(title="Embedded where-and-when benchmark, test split")
         for column in ("model", "video top-1", "pointing game", "spatial mAP@0.3", "temporal mAP@0.5", "train s"):
             table.add_column(column, justify="left" if column == "model" else "right")

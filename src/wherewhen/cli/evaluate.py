@@ -30,11 +30,14 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option(help="Overwrite an existing output folder.")] = False,
     ) -> None:
         """Evaluate a run: top-1/top-5, mean class accuracy, confusion matrix, frame-mAP, pointing game, tmAP."""
+        from wherewhen.errors import ConfigError
         from wherewhen.evaluate.predict import ClipPlan
         from wherewhen.evaluate.report import print_report
         from wherewhen.evaluate.runner import EvaluationConfig, evaluate_run
         from wherewhen.progress import progress_bar
 
+        if stride is not None and window is None:
+            raise ConfigError("--stride is the step between --window sliding windows; give --window too")
         plan = ClipPlan(num_clips=clips, window=window, stride=stride, frames=frames)
         config = EvaluationConfig(clips=plan, aggregate=aggregate, batch_size=batch_size).with_threshold(threshold)
         result, out_dir = evaluate_run(

@@ -1,17 +1,104 @@
-"""`wherewhen extract`: videos -> cached feature cubes (resumable, sharded, with a summary of failures)."""
+"""`wherewhen extract`: videos -> cached feature cubes (resumable, sharded, with a summary of failures).
+
+Two forms of input: video files, folders and list files as arguments, or ``--dataset FORMAT --root DIR``. One
+folder as the argument also takes the ``folder`` format's options (``--split``, ``--label-pattern``, ...); an option
+that the chosen form, sampling or device does not use is refused, never ignored.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from wherewhen.cli import _dataset_flags as flags
+from wherewhen.cli._given import given, refuse
+from wherewhen.datasets.records import DatasetIndex
+from wherewhen.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wherewhen.features.extract import ExtractSummary
+    from wherewhen.video.sampling import SamplingSpec
+
+# Sampling options and the strategies that read them.
+SAMPLING_USES = {
+    "frames": ("uniform", "tsn", "sliding"),
+    "rate": ("fps", "sliding"),
+    "stride": ("sliding",),
+    "max_frames": ("fps",),
+    "tsn_train": ("tsn",),
+}
+FOLDER_OPTIONS = ("split", "label_pattern", "group_pattern", "test_fraction", "val_fraction", "seed")
+DATASET_ONLY = ("root", "splits", "annotations", "classes", "video_template")
+
+
+def dataset_index(
+    ctx: typer.Context, inputs: list[Path], dataset: str | None, root: Path | None, split: str, options: dict[str, Any]
+) -> DatasetIndex:
+    """The videos to extract, from whichever form of input was given; options of the other form are refused."""
+    from wherewhen.datasets.inputs import records_from_inputs
+    from wherewhen.datasets.registry import read_dataset
+
+    if dataset:
+        if inputs:
+            raise ConfigError("give videos, folders or list files, or --dataset FORMAT --root DIR; not both")
+        if root is None:
+            raise ConfigError("--dataset needs --root DIR")
+        return read_dataset(dataset, root, split, **options)
+    refuse(given(ctx, *DATASET_ONLY), "used with --dataset FORMAT --root DIR (see `wherewhen data list`)")
+    folder_flags = given(ctx, *FOLDER_OPTIONS)
+    if folder_flags and len(inputs) == 1 and inputs[0].expanduser().is_dir():
+        return read_dataset("folder", inputs[0], split, **{k: options[k] for k in FOLDER_OPTIONS if k in options})
+    refuse(
+        folder_flags,
+        "used with one folder of videos (`wherewhen extract FOLDER`) or with --dataset FORMAT --root DIR, "
+        "not with video files, list files or several inputs",
+    )
+    return records_from_inputs(inputs)
+
+
+def sampling_spec(ctx: typer.Context, strategy: str, **values: Any) -> SamplingSpec:
+    """The sampling asked for; options that ``strategy`` does not read are refused."""
+    from wherewhen.video.sampling import SamplingSpec
+
+    spec = SamplingSpec(strategy, **values)  # an unknown strategy is its error
+    for name, uses in SAMPLING_USES.items():
+        if strategy not in uses:
+            strategies = " or ".join([", ".join(uses[:-1]), uses[-1]] if len(uses) > 1 else uses)
+            refuse(given(ctx, name), f"used by --sampling {strategies}, not by --sampling {strategy}")
+    return spec
+
+
+def backbone_device(ctx: typer.Context, device: str | None) -> str:
+    """The device the backbone runs on; --batch-size is refused on the CPU, where it does not apply."""
+    from wherewhen.train.distributed import resolve_device
+
+    chosen = resolve_device(device or "auto", int(os.environ.get("LOCAL_RANK", "0")), option="--device")
+    if chosen.type == "cpu":
+        refuse(given(ctx, "batch_size"), "used on CUDA only: on the CPU every pass is 2 frames of one video")
+    return str(chosen)
+
+
+def print_summary(summary: ExtractSummary) -> None:
+    """The counts on standard output; the failures, one line each, on standard error (exit status 1)."""
+    typer.echo(
+        f"{summary.written} written, {summary.skipped} already done, {len(summary.failed)} failed "
+        f"of {summary.total} videos in {summary.seconds:.1f} s "
+        f"({summary.videos_per_second:.2f} videos/s, {summary.frames_per_second:.1f} frames/s) -> {summary.store}"
+    )
+    if summary.failed:
+        typer.echo(f"failed ({len(summary.failed)}):", err=True)
+        for _, error in summary.failed:
+            typer.echo(f"  {error}", err=True)
+        raise SystemExit(1)
 
 
 def register(app: typer.Typer) -> None:
     @app.command()
     def extract(
+        ctx: typer.Context,
         inputs: list[Path] = typer.Argument(None, help="video files, folders (a folder per class) or list files"),
         out: Path = typer.Option(..., "--out", "-o", help="feature store folder (created; re-runs resume)"),
         dataset: str | None = flags.FORMAT,
@@ -27,7 +114,7 @@ def register(app: typer.Typer) -> None:
         seed: int | None = flags.SEED,
         video_template: str | None = flags.VIDEO_TEMPLATE,
         backbone: str = typer.Option("efficientnet_lite0", "--backbone", "-b", help="see `wherewhen backbones`"),
-        weights: Path | None = typer.Option(None, "--weights", help="backbone state dict (torchvision backbones)"),
+        weights: Path | None = typer.Option(None, "--weights", help="backbone state dict (default: ImageNet's)"),
         sampling: str = typer.Option("uniform", "--sampling", help="uniform | tsn | fps | sliding"),
         frames: int = typer.Option(16, "--frames", "-t", help="frames per clip (uniform, tsn, sliding)"),
         rate: float = typer.Option(2.0, "--rate", help="frames per second (fps, sliding)"),
@@ -49,57 +136,25 @@ def register(app: typer.Typer) -> None:
 
         Finished videos are skipped on a re-run; failures are listed at the end and do not stop the others.
         """
-        from wherewhen.datasets.inputs import records_from_inputs
-        from wherewhen.datasets.registry import read_dataset
         from wherewhen.features.extract import ExtractOptions, extract_videos, parse_shard
-        from wherewhen.video.sampling import SamplingSpec
 
-        if dataset:
-            if root is None:
-                raise typer.BadParameter("--dataset needs --root DIR")
-            options = flags.reader_options(
-                splits,
-                annotations,
-                classes,
-                label_pattern,
-                group_pattern,
-                test_fraction,
-                val_fraction,
-                seed,
-                video_template,
-            )
-            index = read_dataset(dataset, root, split, **options)
-        else:
-            index = records_from_inputs(list(inputs or []))
-        spec = SamplingSpec(
-            strategy=sampling, frames=frames, rate=rate, stride=stride, max_frames=max_frames, train=tsn_train
+        reader = flags.reader_options(*(ctx.params[name] for name in flags.READER_PARAMS))
+        index = dataset_index(ctx, list(inputs or []), dataset, root, split, reader)
+        spec = sampling_spec(
+            ctx, sampling, frames=frames, rate=rate, stride=stride, max_frames=max_frames, train=tsn_train
         )
-        summary = extract_videos(
-            index.records,
-            out,
-            ExtractOptions(
-                backbone=backbone,
-                weights=weights,
-                sampling=spec,
-                batch_size=batch_size,
-                workers=workers,
-                device=device,
-                flow=flow,
-                shard=parse_shard(shard) if shard else None,
-                progress=progress,
-            ),
-            classes=index.classes,
+        options = ExtractOptions(
+            backbone=backbone,
+            weights=weights,
+            sampling=spec,
+            batch_size=batch_size,
+            workers=workers,
+            device=backbone_device(ctx, device),
+            flow=flow,
+            shard=parse_shard(shard) if shard else None,
+            progress=progress,
         )
-        typer.echo(
-            f"{summary.written} written, {summary.skipped} already done, {len(summary.failed)} failed "
-            f"of {summary.total} videos in {summary.seconds:.1f} s "
-            f"({summary.videos_per_second:.2f} videos/s, {summary.frames_per_second:.1f} frames/s) -> {summary.store}"
-        )
-        if summary.failed:
-            typer.echo(f"failed ({len(summary.failed)}):", err=True)
-            for _, error in summary.failed:
-                typer.echo(f"  {error}", err=True)
-            raise SystemExit(1)
+        print_summary(extract_videos(index.records, out, options, classes=index.classes))
 
     @app.command()
     def backbones() -> None:

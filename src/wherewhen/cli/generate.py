@@ -15,6 +15,8 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
         name, sep, value = item.partition("=")
         if not sep or not name.strip() or not value.strip():
             raise ConfigError(f"--set {item!r}: expected KNOB=VALUE, e.g. --set frames=64")
+        if name.strip() in knobs:
+            raise ConfigError(f"--set {name.strip()} is given twice; give each knob once")
         knobs[name.strip()] = value.strip()
     return knobs
 
@@ -34,6 +36,8 @@ def register(app: typer.Typer) -> None:
 
         overrides: dict[str, object] = dict(_parse_sets(sets))
         if seed is not None:
+            if "seed" in overrides:
+                raise ConfigError("--seed and --set seed=... both set the seed; give one of them")
             overrides["seed"] = seed
         config = preset(preset_name).with_overrides(overrides)
         with counting_bar("generate", unit="video") as progress:

@@ -7,10 +7,33 @@ from pathlib import Path
 
 import typer
 
+from wherewhen.cli._given import given, refuse
+
+# Options that set a config value: the key, and the parameter it comes from.
+OPTION_KEYS = {"data.store": "data", "model.name": "model", "train.progress": "quiet"}
+
+
+def check_overrides(ctx: typer.Context, overrides: list[str]) -> None:
+    """Refuse a --set that names a key twice, or that sets a key differently from an option given beside it."""
+    from wherewhen.errors import ConfigError
+    from wherewhen.train.config import parse_override
+
+    parsed = [parse_override(item) for item in overrides]
+    keys = [key for key, _ in parsed]
+    twice = sorted({k for k in keys if keys.count(k) > 1})
+    if twice:
+        raise ConfigError(f"--set {twice[0]} is given twice; give each key once")
+    option_values = {"data.store": ctx.params["data"], "model.name": ctx.params["model"], "train.progress": False}
+    for key, value in parsed:
+        if key in OPTION_KEYS and str(value) != str(option_values[key]):
+            where = f"setting {key}={option_values[key]}, against --set {key}={value}; give one of them"
+            refuse(given(ctx, OPTION_KEYS[key]), where)
+
 
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train_command(
+        ctx: typer.Context,
         data: Path | None = typer.Option(None, "--data", help="Feature store folder made by `wherewhen extract`."),
         model: str | None = typer.Option(None, "--model", help="Model name (see `wherewhen models`)."),
         config: Path | None = typer.Option(None, "--config", help="YAML file with config sections."),
@@ -21,19 +44,23 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train a model on cached feature cubes; prints where the run went.
 
-        Config: defaults < --config YAML < --model/--data < --set. Under `torchrun --nproc_per_node=N` every
-        process runs this command and the global batch is N x data.batch_size.
+        Config: defaults < --config YAML < --model/--data < --set (a --set that contradicts --model, --data or
+        --quiet is refused). Under `torchrun --nproc_per_node=N` every process runs this command and the global
+        batch is N x data.batch_size.
         """
         from wherewhen.errors import ConfigError
         from wherewhen.train.config import load_config
         from wherewhen.train.run import resume_run, train
 
+        check_overrides(ctx, overrides)
         if quiet:
             overrides = [*overrides, "train.progress=false"]
         try:
             if resume is not None:
-                if config is not None or model is not None or out is not None:
-                    raise ConfigError("--resume takes the run's own config; drop --config, --model and --out")
+                refuse(
+                    given(ctx, "config", "model", "out"),
+                    "not used with --resume RUN, which continues with the run's own config, model and folder",
+                )
                 result = resume_run(resume, data=data, overrides=overrides, verbose=not quiet)
             else:
                 if data is None:

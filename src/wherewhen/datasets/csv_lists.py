@@ -157,11 +157,14 @@ def read_path_label(
     split: int | str = 1,
     annotations: Path | None = None,
     classes: Path | None = None,
-    test_fraction: float = 0.3,
-    val_fraction: float = 0.0,
-    seed: int = 0,
+    test_fraction: float | None = None,
+    val_fraction: float | None = None,
+    seed: int | None = None,
 ) -> DatasetIndex:
-    """``path,label`` lists (Moments in Time ``trainingSet.csv`` rows ``class/video.mp4,class,...``)."""
+    """``path,label`` lists (Moments in Time ``trainingSet.csv`` rows ``class/video.mp4,class,...``).
+
+    ``split`` N, ``test_fraction`` (default 0.3), ``val_fraction`` (0) and ``seed`` (0) shape the stratified split,
+    made only when no list names a val or test split; given when one does, they are a ConfigError."""
     number = check_split_number(split, range(1, 1000), "a path,label list (split N reseeds the stratified split)")
     root = Path(root)
     files, _ = csv_files(root, annotations)
@@ -184,6 +187,14 @@ def read_path_label(
     class_list = _class_order({r.label for _, _, r in rows}, classes)
     _check_labels(rows, class_list, classes)
     records = [r for _, _, r in rows]
-    if not any(r.split in ("val", "test") for r in records):
-        records = stratified_split(records, test_fraction, val_fraction, seed, number)
+    given = {"--test-fraction": test_fraction, "--val-fraction": val_fraction, "--seed": seed}
+    if any(r.split in ("val", "test") for r in records):
+        unused = [flag for flag, value in given.items() if value is not None]
+        if number != 1:
+            unused.insert(0, f"--split {split}")
+        if unused:
+            raise ConfigError(f"{', '.join(unused)}: the lists name their own val or test videos, so no split is made")
+    else:
+        shares = (0.3 if test_fraction is None else test_fraction, val_fraction or 0.0, seed or 0)
+        records = stratified_split(records, *shares, number)
     return DatasetIndex(classes=class_list, records=with_unique_ids(records, root))

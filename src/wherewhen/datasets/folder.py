@@ -30,6 +30,8 @@ from wherewhen.datasets.textfiles import require_dir
 from wherewhen.datasets.videofiles import is_video, list_videos, natural_key, with_unique_ids
 from wherewhen.errors import ConfigError, DatasetError
 
+DEFAULT_TEST_FRACTION = 0.3
+
 
 def compile_pattern(pattern: str, option: str) -> re.Pattern[str]:
     try:
@@ -62,16 +64,48 @@ def _scan(root: Path, label_re: re.Pattern[str] | None) -> list[tuple[Path, str]
     return found
 
 
+def _split(
+    records: list[VideoRecord],
+    split: int | str,
+    grouped: bool,
+    test_fraction: float | None,
+    val_fraction: float | None,
+    seed: int | None,
+) -> list[VideoRecord]:
+    given = {"--test-fraction": test_fraction, "--val-fraction": val_fraction, "--seed": seed}
+    shares = (
+        DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction,
+        0.0 if val_fraction is None else val_fraction,
+        0 if seed is None else seed,
+    )
+    if grouped and str(split).lower() == "holdout":
+        return group_split(records, *shares)
+    if grouped:
+        unused = [flag for flag, value in given.items() if value is not None]
+        if unused:
+            raise ConfigError(
+                f"{', '.join(unused)}: --split {split} holds one group out, which takes no fraction or seed "
+                "(they shape --split holdout)"
+            )
+        return leave_one_group_out(records, split)
+    number = check_split_number(split, range(1, 1000), "a folder without --group-pattern (N reseeds the split)")
+    return stratified_split(records, *shares, number)
+
+
 def read_folder(
     root: Path,
     split: int | str = 1,
     label_pattern: str | None = None,
     group_pattern: str | None = None,
-    test_fraction: float = 0.3,
-    val_fraction: float = 0.0,
-    seed: int = 0,
+    test_fraction: float | None = None,
+    val_fraction: float | None = None,
+    seed: int | None = None,
 ) -> DatasetIndex:
-    """Videos under ``root`` labelled by class folder or file-name pattern, split as the module docstring says."""
+    """Videos under ``root`` labelled by class folder or file-name pattern, split as the module docstring says.
+
+    ``test_fraction`` (default 0.3), ``val_fraction`` (0) and ``seed`` (0) make the stratified or holdout split;
+    given with a leave-one-group-out split, which does not use them, they are a ConfigError.
+    """
     root = require_dir(Path(root), "video folder")
     label_re = compile_pattern(label_pattern, "--label-pattern") if label_pattern else None
     group_re = compile_pattern(group_pattern, "--group-pattern") if group_pattern else None
@@ -82,12 +116,6 @@ def read_folder(
         VideoRecord(path=path, label=label, group=match_name(group_re, path, "--group-pattern") if group_re else None)
         for path, label in found
     ]
-    if group_re is not None and str(split).lower() == "holdout":
-        records = group_split(records, test_fraction, val_fraction, seed)
-    elif group_re is not None:
-        records = leave_one_group_out(records, split)
-    else:
-        number = check_split_number(split, range(1, 1000), "a folder without --group-pattern (N reseeds the split)")
-        records = stratified_split(records, test_fraction, val_fraction, seed, number)
+    records = _split(records, split, group_re is not None, test_fraction, val_fraction, seed)
     classes = sorted({r.label for r in records}, key=natural_key)
     return DatasetIndex(classes=classes, records=with_unique_ids(records, root))
