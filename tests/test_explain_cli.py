@@ -207,6 +207,7 @@ def test_existing_output_is_kept_unless_forced(
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
     main(["explain", str(run_dir), str(bikes_mp4), "-o", str(out), "--force"])
+    assert "only its centred 272x272 square" in capsys.readouterr().err  # bikes.mp4 is 640x272
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES.values())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mp4", "out"]  # no staging folders left
 

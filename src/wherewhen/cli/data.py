@@ -8,6 +8,7 @@ import typer
 
 from wherewhen.cli import _dataset_flags as flags
 from wherewhen.datasets.check import CheckReport
+from wherewhen.wording import count
 
 # Reader options that `data check` has a flag for (readers may take more through the Python API).
 CLI_OPTIONS = (
@@ -31,8 +32,8 @@ def _print_report(report: CheckReport, limit: int) -> None:
 
     console = Console(highlight=False)
     splits = report.splits
-    groups = f", {report.groups} groups" if report.groups else ""
-    table = Table(title=f"{len(report.classes)} classes, {report.videos} videos{groups}")
+    groups = f", {count(report.groups, 'group')}" if report.groups else ""
+    table = Table(title=f"{count(len(report.classes), 'class')}, {count(report.videos, 'video')}{groups}")
     table.add_column("class")
     for split in splits:
         table.add_column(split, justify="right")
@@ -59,14 +60,17 @@ def _print_report(report: CheckReport, limit: int) -> None:
 
     listing("missing", [str(p) for p in report.missing])
     listing("unreadable", [f"{p}: {why}" for p, why in report.unreadable])
+    listing("skipped, not video files", [f"{p}: {why}" for p, why in report.skipped])
     listing("annotations past the end", [f"{p}: {why}" for p, why in report.past_end])
     if report.ok:
         checked = f", {report.probed} decoded" if report.probed else ""
-        console.print(f"ok: all {report.videos} videos present{checked}", soft_wrap=True)
+        every = "all " if report.videos > 1 else ""
+        console.print(f"ok: {every}{count(report.videos, 'video')} present{checked}", soft_wrap=True)
     else:
         console.print(
-            f"problems: {len(report.missing)} missing, {len(report.unreadable)} unreadable of {report.videos} videos; "
-            f"{len(report.past_end)} annotation(s) past the end",
+            f"problems: {len(report.missing)} missing, {len(report.unreadable)} unreadable of "
+            f"{count(report.videos, 'video')}; {len(report.skipped)} skipped; "
+            f"{count(len(report.past_end), 'annotation')} past the end",
             soft_wrap=True,
         )
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from wherewhen.wording import count
+
 
 def register(app: typer.Typer) -> None:
     @app.command()
@@ -28,6 +30,7 @@ def register(app: typer.Typer) -> None:
         """Write OUT/report.html with the top-5 classes, the annotated video (heatmaps, boxes, timeline), a contact
         sheet and explanation.json (every per-frame attention map, box and segment)."""
         from wherewhen.explain import Explainer, HeatmapStyle, RenderOptions, check_output_dir, explain_to_folder
+        from wherewhen.explain.framing import framing_warning
 
         check_output_dir(out, force)  # before any slow work
         options = RenderOptions(style=HeatmapStyle(percentile=percentile, alpha=alpha, colormap=colormap), fps=fps)
@@ -38,11 +41,15 @@ def register(app: typer.Typer) -> None:
         for note in explainer.notes:
             typer.echo(note, err=True)
         explanation, files = explain_to_folder(explainer, video, out, force=force, options=options)
+        warning = framing_warning(explanation, explainer.features.input_size)
+        if warning is not None:
+            typer.echo(warning, err=True)
         typer.echo(f"{video.name}: {explanation.label} ({explanation.confidence:.1%})")
         for name, p in explanation.top5:
             typer.echo(f"  {p:7.2%}  {name}")
         spans = ", ".join(f"{s.start_s:.1f}-{s.end_s:.1f} s" for s in explanation.segments) or "none"
         typer.echo(f"attended: {spans}")
         typer.echo(
-            f"{len(explanation.frames)} frames explained in {time.perf_counter() - start:.1f} s -> {files['html']}"
+            f"{count(len(explanation.frames), 'frame')} explained in {time.perf_counter() - start:.1f} s "
+            f"-> {files['html']}"
         )

@@ -17,6 +17,7 @@ from wherewhen.cli import _dataset_flags as flags
 from wherewhen.cli._given import given, refuse
 from wherewhen.datasets.records import DatasetIndex
 from wherewhen.errors import ConfigError
+from wherewhen.wording import count
 
 if TYPE_CHECKING:
     from wherewhen.features.extract import ExtractSummary
@@ -81,16 +82,18 @@ def backbone_device(ctx: typer.Context, device: str | None) -> str:
     return str(chosen)
 
 
-def print_summary(summary: ExtractSummary) -> None:
-    """The counts on standard output; the failures, one line each, on standard error (exit status 1)."""
+def print_summary(summary: ExtractSummary, not_videos: list[tuple[Path, str]]) -> None:
+    """The counts on standard output; the failures, one line each, on standard error (exit status 1). Paths the
+    dataset's folders hold where videos should be but that are not video files (``not_videos``) count as failed."""
+    failed = [f"{path}: {why}" for path, why in not_videos] + [error for _, error in summary.failed]
     typer.echo(
-        f"{summary.written} written, {summary.skipped} already done, {len(summary.failed)} failed "
-        f"of {summary.total} videos in {summary.seconds:.1f} s "
+        f"{summary.written} written, {summary.skipped} already done, {len(failed)} failed "
+        f"of {count(summary.total + len(not_videos), 'video')} in {summary.seconds:.1f} s "
         f"({summary.videos_per_second:.2f} videos/s, {summary.frames_per_second:.1f} frames/s) -> {summary.store}"
     )
-    if summary.failed:
-        typer.echo(f"failed ({len(summary.failed)}):", err=True)
-        for _, error in summary.failed:
+    if failed:
+        typer.echo(f"failed ({len(failed)}):", err=True)
+        for error in failed:
             typer.echo(f"  {error}", err=True)
         raise SystemExit(1)
 
@@ -154,7 +157,7 @@ def register(app: typer.Typer) -> None:
             shard=parse_shard(shard) if shard else None,
             progress=progress,
         )
-        print_summary(extract_videos(index.records, out, options, classes=index.classes))
+        print_summary(extract_videos(index.records, out, options, classes=index.classes), index.skipped)
 
     @app.command()
     def backbones() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from wherewhen.errors import ConfigError
+from wherewhen.wording import count
 
 
 def _parse_sets(items: list[str]) -> dict[str, str]:
@@ -43,7 +44,8 @@ def register(app: typer.Typer) -> None:
         with counting_bar("generate", unit="video") as progress:
             summary = generate_benchmark(root, config, workers=workers, progress=progress)
         typer.echo(
-            f"{summary.videos} videos of {len(summary.classes)} classes ({', '.join(summary.classes)}) in {root}: "
+            f"{count(summary.videos, 'video')} of {count(len(summary.classes), 'class')} "
+            f"({', '.join(summary.classes)}) in {root}: "
             f"{summary.train} train, {summary.test} test; {summary.generated} rendered, {summary.skipped} already "
             f"there; {summary.seconds:.1f} s"
         )

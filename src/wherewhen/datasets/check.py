@@ -16,6 +16,7 @@ from pathlib import Path
 
 from wherewhen.datasets.records import SPLITS, DatasetIndex, VideoRecord
 from wherewhen.errors import VideoError
+from wherewhen.video.files import file_problem
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class CheckReport:
     probed: int = 0
     missing: list[Path] = field(default_factory=list)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # DatasetIndex.skipped: not video files
     past_end: list[tuple[Path, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -46,7 +48,7 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.unreadable or self.past_end)
+        return not (self.missing or self.unreadable or self.skipped or self.past_end)
 
 
 def probe_length(path: Path) -> VideoLength:
@@ -85,6 +87,7 @@ def check_dataset(index: DatasetIndex, probe: bool = True, progress: bool = Fals
         counts=counts,
         groups=len({r.group for r in index.records if r.group is not None}),
         videos=len(index.records),
+        skipped=list(index.skipped),
     )
     for label in index.classes:
         if counts[(label, "train")] == 0:
@@ -94,10 +97,13 @@ def check_dataset(index: DatasetIndex, probe: bool = True, progress: bool = Fals
         report.notes.append(f"labels not in the class list: {', '.join(unknown)}")
     existing: list[VideoRecord] = []
     for record in index.records:
-        if Path(record.path).is_file():
+        problem = file_problem(Path(record.path))
+        if problem is None:
             existing.append(record)
-        else:
+        elif problem == "no such file":
             report.missing.append(Path(record.path))
+        else:  # a folder, a broken or looping link
+            report.unreadable.append((Path(record.path), problem))
     if probe:
         for record in _progress(existing, progress):
             try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from wherewhen.datasets.records import DatasetIndex, VideoRecord
 from wherewhen.datasets.splits import check_split_number, group_split, leave_one_group_out, stratified_split
 from wherewhen.datasets.textfiles import require_dir
-from wherewhen.datasets.videofiles import is_video, list_videos, natural_key, with_unique_ids
+from wherewhen.datasets.videofiles import natural_key, scan_videos, with_unique_ids
 from wherewhen.errors import ConfigError, DatasetError
 
 DEFAULT_TEST_FRACTION = 0.3
@@ -51,17 +51,22 @@ def match_name(pattern: re.Pattern[str], path: Path, option: str) -> str:
     return value
 
 
-def _scan(root: Path, label_re: re.Pattern[str] | None) -> list[tuple[Path, str]]:
+def _scan(root: Path, label_re: re.Pattern[str] | None) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """(video, label) pairs, and the paths skipped with why (``scan_videos``)."""
     if label_re is not None:
-        return [(v, match_name(label_re, v, "--label-pattern")) for v in list_videos(root)]
-    stray = sorted(p for p in root.iterdir() if p.is_file() and is_video(p))
+        videos, skipped = scan_videos(root)
+        return [(v, match_name(label_re, v, "--label-pattern")) for v in videos], skipped
+    stray, skipped = scan_videos(root, recursive=False)
     if stray:
         raise DatasetError(stray[0], "video outside a class folder; pass --label-pattern for a flat folder")
+    skipped = [(p, why) for p, why in skipped if not p.is_dir()]  # a class folder may have any name
     found = []
     class_dirs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     for class_dir in sorted(class_dirs, key=lambda p: natural_key(p.name)):
-        found += [(v, class_dir.name) for v in list_videos(class_dir)]
-    return found
+        videos, more = scan_videos(class_dir)
+        found += [(v, class_dir.name) for v in videos]
+        skipped += more
+    return found, skipped
 
 
 def _split(
@@ -109,7 +114,7 @@ def read_folder(
     root = require_dir(Path(root), "video folder")
     label_re = compile_pattern(label_pattern, "--label-pattern") if label_pattern else None
     group_re = compile_pattern(group_pattern, "--group-pattern") if group_pattern else None
-    found = _scan(root, label_re)
+    found, skipped = _scan(root, label_re)
     if not found:
         raise DatasetError(root, "no video files found (looked for .avi, .mp4, .mkv, .mov, .webm, ...)")
     records = [
@@ -118,4 +123,4 @@ def read_folder(
     ]
     records = _split(records, split, group_re is not None, test_fraction, val_fraction, seed)
     classes = sorted({r.label for r in records}, key=natural_key)
-    return DatasetIndex(classes=classes, records=with_unique_ids(records, root))
+    return DatasetIndex(classes=classes, records=with_unique_ids(records, root), skipped=skipped)

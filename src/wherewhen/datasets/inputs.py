@@ -12,7 +12,7 @@ from pathlib import Path
 from wherewhen.datasets.folder import read_folder
 from wherewhen.datasets.records import DatasetIndex, VideoRecord
 from wherewhen.datasets.textfiles import read_lines
-from wherewhen.datasets.videofiles import is_video, list_videos, natural_key, with_unique_ids
+from wherewhen.datasets.videofiles import is_video, natural_key, scan_videos, with_unique_ids
 from wherewhen.errors import ConfigError, DatasetError
 
 LIST_SUFFIXES = {".txt", ".csv", ".lst", ".list"}
@@ -22,26 +22,29 @@ def records_from_inputs(inputs: list[Path]) -> DatasetIndex:
     if not inputs:
         raise ConfigError("name at least one video, folder or list file (or use --dataset FORMAT --root DIR)")
     records: list[VideoRecord] = []
+    skipped: list[tuple[Path, str]] = []
     for item in inputs:
         item = Path(item).expanduser()
         if item.is_dir():
-            records += _folder(item)
+            found = _folder(item)
+            records += found.records
+            skipped += found.skipped
         elif item.suffix.lower() in LIST_SUFFIXES:
             records += _list_file(item)
-        else:
+        else:  # a file, or a path that is not one: extraction records why it cannot be read
             records.append(VideoRecord(path=item, label="", split="test"))
     labels = sorted({r.label for r in records if r.label}, key=natural_key)
     common = Path(*_common_parts([Path(r.path) for r in records])) if records else Path(".")
-    return DatasetIndex(classes=labels, records=with_unique_ids(records, common))
+    return DatasetIndex(classes=labels, records=with_unique_ids(records, common), skipped=skipped)
 
 
-def _folder(folder: Path) -> list[VideoRecord]:
-    videos = list_videos(folder)
+def _folder(folder: Path) -> DatasetIndex:
+    videos, skipped = scan_videos(folder)
     if not videos:
         raise DatasetError(folder, "no video files found (looked for .avi, .mp4, .mkv, .mov, .webm, ...)")
     if any(v.parent != folder for v in videos):
-        return read_folder(folder).records
-    return [VideoRecord(path=v, label="", split="test") for v in videos]
+        return read_folder(folder)
+    return DatasetIndex([], [VideoRecord(path=v, label="", split="test") for v in videos], skipped)
 
 
 def _list_file(path: Path) -> list[VideoRecord]:
@@ -62,8 +65,15 @@ def _list_file(path: Path) -> list[VideoRecord]:
     return out
 
 
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop; extraction reports it as that video's failure
+        return path.absolute()
+
+
 def _common_parts(paths: list[Path]) -> tuple[str, ...]:
-    parts = [p.resolve().parent.parts for p in paths]
+    parts = [_resolved(p).parent.parts for p in paths]
     common: list[str] = []
     for column in zip(*parts, strict=False):
         if len(set(column)) != 1:

@@ -12,11 +12,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from wherewhen.errors import DatasetError
+from wherewhen.video.files import link_problem
 
 
 def read_text(path: Path) -> str:
     """The whole file as text: UTF-8 (with or without BOM), falling back to Latin-1 for old files."""
     path = Path(path)
+    if (problem := link_problem(path)) is not None:
+        raise DatasetError(path, problem)
     if not path.exists():
         raise DatasetError(path, "file not found")
     if path.is_dir():

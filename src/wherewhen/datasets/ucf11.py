@@ -19,7 +19,7 @@ from pathlib import Path
 from wherewhen.datasets.records import DatasetIndex, VideoRecord
 from wherewhen.datasets.splits import check_split_number
 from wherewhen.datasets.textfiles import require_dir
-from wherewhen.datasets.videofiles import is_video, list_videos, natural_key, with_unique_ids
+from wherewhen.datasets.videofiles import is_video, natural_key, scan_videos, with_unique_ids
 from wherewhen.errors import DatasetError
 
 NUM_GROUPS = 25
@@ -34,6 +34,7 @@ def read_ucf11(root: Path, split: int | str = 1) -> DatasetIndex:
     held_out = None if fixed else check_split_number(split, range(1, NUM_GROUPS + 1), "UCF-11 (leave one group out)")
     records: list[VideoRecord] = []
     classes: list[str] = []
+    skipped: list[tuple[Path, str]] = []
     class_dirs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     for class_dir in sorted(class_dirs, key=lambda p: natural_key(p.name)):
         stray = [p for p in class_dir.iterdir() if p.is_file() and is_video(p)]
@@ -41,7 +42,8 @@ def read_ucf11(root: Path, split: int | str = 1) -> DatasetIndex:
             raise DatasetError(stray[0], "UCF-11 videos must be inside a group folder such as <class>/v_<action>_01/")
         class_records = []
         for group_dir in sorted((p for p in class_dir.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)):
-            videos = list_videos(group_dir)
+            videos, more = scan_videos(group_dir)
+            skipped += more
             if not videos:
                 continue  # e.g. an "Annotation" folder
             match = _GROUP_FOLDER.search(group_dir.name)
@@ -62,4 +64,4 @@ def read_ucf11(root: Path, split: int | str = 1) -> DatasetIndex:
         raise DatasetError(root, "no videos found in <class>/<group>/ folders")
     if held_out is not None and not any(r.split == "test" for r in records):
         raise DatasetError(root, f"no videos of group {held_out:02d}, which --split {split} holds out")
-    return DatasetIndex(classes=classes, records=with_unique_ids(records, root))
+    return DatasetIndex(classes=classes, records=with_unique_ids(records, root), skipped=skipped)

@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from wherewhen.datasets.records import VideoRecord
+from wherewhen.video.files import file_problem, link_problem
 
 VIDEO_EXTENSIONS = frozenset(
     {".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv", ".3gp", ".ogv"}
@@ -25,11 +26,30 @@ def is_video(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
 
 
+def scan_videos(folder: Path, recursive: bool = True) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Video files under ``folder`` (by extension), and the paths skipped with why: those named like videos that
+    are not files (a folder, a broken or looping link) and other broken or looping links; both in natural order of
+    their relative paths."""
+    videos: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for path in folder.rglob("*") if recursive else folder.iterdir():
+        if path.name.startswith("."):
+            continue
+        problem = file_problem(path) if is_video(path) else link_problem(path)
+        if problem is not None:
+            skipped.append((path, problem))
+        elif is_video(path):
+            videos.append(path)
+
+    def order(p: Path) -> tuple[tuple[int, int | str], ...]:
+        return natural_key(p.relative_to(folder).as_posix())
+
+    return sorted(videos, key=order), sorted(skipped, key=lambda item: order(item[0]))
+
+
 def list_videos(folder: Path, recursive: bool = True) -> list[Path]:
     """Video files under ``folder`` (by extension), in natural order of their relative paths."""
-    found = folder.rglob("*") if recursive else folder.iterdir()
-    videos = [p for p in found if is_video(p) and p.is_file()]
-    return sorted(videos, key=lambda p: natural_key(p.relative_to(folder).as_posix()))
+    return scan_videos(folder, recursive)[0]
 
 
 def with_unique_ids(records: list[VideoRecord], root: Path) -> list[VideoRecord]:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from wherewhen.errors import ConfigError
+from wherewhen.errors import ConfigError, VideoError
 from wherewhen.explain.explainer import Explainer, one_line_errors
 from wherewhen.explain.explanation import Explanation
 from wherewhen.explain.frames import Display, display_for, iter_display_frames
@@ -34,6 +34,7 @@ from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
 from wherewhen.explain.overlay import Composer, as_i420, encode_mp4, overlay_rate
 from wherewhen.explain.plots import contact_sheet, sheet_rows, thumbnail, write_png
 from wherewhen.explain.report import write_html, write_json
+from wherewhen.video.files import file_problem
 from wherewhen.video.probe import probe
 
 PREFETCH_FRAMES = 64  # frames at display size decoded with the backbone's (the rest follow a chunk at a time)
@@ -230,7 +231,11 @@ def explain_to_folder(
     (``Explainer.cubes_overlapped``), so drawing them decodes nothing again."""
     options = options or RenderOptions()
     out = check_output_dir(out, force)  # before any slow work
-    path = Path(video).expanduser().resolve()
+    path = Path(video).expanduser()
+    problem = file_problem(path)  # before resolve(), which raises on a symbolic link loop
+    if problem is not None:
+        raise VideoError(path, problem)
+    path = path.resolve()
     with one_line_errors(path):
         info = probe(path)
     display = display_for(*info.frame_size, options.max_side)

@@ -8,7 +8,8 @@ Layout of a store folder::
     failures/<video_id>.json     videos that could not be read, with the one-line error
 
 A file under ``features/`` only ever appears complete (written to a temporary name, then renamed), so a killed
-job never leaves a half-written file that looks finished.
+job never leaves a half-written file that looks finished; the next extraction into the store deletes the temporary
+files such a job left (``remove_stale_temporaries``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
@@ -38,6 +40,9 @@ FEATURE_SUFFIX = ".safetensors"
 # pixels differ by resampling, so cubes of the two kinds are not mixed in one store or one resumed run.
 PREPROCESSING = "centred-square"
 LEGACY_PREPROCESSING = "resize-then-crop"
+# A temporary file untouched this long is a leftover of a killed job: an atomic write renames its file within
+# seconds of its last change.
+STALE_AFTER_S = 60.0
 
 
 @dataclass
@@ -147,6 +152,36 @@ def atomic_write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def remove_stale_temporaries(folder: Path, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Delete the temporary files and folders (``.*.tmp``) that a killed job left anywhere under ``folder``; return
+    them. One changed in the last ``older_than_s`` seconds may belong to a job writing there now, and is kept."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for path in sorted(folder.rglob(".*.tmp")):  # a folder before what it holds
+        try:
+            if now - _last_change(path) < older_than_s:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:  # renamed into place or removed meanwhile
+            continue
+        removed.append(path)
+    return removed
+
+
+def _last_change(path: Path) -> float:
+    """The latest modification time of ``path`` and, for a folder, of everything in it."""
+    times = [path.lstat().st_mtime]
+    if path.is_dir() and not path.is_symlink():
+        times += [p.lstat().st_mtime for p in path.rglob("*")]
+    return max(times)
+
+
 class FeatureStore:
     """Read and write a feature store folder (see the module docstring for the layout)."""
 
@@ -176,6 +211,7 @@ class FeatureStore:
             store.root.mkdir(parents=True, exist_ok=True)
             atomic_write_text(store.info_path, json.dumps(asdict(info), indent=2))
         store.features_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(store.root)
         return store
 
     @property

@@ -8,15 +8,14 @@ checkpoint of a finished epoch. It holds only tensors and plain Python values an
 from __future__ import annotations
 
 import json
-import pickle
 import random
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from wherewhen.backbones.weights import load_error
 from wherewhen.errors import CheckpointError
 from wherewhen.features.store import atomic_path, atomic_write_text
 
@@ -39,9 +38,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise CheckpointError(path, "checkpoint not found; the run did not finish its first epoch")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
-        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(path, f"truncated or not a wherewhen checkpoint ({problem[:200]})") from None
+    except Exception as exc:  # torch raises many types for a bad file (struct.error for a few junk bytes)
+        raise CheckpointError(path, f"truncated or not a wherewhen checkpoint ({load_error(exc)})") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(path, f"format {found!r} is not {CHECKPOINT_FORMAT!r}")

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from wherewhen.errors import ConfigError, FeatureStoreError
 from wherewhen.features.store import FeatureRecord, FeatureStore
+from wherewhen.wording import count
 
 
 def row_positions(length: int, frames: int, offsets: np.ndarray | None = None) -> list[int]:
@@ -158,7 +159,8 @@ def plan_splits(
     """Train and validation records of ``store``; ``fixed`` (video ids per split, from a run to resume) wins."""
     classes = list(store.info.classes)
     if len(classes) < 2:
-        raise FeatureStoreError(store.info_path, f"store lists {len(classes)} classes; training needs at least 2")
+        listed = count(len(classes), "class")
+        raise FeatureStoreError(store.info_path, f"store lists {listed}; training needs at least 2")
     records = store.records()
     if fixed is not None:
         by_id = {r.video_id: r for r in records}

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from wherewhen.datasets.frame_selection import load_frame_selection
 from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError
-from wherewhen.features.store import FeatureStore, StoreInfo, atomic_write_text
+from wherewhen.features.store import FeatureStore, StoreInfo, atomic_write_text, remove_stale_temporaries
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
 from wherewhen.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
@@ -84,6 +84,7 @@ def resume_run(
     config = load_config(run_dir / "config.yaml", overrides)
     if data is not None:
         config.data.store = str(data)
+    remove_stale_temporaries(run_dir)  # what the interrupted run's atomic writes left
     return train(config, run_dir, resume=True, stop_after_epoch=stop_after_epoch, verbose=verbose)
 
 

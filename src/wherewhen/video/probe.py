@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 
 from wherewhen.errors import VideoError
+from wherewhen.video.files import file_problem
 
 MIN_FRAMES = 2
 # Demuxers that accept almost any file: FFmpeg renders text files as "ANSI art" video.
@@ -36,10 +37,9 @@ class VideoInfo:
 def open_container(path: str | Path) -> av.container.InputContainer:
     """Open a file for decoding; anything PyAV cannot open becomes a one-line VideoError."""
     path = Path(path)
-    if not path.exists():
-        raise VideoError(path, "no such file")
-    if path.is_dir():
-        raise VideoError(path, "is a directory, not a video file")
+    problem = file_problem(path)
+    if problem is not None:
+        raise VideoError(path, problem)
     if path.stat().st_size == 0:
         raise VideoError(path, "empty file (0 bytes)")
     try:

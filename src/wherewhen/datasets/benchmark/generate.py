@@ -27,7 +27,7 @@ from wherewhen.datasets.benchmark.plan import VideoPlan, plan_video, split_of
 from wherewhen.datasets.benchmark.render import render_frames
 from wherewhen.datasets.benchmark.sources import class_names
 from wherewhen.errors import DatasetError, VideoError
-from wherewhen.features.store import atomic_path, atomic_write_text
+from wherewhen.features.store import atomic_path, atomic_write_text, remove_stale_temporaries
 
 IN_PROGRESS = ".generating.json"  # the settings of an unfinished generation, so a resume cannot mix two
 Progress = Callable[[int, int], None]  # (videos done, videos in all)
@@ -107,13 +107,6 @@ def _refuse_other_settings(root: Path, config: BenchmarkConfig) -> None:
             )
 
 
-def _remove_stale_temporaries(videos: Path) -> None:
-    """Temporary files a killed run left behind (complete videos never carry a temporary name)."""
-    if videos.is_dir():
-        for tmp in videos.glob("*/.*.tmp"):
-            tmp.unlink(missing_ok=True)
-
-
 def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
@@ -146,7 +139,7 @@ def generate_benchmark(
 
     plans = plan_benchmark(config)
     videos = root / VIDEOS_DIR
-    _remove_stale_temporaries(videos)
+    remove_stale_temporaries(root, older_than_s=0.0)  # what a killed run left; one run writes a folder at a time
     todo = [p for p in plans if not (videos / video_relpath(p)).is_file()]
     skipped = len(plans) - len(todo)
     done = skipped
