@@ -49,21 +49,27 @@ def train_and_evaluate(model: str, store: Path, run_dir: Path, overrides: tuple[
     result = train(config, run_dir, verbose=False)
     seconds = time.perf_counter() - started
     evaluation, _ = evaluate_run(run_dir, force=True)
+    return row_from_evaluation(" ".join([model, *overrides]), evaluation) | {
+        "name": model,
+        "train_seconds": seconds,
+        "best_epoch": result.best_epoch,
+        "epochs_done": result.epochs_done,
+        "run_dir": str(run_dir),
+    }
+
+
+def row_from_evaluation(model: str, evaluation: Any) -> dict[str, Any]:
+    """The table's figures of one evaluation (an ``EvaluationResult``)."""
     cls = evaluation.classification
     spatial = evaluation.spatial or {}
     temporal = evaluation.temporal or {}
     return {
-        "model": " ".join([model, *overrides]),
-        "name": model,
+        "model": model,
         "top1": cls.top1 if cls is not None else float("nan"),
         "mean_class_accuracy": cls.mean_class_accuracy if cls is not None else float("nan"),
         "pointing_game": float(spatial.get("pointing_game", float("nan"))),
         "frame_map_0.3": float(spatial.get("frame_map", {}).get("0.3", float("nan"))),
         "temporal_map_0.5": float(temporal.get("map", {}).get("0.5", float("nan"))),
-        "train_seconds": seconds,
-        "best_epoch": result.best_epoch,
-        "epochs_done": result.epochs_done,
-        "run_dir": str(run_dir),
     }
 
 
@@ -131,7 +137,7 @@ def check(rows: list[dict[str, Any]], results: Any) -> None:
 
 
 def format_row(row: dict[str, Any]) -> str:
-    return "| " + " | ".join(fmt.format(row[key]) for key, _, fmt in COLUMNS) + " |"
+    return "| " + " | ".join(fmt.format(row[key]) if key in row else "" for key, _, fmt in COLUMNS) + " |"
 
 
 def table(rows: list[dict[str, Any]]) -> str:

@@ -70,3 +70,24 @@ def ud810_features(ud810_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     summary = extract_videos(index.records, out, ExtractOptions(progress=False, workers=1), classes=index.classes)
     assert summary.written == 27 and not summary.failed, summary.failed
     return FeatureStore(out)
+
+
+@pytest.fixture(scope="session")
+def embedded_features(tmp_path_factory: pytest.TempPathFactory):
+    """A small embedded benchmark (2 classes x 4 videos of 16 frames, 96 x 96, exact boxes and segments) and its
+    FeatureStore of 8 EfficientNet-Lite0 rows per video: ``(benchmark folder, store)``."""
+    from wherewhen.datasets.benchmark import generate_benchmark, preset
+    from wherewhen.datasets.registry import read_dataset
+    from wherewhen.features.extract import ExtractOptions, extract_videos
+    from wherewhen.features.store import FeatureStore
+    from wherewhen.video.sampling import SamplingSpec
+
+    root = tmp_path_factory.mktemp("embedded_features")
+    config = preset("default").with_overrides(
+        {"videos_per_class": 4, "frames": 16, "classes": 2, "width": 96, "height": 96}
+    )
+    generate_benchmark(root / "bench", config)
+    index = read_dataset("embedded", root / "bench")
+    options = ExtractOptions(sampling=SamplingSpec(frames=8), progress=False, workers=1)
+    extract_videos(index.records, root / "store", options, classes=index.classes)
+    return root / "bench", FeatureStore(root / "store")

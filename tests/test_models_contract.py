@@ -37,6 +37,10 @@ DOCUMENTED: dict[str, dict[str, Any]] = {
     "stam": {"regularizers": {"tv", "contrast", "unimodal"}, "spatial": "mask"},
     "tsn": {"regularizers": set(), "spatial": "softmax"},
     "attention_pool": {"regularizers": set(), "spatial": "softmax"},
+    "stpn": {"regularizers": {"sparsity"}, "spatial": "mask"},
+    "wtalc": {"regularizers": set(), "terms": {"casl"}, "spatial": "softmax"},
+    "basnet": {"regularizers": {"filter_l1"}, "terms": {"ce_base"}, "spatial": "mask"},
+    "cola": {"regularizers": {"snico"}, "spatial": "mask"},
 }
 RECURRENT = {"lstm_avg", "lstm_max", "alstm", "lrcn_st", "convlstm", "conv_alstm", "motion_alstm", "stam"}
 
@@ -55,6 +59,7 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [(name, {}, {}) for
     ("lrcn_st", {"deep_output": True, "attend_frame": True}, {}),
     ("attention_pool", {"gated": False, "normalize": True}, {}),
     ("tsn", {"segments": 0, "reduce_dim": 8}, {}),
+    ("wtalc", {"lambda_casl": 0.0}, {}),
     ("lstm_max", {"layers": 2, "reduce_dim": 0}, {}),
 ]
 
@@ -118,7 +123,7 @@ def test_output_contract_and_gradients(variant: tuple[str, dict[str, Any], dict[
         assert value.dim() == 0 and torch.isfinite(value)
 
     terms = model.loss_terms(out, targets)
-    expected_terms = {"ce"} | DOCUMENTED[name]["regularizers"]
+    expected_terms = {"ce"} | DOCUMENTED[name]["regularizers"] | DOCUMENTED[name].get("terms", set())
     if kwargs.get("temporal") == "reinforce":
         expected_terms.add("reinforce")
     assert set(terms) == expected_terms

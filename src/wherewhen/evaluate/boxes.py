@@ -12,6 +12,15 @@ Box recipe (the paper's: "threshold the saliency mask at 0.5; the tightest box c
    kept cells that holds the maximum.
 4. the tightest box of whole cells around the region, mapped through the crop and clipped to the frame.
 
+``upsample=f`` (f > 1) first resizes the K x K map bilinearly to fK x fK (cell centres stay where they are), so
+the threshold cuts between cells and the box edges fall on 1/f of a cell: the weakly supervised localization
+practice (CAM, Zhou et al. 2016: upsample, threshold relative to the peak, box the component around the peak).
+``upsample=1`` with ``region="all"`` is the paper's rule.
+
+The peak of a map (pointing game): ``"cell"`` is the centre of the maximal cell; ``"centroid"`` is the
+value-weighted centre of the maximal cell and its 8 neighbours, a sub-cell estimate of where the map peaks
+when the attended object straddles cells (the 3 x 3 centre of mass used for sub-pixel peak refinement).
+
 Boxes are (x1, y1, x2, y2) in continuous pixel coordinates; area = (x2 - x1)(y2 - y1) (no +1).
 """
 
@@ -28,6 +37,7 @@ from wherewhen.errors import ConfigError
 Box = tuple[float, float, float, float]
 Normalize = Literal["max", "none"]
 Region = Literal["all", "peak"]
+Peak = Literal["cell", "centroid"]
 
 
 def normalize_map(attention: np.ndarray, normalize: Normalize = "max") -> np.ndarray:
@@ -54,6 +64,17 @@ def kept_region(
     _, components = cv2.connectedComponents(kept.astype(np.uint8), connectivity=8)  # diagonal neighbours join
     peak = np.unravel_index(int(np.argmax(np.where(kept, norm, -np.inf))), norm.shape)
     return components == components[peak]
+
+
+def upsampled(attention: np.ndarray, factor: int) -> np.ndarray:
+    """The (K, K) map resized bilinearly to (fK, fK), cell centres kept in place (half-pixel alignment)."""
+    attention = np.asarray(attention, dtype=np.float32)
+    if factor == 1:
+        return attention
+    if factor < 1:
+        raise ConfigError(f"upsample must be a whole number >= 1, got {factor}")
+    rows, cols = attention.shape
+    return cv2.resize(attention, (cols * factor, rows * factor), interpolation=cv2.INTER_LINEAR)
 
 
 def mask_to_grid_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -91,15 +112,17 @@ def attention_boxes(
     threshold: float = 0.5,
     region: Region = "all",
     normalize: Normalize = "max",
+    upsample: int = 1,
 ) -> np.ndarray:
     """(R, 4) predicted boxes of R frames' (K, K) maps in original pixels; a row of NaN where no cell is kept."""
     maps = np.asarray(maps, dtype=np.float64)
     out = np.full((len(maps), 4), np.nan)
-    if region != "all":
+    if region != "all" or upsample != 1:
         for i, m in enumerate(maps):
-            grid_box = mask_to_grid_box(kept_region(m, threshold, region, normalize))
+            fine = upsampled(m, upsample)
+            grid_box = mask_to_grid_box(kept_region(fine, threshold, region, normalize))
             if grid_box is not None:
-                out[i] = grid_box_to_pixels(grid_box, m.shape, crop, frame_size)
+                out[i] = grid_box_to_pixels(grid_box, fine.shape, crop, frame_size)
         return out
     if normalize == "max":
         peak = maps.max(axis=(1, 2), keepdims=True) if maps.size else maps
@@ -130,18 +153,22 @@ def attention_box(
     threshold: float = 0.5,
     region: Region = "all",
     normalize: Normalize = "max",
+    upsample: int = 1,
 ) -> Box | None:
     """The predicted box of one frame's (K, K) map in original pixels; None when no cell passes the threshold."""
-    box = attention_boxes(np.asarray(attention)[None], crop, frame_size, threshold, region, normalize)[0]
+    box = attention_boxes(np.asarray(attention)[None], crop, frame_size, threshold, region, normalize, upsample)[0]
     return None if np.isnan(box).any() else (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
 
 
-def attention_peaks(maps: np.ndarray, crop: Sequence[float]) -> np.ndarray:
-    """(R, 2) original-pixel (x, y) of each map's maximum: the mean centre of the cells that share the maximum.
+def attention_peaks(maps: np.ndarray, crop: Sequence[float], peak: Peak = "cell") -> np.ndarray:
+    """(R, 2) original-pixel (x, y) of each map's peak.
 
-    Averaging over tied cells (within a relative 1e-6) makes a uniform map point at the crop centre instead of its
-    top-left cell.
+    ``"cell"``: the mean centre of the cells that share the maximum (within a relative 1e-6), so a uniform map
+    points at the crop centre instead of its top-left cell. ``"centroid"``: for a single maximal cell, the
+    value-weighted mean of the centres of that cell and its in-grid neighbours; tied maxima as for ``"cell"``.
     """
+    if peak not in ("cell", "centroid"):
+        raise ConfigError(f"unknown peak choice {peak!r}; use 'cell' or 'centroid'")
     maps = np.asarray(maps, dtype=np.float64)
     top = maps.max(axis=(1, 2), keepdims=True)
     tied = np.abs(maps - top) <= 1e-6 * np.abs(top)
@@ -149,13 +176,25 @@ def attention_peaks(maps: np.ndarray, crop: Sequence[float]) -> np.ndarray:
     n_rows, n_cols = maps.shape[1:]
     r = (tied * np.arange(n_rows)[None, :, None]).sum(axis=(1, 2)) / count
     c = (tied * np.arange(n_cols)[None, None, :]).sum(axis=(1, 2)) / count
+    if peak == "centroid":
+        for i in np.flatnonzero(count == 1):
+            r[i], c[i] = neighbourhood_centroid(maps[i], int(r[i]), int(c[i]))
     cx, cy, cw, ch = (float(v) for v in crop)
     return np.stack([cx + (c + 0.5) * cw / n_cols, cy + (r + 0.5) * ch / n_rows], axis=1)
 
 
-def attention_peak(attention: np.ndarray, crop: Sequence[float]) -> tuple[float, float]:
-    """(x, y) original pixels of one map's maximum (see ``attention_peaks``)."""
-    x, y = attention_peaks(np.asarray(attention)[None], crop)[0]
+def neighbourhood_centroid(attention: np.ndarray, row: int, col: int) -> tuple[float, float]:
+    """(row, col) in cell units: the value-weighted mean position of cell (row, col) and its in-grid neighbours."""
+    r0, c0 = max(row - 1, 0), max(col - 1, 0)
+    window = np.clip(attention[r0 : row + 2, c0 : col + 2], 0.0, None)
+    rows, cols = np.mgrid[r0 : r0 + window.shape[0], c0 : c0 + window.shape[1]]
+    total = window.sum()
+    return float((window * rows).sum() / total), float((window * cols).sum() / total)
+
+
+def attention_peak(attention: np.ndarray, crop: Sequence[float], peak: Peak = "cell") -> tuple[float, float]:
+    """(x, y) original pixels of one map's peak (see ``attention_peaks``)."""
+    x, y = attention_peaks(np.asarray(attention)[None], crop, peak)[0]
     return float(x), float(y)
 
 

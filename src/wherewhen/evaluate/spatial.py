@@ -3,7 +3,9 @@
 Frame-AP (UCF101-24 protocol, as in the ACT detector's ``frameAP``): every evaluated frame of every video gives one
 detection per class, the attention box of that frame (``boxes.attention_box``) scored with the video's
 probability of that class. Per class, detections are ranked by score (ties: the frame's max-normalized temporal
-weight, then grouped, see ``ap``); each detection in rank order is a true positive when its frame holds a
+weight, then grouped, see ``ap``; ``frame_score="temporal"`` scores each detection with that probability times
+the frame's max-normalized temporal weight, as action detectors score a frame by class and actionness); each
+detection in rank order is a true positive when its frame holds a
 not-yet-matched ground-truth box of that class with IoU >= threshold (the best-IoU one is consumed). AP is the
 trapezoid area under the precision-recall curve from (0, 1); frame-mAP is the mean over the classes that have
 ground-truth boxes in the evaluated frames.
@@ -19,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from wherewhen.evaluate.ap import precision_recall, rank_order, trapezoid_ap
 from wherewhen.evaluate.boxes import (
     Normalize,
+    Peak,
     Region,
     attention_boxes,
     attention_peaks,
@@ -39,11 +42,17 @@ from wherewhen.evaluate.temporal import video_timeline
 FRAME_IOU_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5)
 
 
+FrameScore = Literal["video", "temporal"]
+
+
 @dataclass(frozen=True)
 class SpatialConfig:
     threshold: float = 0.5
     region: Region = "all"
     normalize: Normalize = "max"
+    upsample: int = 1  # the map is resized bilinearly by this factor before thresholding (boxes.upsampled)
+    peak: Peak = "cell"  # where a map peaks for the pointing game (boxes.attention_peaks)
+    frame_score: FrameScore = "video"  # "temporal": the video's class probability times the frame's weight / max
     iou_thresholds: tuple[float, ...] = FRAME_IOU_THRESHOLDS
     pointing_tolerance: float = 0.0
     top_k: int | None = None  # classes per video that give detections; None: all
@@ -148,9 +157,9 @@ def spatial_localization(
         timeline, _ = video_timeline(pred)
         timeline = timeline / timeline.max() if timeline.max() > 0 else timeline
         frame_boxes = attention_boxes(
-            maps[rows], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize
+            maps[rows], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize, config.upsample
         )
-        frame_peaks = attention_peaks(maps[rows], rec.crop)
+        frame_peaks = attention_peaks(maps[rows], rec.crop, config.peak)
         frame_keys = next_key + np.arange(len(rows))
         next_key += len(rows)
         gt_classes = ground_truth[class_index[rec.label]]
@@ -184,9 +193,8 @@ def spatial_localization(
         aps = []
         for c in evaluated:
             sel = has_box & reports[all_owner, c]
-            ap = frame_average_precision(
-                all_keys[sel], probabilities[all_owner[sel], c], all_boxes[sel], ground_truth[c], thr, all_ties[sel]
-            )
+            scores = probabilities[all_owner[sel], c] * (all_ties[sel] if config.frame_score == "temporal" else 1.0)
+            ap = frame_average_precision(all_keys[sel], scores, all_boxes[sel], ground_truth[c], thr, all_ties[sel])
             per_class.setdefault(classes[c], {})[f"{thr:g}"] = ap
             aps.append(ap)
         frame_map[f"{thr:g}"] = float(np.mean(aps)) if aps else 0.0

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -31,9 +31,13 @@ TIOU_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5)
 AMBIGUOUS = "Ambiguous"
 
 
+Reference = Literal["max", "mean"]
+
+
 @dataclass(frozen=True)
 class TemporalConfig:
     threshold: float = 0.5
+    reference: Reference = "max"  # the threshold is a share of the video's largest weight, or of its mean weight
     close_gaps: int = 2  # fill gaps shorter than this many rows
     min_length: int = 2  # drop segments shorter than this many rows
     tiou_thresholds: tuple[float, ...] = TIOU_THRESHOLDS
@@ -199,7 +203,9 @@ def video_segments(prediction: VideoPrediction, config: TemporalConfig) -> list[
     if len(rows) == 0 or timeline[rows].max() <= 0:
         return []
     norm = timeline[rows] / timeline[rows].max()
-    runs = segments_from_weights(norm, config.threshold, config.close_gaps, config.min_length)
+    # segments_from_weights divides by the maximum itself: relative to the mean, scale the threshold by mean / max
+    threshold = config.threshold * (float(norm.mean()) if config.reference == "mean" else 1.0)
+    runs = segments_from_weights(norm, threshold, config.close_gaps, config.min_length)
     seconds = rows_to_seconds(runs, prediction.times[rows], prediction.record.duration)
     return [(s, e, float(norm[a : b + 1].mean())) for (s, e), (a, b) in zip(seconds, runs, strict=True)]
 

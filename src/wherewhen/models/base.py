@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -43,6 +44,7 @@ class VideoModel(nn.Module):
         """Named loss terms whose sum is the training loss. Override to add target-dependent terms.
 
         ``ce`` is the cross-entropy of the video logits, with ``label_smoothing`` (Szegedy et al. 2016) when set.
+        ``targets`` are class indices (B,) or, for clips mixed by augmentation, class probabilities (B, C).
         """
         terms = {"ce": F.cross_entropy(output.logits, targets, label_smoothing=self.label_smoothing)}
         terms.update(output.regularizers)
@@ -60,3 +62,10 @@ class VideoModel(nn.Module):
         if self.uses_flow and (flow is None or flow.shape != cubes.shape):
             got = None if flow is None else tuple(flow.shape)
             raise ConfigError(f"{self.name}: needs flow cubes of shape {tuple(cubes.shape)}, got {got}")
+
+
+def target_probabilities(targets: Tensor, num_classes: int) -> Tensor:
+    """(B, C) class probabilities of targets given as indices (B,) or already as probabilities (B, C)."""
+    if targets.is_floating_point():
+        return targets
+    return F.one_hot(targets, num_classes).to(torch.get_default_dtype())

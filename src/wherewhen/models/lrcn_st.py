@@ -48,7 +48,7 @@ from wherewhen.losses import doubly_stochastic
 from wherewhen.models._heads import log_weighted_probability
 from wherewhen.models._lstm import MeanFeatureInit, StackedLSTM
 from wherewhen.models._reduce import ChannelReducer, as_rows
-from wherewhen.models.base import VideoModel
+from wherewhen.models.base import VideoModel, target_probabilities
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import register_model
 
@@ -179,7 +179,7 @@ class SpatioTemporalLRCN(VideoModel):
             terms["reinforce"] = output.logits.new_zeros(())
             return terms
         with torch.no_grad():
-            reward = output.logits.exp().gather(1, targets.view(-1, 1)).squeeze(1)
+            reward = (output.logits.exp() * target_probabilities(targets, self.num_classes)).sum(dim=1)
             advantage = reward - self._baseline(output, targets, reward)
         terms["reinforce"] = -self.lambda_reinforce * (advantage * log_prob).mean()
         return terms
@@ -188,7 +188,7 @@ class SpatioTemporalLRCN(VideoModel):
         if self.baseline == "greedy":  # self-critical: the reward of the deterministic selection, per video
             assert output.frame_logits is not None
             greedy = output.extras["greedy_temporal"].unsqueeze(-1) * output.frame_logits.softmax(dim=-1)
-            return greedy.sum(dim=1).gather(1, targets.view(-1, 1)).squeeze(1)
+            return (greedy.sum(dim=1) * target_probabilities(targets, self.num_classes)).sum(dim=1)
         if not bool(self.baseline_ready):
             self.reward_baseline.fill_(reward.mean())
             self.baseline_ready.fill_(True)

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from wherewhen.errors import ConfigError
+from wherewhen.train.augment import AugmentSection
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
@@ -83,6 +84,7 @@ class RunConfig:
     seed: int = 0
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
+    augment: AugmentSection = field(default_factory=AugmentSection)
     optim: OptimSection = field(default_factory=OptimSection)
     schedule: ScheduleSection = field(default_factory=ScheduleSection)
     train: TrainSection = field(default_factory=TrainSection)
@@ -187,6 +189,7 @@ class RunConfig:
             raise ConfigError(f"data.val_fraction must be in [0, 1), got {self.data.val_fraction}")
         if len(self.optim.betas) != 2 or not all(0 <= b < 1 for b in self.optim.betas):
             raise ConfigError(f"optim.betas must be two numbers in [0, 1), got {self.optim.betas}")
+        _check_augment(self.augment)
         if self.schedule.name == "plateau" and self.schedule.warmup_epochs > 0:
             raise ConfigError("schedule.warmup_epochs is not supported with schedule.name=plateau; set it to 0")
         if self.data.test_split in (self.data.train_split, self.data.val_split):
@@ -198,6 +201,21 @@ class RunConfig:
             raise ConfigError(f"data.val_split and data.train_split are both {self.data.val_split!r}")
         self.model.args = check_model_args(self.model.name, self.model.args)
         return self
+
+
+def _check_augment(cfg: AugmentSection) -> None:
+    for key in ("mirror", "mix", "mix_same", "cell_dropout"):
+        value = getattr(cfg, key)
+        if not 0 <= value <= 1:
+            raise ConfigError(f"augment.{key} is a probability in [0, 1], got {value}")
+    if not 0 < cfg.crop <= 1:
+        raise ConfigError(f"augment.crop is the shortest kept share of the rows, in (0, 1], got {cfg.crop}")
+    if not 0 < cfg.mix_rows < 1:
+        raise ConfigError(
+            f"augment.mix_rows is the share of rows taken from the other clip, in (0, 1), got {cfg.mix_rows}"
+        )
+    _at_least("augment.shift", cfg.shift, 0)
+    _at_least("augment.noise", cfg.noise, 0.0)
 
 
 def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from wherewhen.errors import ConfigError, FeatureStoreError
+from wherewhen.evaluate.truth import box_cells, segment_rows
 from wherewhen.features.store import FeatureRecord, FeatureStore
 from wherewhen.wording import count
 
@@ -49,7 +50,9 @@ def frame_mask(selection: dict[str, list[int]], video_id: str, picked: list[int]
 
 
 class ClipDataset(Dataset[dict[str, Any]]):
-    """Items are ``{"rgb": float16 (T, D, K, K), ["flow": same], ["frame_mask": (T,)], "label": int, "video": int}``.
+    """Items are ``{"rgb": float16 (T, D, K, K), ["flow": same], ["frame_mask": (T,)], "label": int, "video": int}``,
+    with ``truth=True`` also ``"box_cells"`` (T, K, K) and ``"segment"`` (T,) bool (``evaluate.truth``; all False
+    for a video without annotations).
 
     ``video`` indexes ``records``, so clip scores can be averaged per video. With ``train=True`` there is one item
     per video (a random clip each epoch); otherwise one item per clip.
@@ -67,8 +70,10 @@ class ClipDataset(Dataset[dict[str, Any]]):
         seed: int = 0,
         flow: bool = False,
         selection: dict[str, list[int]] | None = None,
+        truth: bool = False,
     ) -> None:
         self.store = store
+        self.truth = truth
         self.selection = selection
         self.records = records
         self.class_index = {c: i for i, c in enumerate(classes)}
@@ -108,6 +113,9 @@ class ClipDataset(Dataset[dict[str, Any]]):
         item: dict[str, Any] = {"label": self.labels[video], "video": video}
         if self.selection is not None:
             item["frame_mask"] = frame_mask(self.selection, record.video_id, picked)
+        if self.truth:
+            item["box_cells"] = torch.from_numpy(box_cells(record, self.store.info.grid)[picked])
+            item["segment"] = torch.from_numpy(segment_rows(record)[picked])
         for key, cube in tensors.items():
             if cube.dim() != 4 or max(picked) >= cube.shape[0]:
                 raise FeatureStoreError(
@@ -257,7 +265,7 @@ def collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         "label": torch.tensor([it["label"] for it in items], dtype=torch.long),
         "video": torch.tensor([it["video"] for it in items], dtype=torch.long),
     }
-    for key in ("rgb", "flow", "frame_mask"):
+    for key in ("rgb", "flow", "frame_mask", "box_cells", "segment"):
         if key in items[0]:
             batch[key] = torch.stack([it[key] for it in items])
     return batch

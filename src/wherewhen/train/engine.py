@@ -17,8 +17,11 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
 from wherewhen.errors import ConfigError
+from wherewhen.evaluate.attention_stats import NAMES as ATTENTION_STATS
+from wherewhen.evaluate.attention_stats import attention_means, attention_sums
 from wherewhen.models import VideoModel
 from wherewhen.progress import progress_bar
+from wherewhen.train.augment import AugmentSection, augment_batch
 from wherewhen.train.config import OptimSection, ScheduleSection
 from wherewhen.train.distributed import DistContext, all_reduce_sum, gather_objects
 
@@ -113,6 +116,7 @@ class StepSettings:
     amp: bool  # float16 autocast with gradient scaling (CUDA only)
     grad_clip: float
     progress: bool
+    augment: AugmentSection = field(default_factory=AugmentSection)
 
 
 def to_device(batch: dict[str, Tensor], device: torch.device) -> tuple[dict[str, Tensor], Tensor]:
@@ -140,7 +144,8 @@ class EpochTotals:
         for name, value in {"loss": loss, **terms}.items():
             value = value.detach().float() * n
             self.terms[name] = self.terms[name] + value if name in self.terms else value
-        correct = (logits.detach().argmax(-1) == targets).sum()
+        labels = targets.argmax(-1) if targets.is_floating_point() else targets  # mixed clips: the larger share
+        correct = (logits.detach().argmax(-1) == labels).sum()
         self.correct = correct if self.correct is None else self.correct + correct
         self.count = torch.tensor(n, device=targets.device) if self.count is None else self.count + n
 
@@ -183,6 +188,7 @@ def train_epoch(
     bar = _bar(loader, enabled=settings.progress and ctx.is_main, desc=desc, total=len(loader))
     for step, batch in enumerate(bar):
         inputs, targets = to_device(batch, settings.device)
+        inputs, targets = augment_batch(inputs, targets, module.num_classes, settings.augment)
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=settings.device.type, dtype=torch.float16, enabled=settings.amp):
             output = model(**inputs)
@@ -213,7 +219,8 @@ def validate(
     settings: StepSettings,
     ctx: DistContext,
 ) -> dict[str, float]:
-    """Clip-level loss terms and accuracy, and video-level accuracy from clip probabilities averaged per video.
+    """Clip-level loss terms and accuracy, video-level accuracy from clip probabilities averaged per video, and,
+    where the clips carry ground truth, where the attention sits (``evaluate.attention_stats``: ``val/attention_*``).
 
     Each process sees its share of the clips; sums are reduced over processes.
     """
@@ -222,6 +229,7 @@ def validate(
     num_videos, num_classes = labels.shape[0], module.num_classes
     prob_sum = torch.zeros(num_videos, num_classes, dtype=torch.float64, device=settings.device)
     clip_count = torch.zeros(num_videos, dtype=torch.float64, device=settings.device)
+    attention = torch.zeros(2 * len(ATTENTION_STATS), dtype=torch.float64, device=settings.device)
     for batch in _bar(loader, enabled=settings.progress and ctx.is_main, desc="validate", total=len(loader)):
         inputs, targets = to_device(batch, settings.device)
         with torch.autocast(device_type=settings.device.type, dtype=torch.float16, enabled=settings.amp):
@@ -231,12 +239,17 @@ def validate(
         video = batch["video"].to(settings.device)
         prob_sum.index_add_(0, video, output.logits.float().softmax(-1).double())
         clip_count.index_add_(0, video, torch.ones_like(video, dtype=torch.float64))
+        if "box_cells" in batch:
+            truth = batch["box_cells"].to(settings.device), batch["segment"].to(settings.device)
+            attention += attention_sums(output.spatial, output.temporal, *truth)
     all_reduce_sum(prob_sum, ctx)
+    all_reduce_sum(attention, ctx)
     all_reduce_sum(clip_count, ctx)
     means = totals.means(ctx, "val", settings.device)
     seen = clip_count > 0
     predicted = prob_sum.argmax(-1).cpu()
     means["val/accuracy"] = float((predicted == labels.cpu())[seen.cpu()].double().mean())
+    means |= {f"val/attention_{k}": v for k, v in attention_means(attention.cpu()).items()}
     return means
 
 

@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from wherewhen.datasets.frame_selection import load_frame_selection
 from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError
+from wherewhen.evaluate.truth import has_truth
 from wherewhen.features.store import FeatureStore, StoreInfo, atomic_write_text, remove_stale_temporaries
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
@@ -426,7 +427,16 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
         flow=module.uses_flow,
         selection=selection,
     )
-    val_ds = ClipDataset(store, plan.val, plan.classes, frames, train=False, flow=module.uses_flow, selection=selection)
+    val_ds = ClipDataset(
+        store,
+        plan.val,
+        plan.classes,
+        frames,
+        train=False,
+        flow=module.uses_flow,
+        selection=selection,
+        truth=any(has_truth(r) for r in plan.val),
+    )
     first = _check_cube_shape(store, info, train_ds)
     module.to(device)
     unused = unused_parameters(module, collate([first]), device)
@@ -472,7 +482,13 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
     amp = config.train.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     tracker = BestTracker(config.train.monitor, config.train.patience if len(val_ds) > 0 else 0)
-    settings = StepSettings(device=device, amp=amp, grad_clip=config.train.grad_clip, progress=config.train.progress)
+    settings = StepSettings(
+        device=device,
+        amp=amp,
+        grad_clip=config.train.grad_clip,
+        progress=config.train.progress,
+        augment=config.augment,
+    )
 
     start_epoch, best_state, rng_state, already_done, stopped_early = 1, None, None, False, False
     if resume:
