@@ -37,8 +37,23 @@ def cpu_model() -> str:
 
 
 @dataclass
+class Table:
+    """A markdown table shown at the top of its section, with the command that made it."""
+
+    section: str
+    markdown: str
+    command: str = ""
+    date: str = ""
+
+
+@dataclass
 class Results:
     figures: list[Figure] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+    def add_table(self, section: str, markdown: str, command: str = "") -> None:
+        self.tables = [t for t in self.tables if t.section != section] + [Table(section, markdown, command)]
+        print(markdown)
 
     def add(
         self,
@@ -73,16 +88,28 @@ class Results:
         for f in self.figures:
             f.date = f.date or machine["date"]
             f.cpu = f.cpu or machine["cpu"]
+        for t in self.tables:
+            t.date = t.date or machine["date"]
         if keep_previous and json_path.is_file():
             measured = {(f.section, f.name): f for f in self.figures}
             earlier = json.loads(json_path.read_text())
+            fresh = {t.section for t in self.tables}
+            self.tables = [Table(**t) for t in earlier.get("tables", []) if t["section"] not in fresh] + self.tables
             previous = [Figure(**f) for f in earlier.get("figures", [])]
             for f in previous:  # results written before figures carried dates: the file's date
                 f.date = f.date or earlier.get("machine", {}).get("date", "")
             merged = [measured.pop((f.section, f.name), f) for f in previous]  # keep the previous order
             self.figures = merged + list(measured.values())
         atomic_write_text(
-            json_path, json.dumps({"machine": machine, "figures": [asdict(f) for f in self.figures]}, indent=2)
+            json_path,
+            json.dumps(
+                {
+                    "machine": machine,
+                    "figures": [asdict(f) for f in self.figures],
+                    "tables": [asdict(t) for t in self.tables],
+                },
+                indent=2,
+            ),
         )
         lines = [
             "# Benchmark results",
@@ -95,13 +122,18 @@ class Results:
             + ".",
             "",
         ]
-        for section in dict.fromkeys(f.section for f in self.figures):
+        for section in dict.fromkeys([t.section for t in self.tables] + [f.section for f in self.figures]):
             dates = sorted({f.date for f in self.figures if f.section == section and f.date})
+            dates = sorted(set(dates) | {t.date for t in self.tables if t.section == section and t.date})
             lines += [f"## {section}", ""]
             cpus = sorted({f.cpu for f in self.figures if f.section == section and f.cpu})
             if dates:
                 on = f" on {' and '.join(cpus)}" if cpus else ""
                 lines += [f"Measured {' and '.join(dates)}{on}.", ""]
+            for t in (t for t in self.tables if t.section == section):
+                lines += [t.markdown, "", f"`{t.command}`", ""] if t.command else [t.markdown, ""]
+            if not any(f.section == section for f in self.figures):
+                continue
             lines += ["| figure | value | target | command |", "|---|---|---|---|"]
             for f in (f for f in self.figures if f.section == section):
                 value = f"{f.value:.3f}" if isinstance(f.value, float) else str(f.value)

@@ -140,3 +140,17 @@ def test_frame_score_times_temporal_weight_ranks_action_frames_of_every_video_fi
     assert results["temporal"] is not None and results["video"] is not None
     assert results["temporal"]["frame_map"]["0.3"] == pytest.approx(1.0)
     assert results["video"]["frame_map"]["0.3"] < 0.9
+
+
+def test_the_paper_rule_stays_selectable() -> None:
+    from wherewhen.errors import ConfigError
+    from wherewhen.evaluate.runner import EvaluationConfig
+
+    paper = EvaluationConfig().with_threshold(0.4).with_decoding("paper")
+    assert (paper.spatial.region, paper.spatial.upsample, paper.spatial.peak) == ("all", 1, "cell")
+    assert paper.spatial.frame_score == "video" and paper.temporal.reference == "max"
+    assert paper.spatial.threshold == paper.temporal.threshold == 0.4
+    practice = paper.with_decoding("practice")
+    assert practice.spatial == SpatialConfig(threshold=0.4) and practice.temporal == TemporalConfig(threshold=0.4)
+    with pytest.raises(ConfigError, match="decoding"):
+        EvaluationConfig().with_decoding("best")

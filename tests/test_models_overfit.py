@@ -34,6 +34,10 @@ SMALL: dict[str, dict[str, Any]] = {
     "stam": {"reduce_dim": 32, "hidden_channels": 16, "mask_channels": 8, "attention_channels": 8},
     "tsn": {"segments": 0},
     "attention_pool": {"reduce_dim": 32, "attention_size": 16},
+    "stpn": {"reduce_dim": 32, "attention_size": 16},
+    "wtalc": {"embed_dim": 32},
+    "basnet": {"embed_dim": 32, "filter_size": 16},
+    "cola": {"embed_dim": 32},
 }
 MAX_STEPS = 60
 

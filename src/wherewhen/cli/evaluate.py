@@ -23,7 +23,12 @@ def register(app: typer.Typer) -> None:
         aggregate: Annotated[
             str, typer.Option(help="Clip probabilities: model (its logits), or frames by mean, mode, attention.")
         ] = "model",
-        threshold: Annotated[float, typer.Option(help="Threshold on the max-normalized attention maps.")] = 0.5,
+        threshold: Annotated[
+            float, typer.Option(help="Threshold of the maps (x their max) and temporal weights (x their mean).")
+        ] = 0.5,
+        decoding: Annotated[
+            str, typer.Option(help="practice (upsampled maps, sub-cell peaks) or paper (the paper's box rule).")
+        ] = "practice",
         batch_size: Annotated[int, typer.Option(help="Clips per forward pass.")] = 16,
         device: Annotated[str, typer.Option(help="Where the model runs: cpu, cuda, cuda:N.")] = "cpu",
         out: Annotated[Path | None, typer.Option(help="Output folder (default: RUN/eval-<split>).")] = None,
@@ -39,7 +44,8 @@ def register(app: typer.Typer) -> None:
         if stride is not None and window is None:
             raise ConfigError("--stride is the step between --window sliding windows; give --window too")
         plan = ClipPlan(num_clips=clips, window=window, stride=stride, frames=frames)
-        config = EvaluationConfig(clips=plan, aggregate=aggregate, batch_size=batch_size).with_threshold(threshold)
+        config = EvaluationConfig(clips=plan, aggregate=aggregate, batch_size=batch_size)
+        config = config.with_threshold(threshold).with_decoding(decoding)
         result, out_dir = evaluate_run(
             run,
             split=split,

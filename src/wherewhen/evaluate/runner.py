@@ -48,6 +48,21 @@ class EvaluationConfig:
             temporal=replace(self.temporal, threshold=threshold),
         )
 
+    def with_decoding(self, decoding: str) -> EvaluationConfig:
+        """``"practice"`` (the defaults) or ``"paper"`` (the paper's box and segment rule) at this config's
+        thresholds."""
+        if decoding == "practice":
+            spatial, temporal = SpatialConfig(), TemporalConfig()
+        elif decoding == "paper":
+            spatial, temporal = SpatialConfig.paper(), TemporalConfig.paper()
+        else:
+            raise ConfigError(f"--decoding must be 'practice' or 'paper', got {decoding!r}")
+        return replace(
+            self,
+            spatial=replace(spatial, threshold=self.spatial.threshold),
+            temporal=replace(temporal, threshold=self.temporal.threshold),
+        )
+
 
 @dataclass
 class EvaluationResult:
@@ -91,19 +106,27 @@ def protocol_lines(
     if spatial:
         iou = ", ".join(f"{v:g}" for v in s.iou_thresholds)
         norm = "divided by its max" if s.normalize == "max" else "raw"
+        grid = f"upsampled {s.upsample}x (bilinear)" if s.upsample > 1 else "whole cells"
+        region = "the component around the peak" if s.region == "peak" else "every kept cell"
+        score = {
+            "video": "the video's class probability",
+            "temporal": "the video's class probability x the frame's temporal weight / max",
+            "above_mean": "the video's class probability x min(1, the frame's temporal weight / mean)",
+        }[s.frame_score]
+        peak = "the peak cell's centre" if s.peak == "cell" else "the centroid of the peak cell and its neighbours"
         lines.append(
-            f"spatial: per frame, the map ({norm}) keeps cells >= {s.threshold:g} ({s.region} kept cells); their "
-            f"tightest box goes through the crop to frame pixels. Frame-AP at IoU >= {iou}: one detection per frame "
-            f"and class scored with the video's class probability, trapezoid AP as in ACT, mean over classes with "
-            f"boxes. Pointing game: attention peak inside the box (tolerance {s.pointing_tolerance:g} px)"
+            f"spatial: per frame, the map ({norm}, {grid}) keeps values >= {s.threshold:g}; the tightest box around "
+            f"{region} goes through the crop to frame pixels. Frame-AP at IoU >= {iou}: one detection per frame "
+            f"and class scored with {score}, trapezoid AP as in ACT, mean over classes with boxes. Pointing game: "
+            f"{peak} inside the box (tolerance {s.pointing_tolerance:g} px)"
         )
     else:
         lines.append(f"spatial: {NO_BOXES}")
     if temporal:
         tiou = ", ".join(f"{v:g}" for v in t.tiou_thresholds)
         lines.append(
-            f"temporal: timeline of temporal weights (windows merged as w*T) divided by its max, rows >= "
-            f"{t.threshold:g} kept, gaps < {t.close_gaps} rows closed, segments < {t.min_length} rows dropped; each "
+            f"temporal: timeline of temporal weights (windows merged as w*T), rows >= {t.threshold:g} x its "
+            f"{t.reference} kept, gaps < {t.close_gaps} rows closed, segments < {t.min_length} rows dropped; each "
             f"segment scored with the video's class probability. THUMOS'14 matching (tIoU > {tiou}) and 11-point "
             f"interpolated AP, ties {t.ties}"
         )

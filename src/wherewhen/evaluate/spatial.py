@@ -3,9 +3,9 @@
 Frame-AP (UCF101-24 protocol, as in the ACT detector's ``frameAP``): every evaluated frame of every video gives one
 detection per class, the attention box of that frame (``boxes.attention_box``) scored with the video's
 probability of that class. Per class, detections are ranked by score (ties: the frame's max-normalized temporal
-weight, then grouped, see ``ap``; ``frame_score="temporal"`` scores each detection with that probability times
-the frame's max-normalized temporal weight, as action detectors score a frame by class and actionness); each
-detection in rank order is a true positive when its frame holds a
+weight, then grouped, see ``ap``; ``frame_score`` other than ``"video"`` multiplies that probability by the
+frame's actionness from its temporal weight, as action detectors score a frame by class and actionness:
+``frame_actionness``); each detection in rank order is a true positive when its frame holds a
 not-yet-matched ground-truth box of that class with IoU >= threshold (the best-IoU one is consumed). AP is the
 trapezoid area under the precision-recall curve from (0, 1); frame-mAP is the mean over the classes that have
 ground-truth boxes in the evaluated frames.
@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from wherewhen.errors import ConfigError
 from wherewhen.evaluate.ap import precision_recall, rank_order, trapezoid_ap
 from wherewhen.evaluate.boxes import (
     Normalize,
@@ -42,20 +43,29 @@ from wherewhen.evaluate.temporal import video_timeline
 FRAME_IOU_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5)
 
 
-FrameScore = Literal["video", "temporal"]
+FrameScore = Literal["video", "temporal", "above_mean"]
 
 
 @dataclass(frozen=True)
 class SpatialConfig:
+    """How maps become boxes, peaks and detection scores. The defaults are the weakly supervised localization
+    practice (chosen on a validation draw of the embedded benchmark, docs/evaluation.md); ``paper()`` is the rule
+    of "Where and When to Look?": every cell >= 0.5 of the peak, whole cells, the peak cell's centre, the video's
+    class probability as the score."""
+
     threshold: float = 0.5
-    region: Region = "all"
+    region: Region = "peak"
     normalize: Normalize = "max"
-    upsample: int = 1  # the map is resized bilinearly by this factor before thresholding (boxes.upsampled)
-    peak: Peak = "cell"  # where a map peaks for the pointing game (boxes.attention_peaks)
-    frame_score: FrameScore = "video"  # "temporal": the video's class probability times the frame's weight / max
+    upsample: int = 4  # the map is resized bilinearly by this factor before thresholding (boxes.upsampled)
+    peak: Peak = "centroid"  # where a map peaks for the pointing game (boxes.attention_peaks)
+    frame_score: FrameScore = "above_mean"  # the class probability times the frame's actionness (frame_actionness)
     iou_thresholds: tuple[float, ...] = FRAME_IOU_THRESHOLDS
     pointing_tolerance: float = 0.0
     top_k: int | None = None  # classes per video that give detections; None: all
+
+    @classmethod
+    def paper(cls, threshold: float = 0.5) -> SpatialConfig:
+        return cls(threshold=threshold, region="all", upsample=1, peak="cell", frame_score="video")
 
 
 def match_frame_detections(
@@ -130,6 +140,19 @@ def pointing_game(
     return float(np.mean([point_in_box(p, b, tolerance) for p, b in zip(peaks, boxes, strict=True)]))
 
 
+def frame_actionness(weights: np.ndarray, frame_score: FrameScore) -> np.ndarray:
+    """The factor of each frame's detection score: 1 (``"video"``), weight / max (``"temporal"``), or
+    min(1, weight / mean) (``"above_mean"``: every frame that gets more than its uniform share counts fully)."""
+    w = np.asarray(weights, dtype=np.float64)
+    if frame_score == "video" or w.size == 0 or w.max() <= 0:
+        return np.ones_like(w)
+    if frame_score == "temporal":
+        return w / w.max()
+    if frame_score == "above_mean":
+        return np.minimum(1.0, w / w.mean())
+    raise ConfigError(f"unknown frame score {frame_score!r}; use 'video', 'temporal' or 'above_mean'")
+
+
 def has_boxes(prediction: VideoPrediction) -> bool:
     return any(b is not None for b in prediction.record.boxes)
 
@@ -143,6 +166,7 @@ def spatial_localization(
     """All spatial numbers of the videos that carry boxes; None when no video in ``predictions`` does."""
     class_index = {c: i for i, c in enumerate(classes)}
     keys, boxes, ties, owner = [], [], [], []  # per evaluated frame: key, predicted box, tiebreak, video
+    actions: list[np.ndarray] = []  # per evaluated frame: the factor of its detection score
     ground_truth: list[dict[int, np.ndarray]] = [{} for _ in classes]
     peaks, peak_boxes, ious = [], [], []
     videos: list[int] = []
@@ -155,6 +179,7 @@ def spatial_localization(
         maps, covered = pred.spatial_maps()
         rows = np.flatnonzero(covered)
         timeline, _ = video_timeline(pred)
+        actionness = frame_actionness(timeline[rows], config.frame_score)
         timeline = timeline / timeline.max() if timeline.max() > 0 else timeline
         frame_boxes = attention_boxes(
             maps[rows], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize, config.upsample
@@ -172,6 +197,7 @@ def spatial_localization(
             peak_boxes.append(gt)
             ious.append(0.0 if np.isnan(frame_boxes[i]).any() else box_iou(frame_boxes[i], gt))
         keys.append(frame_keys)
+        actions.append(actionness)
         boxes.append(frame_boxes)
         ties.append(timeline[rows])
         owner.append(np.full(len(rows), v))
@@ -179,6 +205,7 @@ def spatial_localization(
         return None
     all_keys, all_boxes = np.concatenate(keys), np.concatenate(boxes)
     all_ties, all_owner = np.concatenate(ties), np.concatenate(owner)
+    all_actions = np.concatenate(actions)
     has_box = ~np.isnan(all_boxes).any(axis=1)
     # which classes each video reports: all, or its top_k most probable
     reports = np.ones(probabilities.shape, dtype=bool)
@@ -193,7 +220,7 @@ def spatial_localization(
         aps = []
         for c in evaluated:
             sel = has_box & reports[all_owner, c]
-            scores = probabilities[all_owner[sel], c] * (all_ties[sel] if config.frame_score == "temporal" else 1.0)
+            scores = probabilities[all_owner[sel], c] * all_actions[sel]
             ap = frame_average_precision(all_keys[sel], scores, all_boxes[sel], ground_truth[c], thr, all_ties[sel])
             per_class.setdefault(classes[c], {})[f"{thr:g}"] = ap
             aps.append(ap)

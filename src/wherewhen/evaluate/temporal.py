@@ -36,13 +36,21 @@ Reference = Literal["max", "mean"]
 
 @dataclass(frozen=True)
 class TemporalConfig:
+    """How temporal weights become segments. The default keeps the rows with at least half the video's mean weight
+    (chosen on a validation draw of the embedded benchmark, docs/evaluation.md); ``paper()`` keeps those with at least
+    half its largest weight."""
+
     threshold: float = 0.5
-    reference: Reference = "max"  # the threshold is a share of the video's largest weight, or of its mean weight
+    reference: Reference = "mean"  # the threshold is a share of the video's mean weight, or of its largest weight
     close_gaps: int = 2  # fill gaps shorter than this many rows
     min_length: int = 2  # drop segments shorter than this many rows
     tiou_thresholds: tuple[float, ...] = TIOU_THRESHOLDS
     top_k: int | None = None  # classes per video that give detections; None: all
     ties: TiePolicy = "grouped"
+
+    @classmethod
+    def paper(cls, threshold: float = 0.5) -> TemporalConfig:
+        return cls(threshold=threshold, reference="max")
 
 
 def merge_windows(num_rows: int, windows: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:

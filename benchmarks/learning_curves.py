@@ -1,0 +1,142 @@
+"""Learning curves: how test accuracy and localization grow with the number of training videos.
+
+    python -m benchmarks.learning_curves [--models attention_pool,stam] [--sizes 28,56,140,280] [--seeds 0,1,2]
+
+One benchmark of the `default` preset with 400 videos per class is generated (seed 0) and extracted once. For each
+size n, the first n of each class's train-split videos (in the order of a seeded shuffle, so a smaller set is part
+of every larger one) form the training set of a *view* of the store: a folder of links to the same feature files
+with its own manifest, where the other train videos are ``unused``; every view keeps the same test split (120
+videos per class). The sizes 28, 56, 140 and 280 are the train splits of ``videos_per_class`` 40, 80, 200 and 400.
+Each model trains with `wherewhen train`'s defaults (validation carved from its training set) for each seed and is
+scored on the test split; the supervised-attention ceiling is fitted on the same training set
+(``benchmarks.yardstick``). One table per metric goes to RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.attention_check import METRICS, seed_runs, summarize
+from benchmarks.common import WORK, add_set_option
+
+SECTION = "Learning curves: default preset, 400 videos per class, fixed test split"
+COMMAND = "python -m benchmarks.learning_curves"
+SIZES = (28, 56, 140, 280)
+MODELS = ("attention_pool", "stam", "stpn", "wtalc")
+
+
+def full_store() -> Path:
+    """The 400-videos-per-class benchmark and its cubes, made once (both steps resume)."""
+    from wherewhen.datasets.benchmark import generate_benchmark, preset
+    from wherewhen.datasets.registry import read_dataset
+    from wherewhen.features.extract import ExtractOptions, extract_videos
+
+    root, store = WORK / "curves-benchmark", WORK / "curves-features"
+    generate_benchmark(root, preset("default").with_overrides({"videos_per_class": 400}))
+    index = read_dataset("embedded", root)
+    extract_videos(index.records, store, ExtractOptions(progress=False), classes=index.classes)
+    return store
+
+
+def store_view(store: Path, out: Path, per_class: int, seed: int = 0) -> Path:
+    """A store of links to ``store``'s files whose train split holds ``per_class`` videos of each class."""
+    from wherewhen.features.store import FeatureStore
+
+    source = FeatureStore(store)
+    records = source.records()
+    rng = np.random.default_rng(seed)
+    chosen: set[str] = set()
+    for label in source.info.classes:
+        train = sorted(r.video_id for r in records if r.split == "train" and r.label == label)
+        if len(train) < per_class:
+            raise SystemExit(f"{store}: class {label} has {len(train)} train videos, fewer than {per_class}")
+        chosen |= {train[i] for i in rng.permutation(len(train))[:per_class]}
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "features").mkdir(parents=True)
+    shutil.copy(source.info_path, out / "store.json")
+    lines = []
+    for r in records:
+        if r.split == "train" and r.video_id not in chosen:
+            continue
+        os.symlink(source.path_for(r.video_id).resolve(), out / "features" / source.path_for(r.video_id).name)
+        lines.append(r.to_json())
+    # the manifest is written in the order of the files, as FeatureStore.write_manifest does
+    order = sorted(lines, key=lambda line: json.loads(line)["video_id"])
+    (out / "manifest.jsonl").write_text("".join(line + "\n" for line in order), encoding="utf-8")
+    return out
+
+
+def curves(
+    models: list[str], sizes: tuple[int, ...], seeds: tuple[int, ...], overrides: tuple[str, ...], jobs: int
+) -> dict[int, list[dict[str, Any]]]:
+    """{size: one summarized row per model, the ceiling first}."""
+    from benchmarks import yardstick
+
+    store = full_store()
+    out: dict[int, list[dict[str, Any]]] = {}
+    for n in sizes:
+        view = store_view(store, WORK / "curves-views" / f"train{n}", n)
+        per_seed = seed_runs(view, WORK / "curves-runs" / f"train{n}", models, seeds, overrides, jobs)
+        ceiling = yardstick.run(view)[0]
+        out[n] = [ceiling | {"name": "ceiling", "seeds": 1}] + [summarize(m, per_seed[m], m) for m in models]
+        print(f"train videos per class {n}: " + "; ".join(f"{r['name']} {r['top1']:.3f}" for r in out[n]), flush=True)
+    return out
+
+
+def curve_tables(table: dict[int, list[dict[str, Any]]]) -> str:
+    """One markdown table per metric: rows are models, columns train videos per class."""
+    sizes = sorted(table)
+    names = [r["name"] for r in table[sizes[0]]]
+    parts = []
+    for key, title in METRICS:
+        head = f"| {title} | " + " | ".join(f"{n} per class" for n in sizes) + " |"
+        lines = [head, "|" + "---|" * (len(sizes) + 1)]
+        for name in names:
+            cells = []
+            for n in sizes:
+                row = next(r for r in table[n] if r["name"] == name)
+                value = row.get(key, float("nan"))
+                if row.get("seeds", 1) > 1:
+                    cells.append(f"{value:.3f} ({row[f'{key}_min']:.2f}-{row[f'{key}_max']:.2f})")
+                else:
+                    cells.append(f"{value:.3f}")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from benchmarks.results import Results
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="train videos per class")
+    parser.add_argument("--seeds", default="0,1,2", help="training seeds")
+    parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
+    add_set_option(parser)
+    args = parser.parse_args(argv)
+    table = curves(
+        args.models.split(","),
+        tuple(int(s) for s in args.sizes.split(",")),
+        tuple(int(s) for s in args.seeds.split(",")),
+        tuple(args.overrides),
+        args.jobs,
+    )
+    results = Results()
+    results.add_table(SECTION, curve_tables(table), COMMAND)
+    written = results.write(Path(__file__).resolve().parent)
+    print(f"wrote {written[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
