@@ -165,8 +165,14 @@ def _evaluate(run_dir: Path) -> dict[str, Any]:
 
 def _explain(run_dir: Path, video: Path, out: Path) -> dict[str, Path]:
     from wherewhen.explain import Explainer
+    from wherewhen.explain.explanation import truth_line
+    from wherewhen.explain.truth import find_truth
     from wherewhen.explain.writer import explain_to_folder
 
-    explanation, files = explain_to_folder(Explainer.from_pretrained(run_dir), video, out, force=True)
+    truth = find_truth(video, run_dir, warn=print)  # the run's store holds the benchmark's annotations
+    explanation, files = explain_to_folder(Explainer.from_pretrained(run_dir), video, out, force=True, truth=truth)
     print(f"{video.name}: predicted {explanation.label} ({explanation.confidence:.0%})")
+    line = truth_line(explanation)
+    if line is not None:
+        print(line)
     return {k: Path(v) for k, v in files.items()}

@@ -15,6 +15,7 @@ import numpy as np
 
 from wherewhen.errors import WherewhenError
 from wherewhen.evaluate.boxes import Box
+from wherewhen.wording import count
 
 EXPLANATION_FORMAT = "wherewhen-explanation/1"
 
@@ -38,6 +39,7 @@ class FrameExplanation:
                  no cell passes.
     weight:      temporal weight of the row; the weights of all rows sum to 1.
     frame_label, frame_confidence: the row's own top class where the model scores frames, else None.
+    truth_box:   the ground-truth box of the frame in original pixels, or None (no ground truth, or none here).
     """
 
     index: int
@@ -47,6 +49,7 @@ class FrameExplanation:
     weight: float
     frame_label: str | None = None
     frame_confidence: float | None = None
+    truth_box: Box | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,21 +59,27 @@ class FrameExplanation:
             "box": None if self.box is None else list(self.box),
             "frame_label": self.frame_label,
             "frame_confidence": self.frame_confidence,
+            "truth_box": None if self.truth_box is None else list(self.truth_box),
             "attention": np.asarray(self.attention, dtype=np.float64).tolist(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FrameExplanation:
-        box = data.get("box")
+        box, truth = data.get("box"), data.get("truth_box")
         return cls(
             index=int(data["index"]),
             time_s=float(data["time_s"]),
             attention=np.asarray(data["attention"], dtype=np.float64),
-            box=None if box is None else (float(box[0]), float(box[1]), float(box[2]), float(box[3])),
+            box=None if box is None else box_of(box),
             weight=float(data["weight"]),
             frame_label=data.get("frame_label"),
             frame_confidence=None if data.get("frame_confidence") is None else float(data["frame_confidence"]),
+            truth_box=None if truth is None else box_of(truth),
         )
+
+
+def box_of(values: list[Any]) -> Box:
+    return (float(values[0]), float(values[1]), float(values[2]), float(values[3]))
 
 
 @dataclass
@@ -82,6 +91,25 @@ class AttendedSegment:
     start_s: float
     end_s: float
     score: float
+
+
+@dataclass
+class TruthSummary:
+    """How the attention matches the video's ground truth (``wherewhen.explain.truth``).
+
+    source:          the feature store or benchmark folder the ground truth came from.
+    frames_with_box: the explained frames that have a ground-truth box.
+    peaks_in_box:    of those, the frames whose attention peak (``evaluate.boxes.attention_peaks``, rule ``peak``)
+                     lies inside the box, edges included: the pointing game's test.
+    segment_weight:  the share of the temporal weight on frames whose time lies in [start, end) of a ground-truth
+                     segment; None when the video has no segment.
+    """
+
+    source: str
+    frames_with_box: int
+    peaks_in_box: int
+    segment_weight: float | None
+    peak: str = "cell"
 
 
 @dataclass
@@ -107,6 +135,8 @@ class Explanation:
     clips:         the clips the model saw, as positions in ``frames`` (one clip unless the features use sliding
                    windows).
     threshold:     of the max-normalized maps and weights, for boxes and segments.
+    truth_segments: the ground-truth segments (start_s, end_s) of the action; empty without ground truth.
+    truth:         how the attention matches the ground truth; None when the video has none.
     """
 
     video: VideoSummary
@@ -121,6 +151,8 @@ class Explanation:
     grid: int
     clips: list[list[int]] = field(default_factory=list)
     threshold: float = 0.5
+    truth_segments: list[tuple[float, float]] = field(default_factory=list)
+    truth: TruthSummary | None = None
     format: str = EXPLANATION_FORMAT
 
     @property
@@ -150,6 +182,8 @@ class Explanation:
             "threshold": self.threshold,
             "clips": [list(c) for c in self.clips],
             "segments": [asdict(s) for s in self.segments],
+            "truth_segments": [[start, end] for start, end in self.truth_segments],
+            "truth": None if self.truth is None else asdict(self.truth),
             "frames": [f.to_dict() for f in self.frames],
         }
 
@@ -172,12 +206,32 @@ class Explanation:
             grid=int(data["grid"]),
             clips=[[int(i) for i in c] for c in data.get("clips", [])],
             threshold=float(data.get("threshold", 0.5)),
+            truth_segments=[(float(start), float(end)) for start, end in data.get("truth_segments") or []],
+            truth=None if data.get("truth") is None else TruthSummary(**data["truth"]),
             format=str(data.get("format", EXPLANATION_FORMAT)),
         )
 
     @classmethod
     def from_json(cls, text: str) -> Explanation:
         return cls.from_dict(json.loads(text))
+
+
+def truth_line(explanation: Explanation) -> str | None:
+    """How the attention matches the ground truth, in one line (the report states it, ``explain`` prints it); None
+    without ground truth."""
+    truth = explanation.truth
+    if truth is None:
+        return None
+    parts = []
+    if truth.frames_with_box:
+        parts.append(
+            f"attention peak inside the ground-truth box in {truth.peaks_in_box} of "
+            f"{count(truth.frames_with_box, 'frame')}"
+        )
+    if truth.segment_weight is not None:
+        noun = "segment" if len(explanation.truth_segments) == 1 else "segments"
+        parts.append(f"{truth.segment_weight:.0%} of the temporal weight inside the ground-truth {noun}")
+    return "; ".join(parts) or "no ground-truth box in the explained frames"
 
 
 def load_explanation(path: str | Path) -> Explanation:

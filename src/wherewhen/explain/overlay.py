@@ -1,6 +1,7 @@
-"""The annotated MP4: every explained frame with its heatmap, the predicted box, the label and confidence, and a
-timeline of the temporal attention with a cursor at the current frame over its bottom band; the output keeps the
-frame's aspect. H.264 through PyAV, written atomically (a temporary file renamed into place)."""
+"""The annotated MP4: every explained frame with its heatmap, the predicted box, the ground-truth box when there is
+one, the label and confidence, and a timeline of the temporal attention (with the ground-truth segments) and a
+cursor at the current frame over its bottom band; the output keeps the frame's aspect. H.264 through PyAV, written
+atomically (a temporary file renamed into place)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ from wherewhen.explain.frames import Display
 from wherewhen.features.store import atomic_path
 
 BOX_COLOUR = (0, 255, 0)
+# Ground truth: magenta dashes with black gaps. The embedded benchmark's objects wear solid frames in every other
+# strong colour (its actors yellow, the rest white, cyan, magenta, blue or red), so the two tones tell it apart.
+TRUTH_COLOUR = (255, 0, 255)
+GAP_COLOUR = (0, 0, 0)
 CROP_COLOUR = (200, 200, 200)
 BAR_COLOUR = (255, 170, 0)
 SEGMENT_COLOUR = (70, 110, 190)
@@ -67,9 +72,34 @@ def annotate_frame(
         x1, y1, x2, y2 = display.box(frame.box)
         thickness = max(2, round(scale * 3))
         cv2.rectangle(out, (round(x1), round(y1)), (round(x2) - 1, round(y2) - 1), BOX_COLOUR, thickness, cv2.LINE_AA)
+    if frame.truth_box is not None:
+        dashed_rectangle(out, display.box(frame.truth_box), thickness=max(2, round(scale * 3)))
     below = _text(out, f"{explanation.label}  {explanation.confidence:.0%}", (4, 4), scale)
     _text(out, f"frame {frame.index}  t={frame.time_s:.2f}s  w={frame.weight:.3f}", (4, below + 2), scale * 0.7)
     return out
+
+
+def dashed_rectangle(
+    image: np.ndarray,
+    box: tuple[float, float, float, float],
+    colour: tuple[int, int, int] = TRUTH_COLOUR,
+    thickness: int = 2,
+    gap: tuple[int, int, int] | None = GAP_COLOUR,
+) -> None:
+    """The outline of ``box`` (x1, y1, x2, y2 in the image's pixels) in dashes of ``colour`` that start at every
+    corner, the gaps between them filled with ``gap`` (left open with None)."""
+    x1, y1, x2, y2 = round(box[0]), round(box[1]), round(box[2]) - 1, round(box[3]) - 1
+    if gap is not None:
+        cv2.rectangle(image, (x1, y1), (x2, y2), gap, thickness)
+    dash = max(4, 3 * thickness)
+    for (ax, ay), (bx, by) in (((x1, y1), (x2, y1)), ((x2, y1), (x2, y2)), ((x2, y2), (x1, y2)), ((x1, y2), (x1, y1))):
+        length = max(abs(bx - ax), abs(by - ay))
+        for start in range(0, length + 1, 2 * dash):
+            end = min(start + dash, length)
+            t0, t1 = start / max(length, 1), end / max(length, 1)
+            p0 = (round(ax + (bx - ax) * t0), round(ay + (by - ay) * t0))
+            p1 = (round(ax + (bx - ax) * t1), round(ay + (by - ay) * t1))
+            cv2.line(image, p0, p1, colour, thickness)
 
 
 def strip_x(explanation: Explanation, width: int, height: int) -> Callable[[float], int]:
@@ -83,8 +113,9 @@ def strip_x(explanation: Explanation, width: int, height: int) -> Callable[[floa
 
 def timeline_strip(explanation: Explanation, width: int, height: int, current: int | None = None) -> np.ndarray:
     """RGB (height, width, 3): a bar per row for its temporal weight over the video's duration, the attended
-    segments shaded, a grey line at the uniform weight 1/T (drawn at half height or lower, so uniform attention
-    never looks like a peak), a cursor at row ``current``."""
+    segments shaded, the ground-truth segments bracketed in the ground truth's colour, a grey line at the uniform
+    weight 1/T (drawn at half height or lower, so uniform attention never looks like a peak), a cursor at row
+    ``current``."""
     strip = np.full((height, width, 3), STRIP_BACKGROUND, dtype=np.uint8)
     times, weights = explanation.times, explanation.weights
     x_of = strip_x(explanation, width, height)
@@ -103,6 +134,11 @@ def timeline_strip(explanation: Explanation, width: int, height: int, current: i
         x = x_of(float(t)) - bar // 2
         cv2.rectangle(strip, (x, y_of(float(w))), (x + bar - 1, bottom), BAR_COLOUR, cv2.FILLED)
     cv2.line(strip, (pad, y_of(uniform)), (pad + span, y_of(uniform)), UNIFORM_COLOUR, 1)
+    for start, end in explanation.truth_segments:
+        x0, x1 = x_of(start), x_of(end)
+        cv2.polylines(
+            strip, [np.array([[x0, bottom], [x0, 0], [x1, 0], [x1, bottom]], np.int32)], False, TRUTH_COLOUR, 2
+        )
     if current is not None:
         draw_cursor(strip, x_of(float(times[current])))
     return strip

@@ -1,4 +1,5 @@
-"""The contact sheet: sampled frames with their heatmaps and boxes in a grid, the temporal-weight curve under them.
+"""The contact sheet: sampled frames with their heatmaps and boxes (the ground truth's dashed) in a grid, the
+temporal-weight curve under them (with the ground-truth segments).
 
 Everything is drawn with OpenCV, the curve's axes too (matplotlib's figure machinery cost more than the rest of the
 sheet, and its import alone a third of a second).
@@ -15,6 +16,7 @@ import numpy as np
 
 from wherewhen.explain.explanation import Explanation
 from wherewhen.explain.frames import Display
+from wherewhen.explain.overlay import TRUTH_COLOUR, dashed_rectangle
 from wherewhen.features.store import atomic_path
 from wherewhen.video.sampling import uniform_indices
 
@@ -23,6 +25,7 @@ GAP, CAPTION, TITLE = 6, 18, 30  # pixels
 CURVE_COLOUR = (255, 127, 14)  # matplotlib's tab:orange
 SEGMENT_COLOUR = (31, 119, 180)  # tab:blue, blended at SEGMENT_ALPHA
 SEGMENT_ALPHA = 0.15
+TRUTH_BAND = 6  # height in pixels of the ground-truth segments' band along the top of the axes
 UNIFORM_COLOUR = (128, 128, 128)
 AXES_COLOUR = (0, 0, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -35,7 +38,8 @@ def sheet_rows(explanation: Explanation, max_frames: int = 16) -> list[int]:
 
 
 def thumbnail(heated: np.ndarray, row: int, explanation: Explanation, display: Display, width: int) -> np.ndarray:
-    """A frame that shows its heatmap, scaled to ``width`` (never up), with the attention box drawn."""
+    """A frame that shows its heatmap, scaled to ``width`` (never up), with the attention box and the ground-truth
+    box (dashed) drawn."""
     scale = min(1.0, width / heated.shape[1])
     size = (max(1, round(heated.shape[1] * scale)), max(1, round(heated.shape[0] * scale)))
     out = shrink(heated, size) if scale < 1.0 else heated.copy()
@@ -45,6 +49,8 @@ def thumbnail(heated: np.ndarray, row: int, explanation: Explanation, display: D
     if frame.box is not None:
         x1, y1, x2, y2 = thumb_display.box(frame.box)
         cv2.rectangle(out, (round(x1), round(y1)), (round(x2) - 1, round(y2) - 1), (0, 255, 0), 2)
+    if frame.truth_box is not None:
+        dashed_rectangle(out, thumb_display.box(frame.truth_box))
     return out
 
 
@@ -114,8 +120,9 @@ def _vertical_text(image: np.ndarray, text: str, x: int, y_centre: int, scale: f
 
 
 def timeline_plot(explanation: Explanation, shown: list[int], width: int, height: int = 170) -> np.ndarray:
-    """RGB (height, width) image of the temporal weight of every row over time: attended segments shaded, the rows
-    on the sheet circled, the uniform weight 1/T dashed, labelled axes and a legend."""
+    """RGB (height, width) image of the temporal weight of every row over time: attended segments shaded, the
+    ground-truth segments as a band along the top of the axes with their edges marked, the rows on the sheet
+    circled, the uniform weight 1/T dashed, labelled axes and a legend."""
     image = np.full((height, width, 3), 255, dtype=np.uint8)
     left, right, top, bottom = 60, width - 15, 8, height - 38
     times, weights = explanation.times, explanation.weights
@@ -133,6 +140,13 @@ def timeline_plot(explanation: Explanation, shown: list[int], width: int, height
         x0, x1 = max(left, x_of(seg.start_s)), min(right, x_of(seg.end_s))
         area = image[top : bottom + 1, x0 : x1 + 1]
         area[:] = np.round((1 - SEGMENT_ALPHA) * area + SEGMENT_ALPHA * np.array(SEGMENT_COLOUR)).astype(np.uint8)
+    for start, end in explanation.truth_segments:
+        x0, x1 = max(left, x_of(start)), min(right, x_of(end))
+        if x0 > x1:
+            continue
+        cv2.rectangle(image, (x0, top), (x1, top + TRUTH_BAND), TRUTH_COLOUR, cv2.FILLED)
+        for x in (x0, x1):
+            cv2.line(image, (x, top), (x, bottom), TRUTH_COLOUR, 1)
     _dashed_line(image, left, right, y_of(uniform), UNIFORM_COLOUR)
     points = np.array([[x_of(float(t)), y_of(float(w))] for t, w in zip(times, weights, strict=True)], np.int32)
     cv2.polylines(image, [points.reshape(-1, 1, 2)], False, CURVE_COLOUR, 2, cv2.LINE_AA)
@@ -159,18 +173,28 @@ def timeline_plot(explanation: Explanation, shown: list[int], width: int, height
         cv2.putText(image, label, (left - 6 - w, y + h // 2), FONT, scale, TEXT, 1, cv2.LINE_AA)
     _vertical_text(image, "temporal weight", 4, (top + bottom) // 2, 0.4)
 
-    entries = [("temporal weight", CURVE_COLOUR, False), ("uniform 1/T", UNIFORM_COLOUR, True)]
+    truth = bool(explanation.truth_segments)
+    _legend(image, right, top + (TRUTH_BAND if truth else 0), scale, truth)
+    return image
+
+
+def _legend(image: np.ndarray, right: int, top: int, scale: float, truth: bool) -> None:
+    """The timeline plot's legend, right-aligned at ``right`` below ``top``."""
+    entries = [("temporal weight", CURVE_COLOUR, "curve"), ("uniform 1/T", UNIFORM_COLOUR, "dashed")]
+    if truth:
+        entries.append(("ground-truth segment", TRUTH_COLOUR, "band"))
     text_w = max(_text_size(name, scale)[0] for name, _, _ in entries)
     x0 = right - text_w - 40
-    for k, (name, colour, dashed) in enumerate(entries):
+    for k, (name, colour, mark) in enumerate(entries):
         y = top + 12 + 14 * k
-        if dashed:
+        if mark == "dashed":
             _dashed_line(image, x0, x0 + 22, y, colour, dash=3)
+        elif mark == "band":
+            cv2.rectangle(image, (x0, y - TRUTH_BAND // 2), (x0 + 22, y + TRUTH_BAND // 2), colour, cv2.FILLED)
         else:
             cv2.line(image, (x0, y), (x0 + 22, y), colour, 2, cv2.LINE_AA)
             cv2.circle(image, (x0 + 11, y), 2, colour, cv2.FILLED, cv2.LINE_AA)
         cv2.putText(image, name, (x0 + 28, y + _text_size(name, scale)[1] // 2), FONT, scale, TEXT, 1, cv2.LINE_AA)
-    return image
 
 
 def contact_sheet(explanation: Explanation, thumbs: Mapping[int, np.ndarray]) -> np.ndarray:

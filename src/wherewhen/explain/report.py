@@ -6,10 +6,11 @@ JSON that sit in the same folder through relative links, so the folder can be mo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
-from wherewhen.explain.explanation import Explanation
+from wherewhen.explain.explanation import Explanation, truth_line
 from wherewhen.features.store import atomic_write_text
 
 CSS = """
@@ -25,7 +26,9 @@ th { background: #f6f6f6; } td.name, th.name { text-align: left; }
 .top5 .bar { background: #3a78c3; height: 0.9rem; }
 video, img.sheet { max-width: 100%; border: 1px solid #ddd; }
 svg { width: 100%; height: auto; background: #fafafa; border: 1px solid #ddd; }
+.truth { font-weight: 600; }
 """
+TRUTH_COLOUR = "#ff00ff"  # as overlay.TRUTH_COLOUR
 
 
 def write_json(explanation: Explanation, path: Path) -> Path:
@@ -38,7 +41,8 @@ def _fmt_box(box: tuple[float, float, float, float] | None) -> str:
 
 
 def timeline_svg(explanation: Explanation, width: int = 1000, height: int = 140) -> str:
-    """Inline SVG: temporal weight of each frame over time (bars), attended segments shaded, the uniform level."""
+    """Inline SVG: temporal weight of each frame over time (bars), attended segments shaded, the uniform level, the
+    ground-truth segments as a band along the top with their edges marked (``timeline_legend`` names them)."""
     pad_l, pad_r, pad_t, pad_b = 50, 10, 10, 28
     times, weights = explanation.times, explanation.weights
     duration = max(explanation.video.duration, float(times.max()) if times.size else 0.0, 1e-6)
@@ -81,10 +85,77 @@ def timeline_svg(explanation: Explanation, width: int = 1000, height: int = 140)
         parts.append(
             f'<text x="{x(t):.1f}" y="{axis_y + 16}" font-size="11" text-anchor="middle" fill="#444">{t:.1f}s</text>'
         )
+    parts += truth_svg(explanation, x, pad_t, inner_h)
     parts.append(f'<text x="4" y="{pad_t + 10}" font-size="11" fill="#444">{peak:.3f}</text>')
     parts.append(f'<text x="4" y="{axis_y}" font-size="11" fill="#444">0</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def truth_svg(explanation: Explanation, x: Callable[[float], float], top: float, height: float) -> list[str]:
+    """The SVG elements of the ground-truth segments: a band along the top and a line at each edge."""
+    parts = []
+    right = x(explanation.video.duration)
+    for start, end in explanation.truth_segments:
+        x0, x1 = x(start), min(x(end), right)
+        if x0 > x1:
+            continue
+        parts.append(
+            f'<rect x="{x0:.1f}" y="{top}" width="{max(x1 - x0, 1):.1f}" height="6" fill="{TRUTH_COLOUR}">'
+            f"<title>ground-truth segment {start:.2f}-{end:.2f} s</title></rect>"
+        )
+        parts += [
+            f'<line x1="{v:.1f}" x2="{v:.1f}" y1="{top}" y2="{top + height}" stroke="{TRUTH_COLOUR}"/>'
+            for v in (x0, x1)
+        ]
+    return parts
+
+
+def timeline_legend(explanation: Explanation) -> str:
+    """The legend under the timeline when it shows ground truth (without, the page's text explains it)."""
+    if not explanation.truth_segments:
+        return ""
+    entries = [("#f0a000", "temporal weight"), ("#3a78c3", "attended segment"), (TRUTH_COLOUR, "ground-truth segment")]
+    return (
+        '<p class="meta">'
+        + " &nbsp; ".join(f'<span style="color:{colour}">&#9632;</span> {name}' for colour, name in entries)
+        + "</p>"
+    )
+
+
+def truth_paragraph(explanation: Explanation) -> str:
+    """The report's statement of how the attention matches the ground truth; empty without ground truth."""
+    line = truth_line(explanation)
+    if line is None or explanation.truth is None:
+        return ""
+    source, rule = escape(explanation.truth.source), escape(explanation.truth.peak)
+    return (
+        f'<p class="truth">{escape(line[0].upper() + line[1:])}.</p>\n'
+        f'<p class="meta">Ground truth from {source}: its box in magenta and black dashes, its segments in magenta '
+        f'on the timelines. A frame counts when its attention peak (rule "{rule}", as in evaluation\'s pointing game) '
+        "lies in its box; the weight is that of the frames whose time lies in a segment.</p>"
+    )
+
+
+def frame_table(e: Explanation) -> tuple[str, list[str]]:
+    """The optional header cells and the rows of the per-frame table."""
+    peak = max(float(e.weights.max()) if e.frames else 0.0, 1e-12)
+    has_frame_labels = any(f.frame_label is not None for f in e.frames)
+    head = "<th class='name'>frame's own top class</th>" if has_frame_labels else ""
+    head += "<th>ground-truth box</th>" if e.truth is not None else ""
+    rows = []
+    for row, f in enumerate(e.frames):
+        own = ""
+        if has_frame_labels:
+            own = f'<td class="name">{escape(f.frame_label or "")} {(f.frame_confidence or 0.0):.0%}</td>'
+        if e.truth is not None:
+            own += f"<td>{_fmt_box(f.truth_box)}</td>"
+        rows.append(
+            f"<tr><td>{row}</td><td>{f.index}</td><td>{f.time_s:.2f}</td><td>{f.weight:.4f}</td>"
+            f'<td class="name"><span class="bar" style="width:{max(f.weight / peak * 120, 1):.0f}px"></span></td>'
+            f"<td>{_fmt_box(f.box)}</td>{own}</tr>"
+        )
+    return head, rows
 
 
 def render_html(explanation: Explanation, files: dict[str, str]) -> str:
@@ -104,19 +175,7 @@ def render_html(explanation: Explanation, files: dict[str, str]) -> str:
         )
         or '<tr><td colspan="4" class="name">none</td></tr>'
     )
-    peak = max(float(e.weights.max()) if e.frames else 0.0, 1e-12)
-    has_frame_labels = any(f.frame_label is not None for f in e.frames)
-    frame_head = "<th class='name'>frame's own top class</th>" if has_frame_labels else ""
-    frame_rows = []
-    for row, f in enumerate(e.frames):
-        own = ""
-        if has_frame_labels:
-            own = f'<td class="name">{escape(f.frame_label or "")} {(f.frame_confidence or 0.0):.0%}</td>'
-        frame_rows.append(
-            f"<tr><td>{row}</td><td>{f.index}</td><td>{f.time_s:.2f}</td><td>{f.weight:.4f}</td>"
-            f'<td class="name"><span class="bar" style="width:{max(f.weight / peak * 120, 1):.0f}px"></span></td>'
-            f"<td>{_fmt_box(f.box)}</td>{own}</tr>"
-        )
+    frame_head, frame_rows = frame_table(e)
     cx, cy, cw, ch = e.crop
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -142,10 +201,12 @@ model <b>{escape(e.model)}</b> looked at {len(e.frames)} sampled frames in {len(
 <p class="meta">Each sampled frame with the attention heatmap (kept above its percentile), the crop the grid covers
 (grey), the box around the cells with attention / max &ge; {e.threshold:g} (green), and the temporal-attention
 timeline with a cursor.</p>
+{truth_paragraph(e)}
 <video src="{escape(files["video"])}" controls loop muted playsinline></video>
 
 <h2>Timeline of temporal attention</h2>
 {timeline_svg(e)}
+{timeline_legend(e)}
 <table><tr><th>segment</th><th>start (s)</th><th>end (s)</th><th>score</th></tr>
 {seg_rows}
 </table>

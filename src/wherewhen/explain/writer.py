@@ -34,6 +34,7 @@ from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
 from wherewhen.explain.overlay import Composer, as_i420, encode_mp4, overlay_rate
 from wherewhen.explain.plots import contact_sheet, sheet_rows, thumbnail, write_png
 from wherewhen.explain.report import write_html, write_json
+from wherewhen.explain.truth import GroundTruth, with_truth
 from wherewhen.video.files import file_problem
 from wherewhen.video.probe import probe
 
@@ -225,10 +226,12 @@ def explain_to_folder(
     *,
     force: bool = False,
     options: RenderOptions | None = None,
+    truth: GroundTruth | None = None,
 ) -> tuple[Explanation, dict[str, Path]]:
-    """``explainer.explain(video)`` written to ``out`` (what the ``explain`` command does). The backbone runs while
-    the video is still decoding, and the first frames at display size are converted from the same decoded pictures
-    (``Explainer.cubes_overlapped``), so drawing them decodes nothing again."""
+    """``explainer.explain(video)`` written to ``out`` (what the ``explain`` command does), with the video's ground
+    truth when ``truth`` holds it (``truth.find_truth``). The backbone runs while the video is still decoding, and
+    the first frames at display size are converted from the same decoded pictures (``Explainer.cubes_overlapped``),
+    so drawing them decodes nothing again."""
     options = options or RenderOptions()
     out = check_output_dir(out, force)  # before any slow work
     path = Path(video).expanduser()
@@ -240,5 +243,5 @@ def explain_to_folder(
         info = probe(path)
     display = display_for(*info.frame_size, options.max_side)
     record, rgb, flow, frames = explainer.cubes_overlapped(path, display.shorter_side, PREFETCH_FRAMES, info)
-    explanation = explainer.explain_cubes(record, rgb, flow)
+    explanation = with_truth(explainer.explain_cubes(record, rgb, flow), truth)
     return explanation, write_explanation(explanation, out, force=force, options=options, decoded=frames)
