@@ -17,6 +17,7 @@ import pytest
 
 from wherewhen.cli import main
 from wherewhen.datasets.registry import read_dataset
+from wherewhen.evaluate.spatial import SpatialConfig
 from wherewhen.explain import FILES, Explanation, load_explanation
 from wherewhen.explain.explanation import truth_line
 from wherewhen.explain.plots import CAPTION, GAP, TITLE, sheet_columns
@@ -296,7 +297,7 @@ def test_summary_counts_peaks_on_the_box_edge_and_weight_in_half_open_segments()
     summary = done.truth
     assert summary is not None and (summary.frames_with_box, summary.peaks_in_box) == (4, 3)
     assert summary.segment_weight == pytest.approx(0.2 + 0.3)  # t = 0.5 and 2.0; t = 1.0 ends the first segment
-    assert summary.source == "/bench" and summary.peak == "cell"
+    assert summary.source == "/bench" and summary.peak == SpatialConfig().peak
     assert truth_line(done) == (
         "attention peak inside the ground-truth box in 3 of 4 frames; 50% of the temporal weight inside the "
         "ground-truth segments"

@@ -38,7 +38,7 @@ def test_saved_yaml_reloads_to_the_same_config(tmp_path: Path) -> None:
     path.write_text(cfg.to_yaml(), encoding="utf-8")
     again = load_config(path)
     assert again == cfg
-    assert read_yaml(path)["model"] == {"name": "softmax_cube", "dropout": 0.25}
+    assert read_yaml(path)["model"] == {"name": "attention_pool", "dropout": 0.25}
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,7 @@ def test_saved_yaml_reloads_to_the_same_config(tmp_path: Path) -> None:
         ("optim.name=adam", "optim.name must be one of adamw, sgd, rmsprop"),
         ("data.val_fraction=1.5", "data.val_fraction must be in [0, 1)"),
         ("data.val_split=test", "test split"),
-        ("model.width=3", "model 'softmax_cube' has no argument 'width'"),
+        ("model.width=3", "model 'attention_pool' has no argument 'width'"),
         ("model.dropout=lots", "model.dropout expects float"),
         ("model.name=nope", "unknown model 'nope'"),
         ("optim=1", "'optim' is a section"),
@@ -94,3 +94,12 @@ def test_model_recommendations_replace_defaults_but_never_user_settings(tmp_path
     saved = tmp_path / "saved.yaml"
     saved.write_text(load_config(None, ["model.name=stam"]).to_yaml())
     assert load_config(saved).optim.lr == recommended["optim.lr"]
+
+
+def test_the_default_model_trains_with_its_recommended_mixing_and_length() -> None:
+    config = load_config(None, [])
+    assert config.model.name == "attention_pool"
+    assert (config.augment.mix, config.train.epochs, config.train.patience) == (0.5, 80, 20)
+    assert load_config(None, ["augment.mix=0", "train.epochs=3"]).augment.mix == 0.0
+    other = load_config(None, ["model.name=lstm_avg"])
+    assert (other.augment.mix, other.train.epochs) == (RunConfig().augment.mix, RunConfig().train.epochs) == (0.0, 40)

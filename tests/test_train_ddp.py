@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_two_processes_train_like_one_with_the_global_batch(tmp_path: Path) -> None:
     # 32 training videos (4 global batches of 8), an odd validation split so the two shards differ in size.
     store = make_store(tmp_path / "store", splits={"train": 32, "val": 7, "test": 3})
-    sets = ["train.epochs=3", "model.dropout=0", "train.progress=false", "optim.lr=3e-2", "data.val_split=val"]
+    sets = ["model.name=softmax_cube", "train.epochs=3", "model.dropout=0", "train.progress=false", "optim.lr=3e-2",
+            "data.val_split=val"]  # fmt: skip
     one = tmp_path / "one"
     train(load_config(None, [*sets, "data.batch_size=8"], values={"data.store": str(store.root)}), one, verbose=False)
 

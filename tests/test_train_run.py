@@ -54,7 +54,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> FeatureStore:
 
 
 def config(store: FeatureStore, *overrides: str) -> RunConfig:
-    base = ["train.epochs=4", "train.progress=false", "optim.lr=3e-2", "schedule.warmup_epochs=1"]
+    base = [
+        "model.name=softmax_cube",
+        "train.epochs=4",
+        "train.progress=false",
+        "optim.lr=3e-2",
+        "schedule.warmup_epochs=1",
+    ]
     return load_config(None, [*base, *overrides], values={"data.store": str(store.root)})
 
 

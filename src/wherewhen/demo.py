@@ -1,8 +1,9 @@
 """The main job on the embedded default, end to end: the story of the toolkit in one call.
 
-generate the embedded where-and-when benchmark -> extract EfficientNet-Lite0 cubes -> train an attention model
-(``stam``) and one without attention -> evaluate both (classification, spatial and temporal localization) ->
-explain one test video (heatmap video, contact sheet, JSON, HTML report). Every step resumes: a second run reuses
+generate the embedded where-and-when benchmark -> extract EfficientNet-Lite0 cubes -> train the default model of
+``wherewhen train`` (``attention_pool``: where and when) and one without attention -> evaluate both
+(classification, spatial and temporal localization) -> explain one test video beside its ground truth (heatmap
+video, contact sheet, JSON, HTML report). Every step resumes: a second run reuses
 what the first one finished.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODELS = ("stam", "lstm_avg")
+DEFAULT_MODELS = ("attention_pool", "lstm_avg")  # the default model of `wherewhen train`, and one without attention
 
 
 @dataclass

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from wherewhen.demo import DEFAULT_MODELS
+
 
 def check_models(names: tuple[str, ...]) -> None:
     from wherewhen.errors import ConfigError
@@ -25,7 +27,9 @@ def register(app: typer.Typer) -> None:
     def demo(
         out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="folder for everything the demo writes"),
         preset: str = typer.Option("default", "--preset", help="embedded benchmark preset: default | full"),
-        models: str = typer.Option("stam,lstm_avg", "--models", help="comma-separated; the first is explained"),
+        models: str = typer.Option(
+            ",".join(DEFAULT_MODELS), "--models", help="comma-separated; the first is explained"
+        ),
     ) -> None:
         """Generate the embedded benchmark, extract features, train an attention model and a baseline, evaluate
         both, localize, and explain one test video. Re-running reuses finished steps."""

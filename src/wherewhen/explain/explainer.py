@@ -10,8 +10,9 @@ run trained with T rows per clip. Everything after the model is evaluation's too
 - a row's map: the mean of its maps over the clips that cover it (``VideoPrediction.spatial_maps``);
 - a row's temporal weight: the mean over those clips of ``w * T`` (``temporal.merge_windows``), renormalized to sum
   to 1 over the explained rows; with one clip this is the model's own ``w``;
-- boxes: ``boxes.attention_boxes`` (cells with map / max >= threshold, through the crop); segments:
-  ``temporal.video_segments`` (rows with weight / max >= threshold, short gaps closed, single rows dropped).
+- boxes: ``boxes.attention_boxes`` with evaluation's ``SpatialConfig`` (the map upsampled, values >= threshold x
+  its max around the peak, through the crop); segments: ``temporal.video_segments`` with evaluation's
+  ``TemporalConfig`` (rows with weight >= threshold x the mean weight, short gaps closed, single rows dropped).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from wherewhen.errors import CheckpointError, ConfigError, VideoError, Wherewhen
 from wherewhen.evaluate.aggregation import video_probabilities
 from wherewhen.evaluate.boxes import Box, attention_boxes
 from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, forward_clips, keys_for, select_clips
+from wherewhen.evaluate.spatial import SpatialConfig
 from wherewhen.evaluate.temporal import TemporalConfig, video_segments, video_timeline
 from wherewhen.explain.explanation import AttendedSegment, Explanation, FrameExplanation, VideoSummary
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
@@ -246,7 +248,11 @@ class Explainer:
         timeline = video_timeline(prediction)[0][rows]
         total = timeline.sum()
         weights = timeline / total if total > 0 else np.full(len(rows), 1.0 / len(rows))
-        boxes = attention_boxes(maps[rows], record.crop, record.frame_size, self.threshold)
+        spatial = SpatialConfig(threshold=self.threshold)  # boxes as evaluation makes them
+        boxes = attention_boxes(
+            maps[rows], record.crop, record.frame_size, spatial.threshold, spatial.region, spatial.normalize,
+            spatial.upsample,
+        )  # fmt: skip
         frame_probs = row_frame_probabilities(prediction)
         position = {int(r): p for p, r in enumerate(rows)}
         frames = []

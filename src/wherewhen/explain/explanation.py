@@ -35,7 +35,8 @@ class FrameExplanation:
     time_s:      index / fps.
     attention:   (K, K) the model's spatial attention (a distribution or a [0, 1] mask), averaged over the clips
                  that contain the row.
-    box:         tightest box around the cells with attention / max >= threshold, in original pixels; None when
+    box:         tightest box around the region of the upsampled map >= threshold x its max that holds the peak
+                 (evaluation's ``SpatialConfig``), in original pixels; None when
                  no cell passes.
     weight:      temporal weight of the row; the weights of all rows sum to 1.
     frame_label, frame_confidence: the row's own top class where the model scores frames, else None.
@@ -85,8 +86,8 @@ def box_of(values: list[Any]) -> Box:
 @dataclass
 class AttendedSegment:
     """A stretch of the video the model attended to (``evaluate.temporal.video_segments``): rows with temporal
-    weight / max >= threshold, gaps shorter than two rows closed, single rows dropped; score = the mean of that
-    ratio over the stretch."""
+    weight >= threshold x the mean weight, gaps shorter than two rows closed, single rows dropped; score = the mean
+    over the stretch of weight / max."""
 
     start_s: float
     end_s: float
@@ -134,7 +135,7 @@ class Explanation:
     crop:          (x, y, w, h) the region of the original frame the K x K grid covers; grid: K.
     clips:         the clips the model saw, as positions in ``frames`` (one clip unless the features use sliding
                    windows).
-    threshold:     of the max-normalized maps and weights, for boxes and segments.
+    threshold:     for boxes (x the map's max) and segments (x the mean temporal weight).
     truth_segments: the ground-truth segments (start_s, end_s) of the action; empty without ground truth.
     truth:         how the attention matches the ground truth; None when the video has none.
     """

@@ -20,6 +20,8 @@ feature (what the classifier says about that frame alone). No regularizers.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 from torch import Tensor, nn
 
@@ -31,6 +33,14 @@ from wherewhen.models.registry import register_model
 
 @register_model("attention_pool")
 class AttentionPooling(VideoModel):
+    # chosen on a validation draw of the embedded benchmark (docs/models.md): clips mixed with another clip's rows
+    # teach the scorer the cue that holds in every video, not the cells that happen to carry the label in one
+    recommended_training: ClassVar[dict[str, Any]] = {
+        "augment.mix": 0.5,
+        "train.epochs": 80,
+        "train.patience": 20,
+    }
+
     def __init__(
         self,
         num_classes: int,

@@ -29,7 +29,7 @@ MONITORS = ("val_accuracy", "val_loss")
 class ModelSection:
     """Which registered model and its constructor keyword arguments (``model.<arg>`` in YAML and ``--set``)."""
 
-    name: str = "softmax_cube"
+    name: str = "attention_pool"
     args: dict[str, Any] = field(default_factory=dict)
 
 
