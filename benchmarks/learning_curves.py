@@ -114,6 +114,17 @@ def curve_tables(table: dict[int, list[dict[str, Any]]]) -> str:
     return "\n\n".join(parts)
 
 
+def measure(
+    results: Any,
+    models: tuple[str, ...] = MODELS,
+    sizes: tuple[int, ...] = SIZES,
+    seeds: tuple[int, ...] = (0, 1, 2),
+    overrides: tuple[str, ...] = (),
+    jobs: int = 2,
+) -> None:
+    results.add_table(SECTION, curve_tables(curves(list(models), sizes, seeds, overrides, jobs)), COMMAND)
+
+
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.results import Results
 
@@ -124,15 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
     add_set_option(parser)
     args = parser.parse_args(argv)
-    table = curves(
-        args.models.split(","),
+    results = Results()
+    measure(
+        results,
+        tuple(args.models.split(",")),
         tuple(int(s) for s in args.sizes.split(",")),
         tuple(int(s) for s in args.seeds.split(",")),
         tuple(args.overrides),
         args.jobs,
     )
-    results = Results()
-    results.add_table(SECTION, curve_tables(table), COMMAND)
     written = results.write(Path(__file__).resolve().parent)
     print(f"wrote {written[0]}")
     return 0

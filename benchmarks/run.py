@@ -2,9 +2,12 @@
 
     python -m benchmarks.run [--ud810 FOLDER] [--skip SECTION ...] [--only SECTION ...]
 
-Sections: accuracy (every model on the embedded benchmark; leave-one-person-out on the real ud810 clips), speed
-(extraction vs backbone-only, explain vs decode + backbone, model head vs backbone), training throughput, and data
-loading at UCF101 scale. Slow figures live here, never in the tests. Work files go to benchmarks/_work/.
+Sections: accuracy (every model on the embedded benchmark for three seeds, beside the supervised ceiling and the
+floor; leave-one-person-out on the real ud810 clips), speed (extraction vs backbone-only, explain vs decode +
+backbone, model head vs backbone), training throughput, and data loading at UCF101 scale. Two longer sections run
+only when ``--only`` names them: ``generalization`` (the default model on another draw, the `full` preset and 200
+videos per class) and ``curves`` (learning curves over the size of the train split). Slow figures live here, never
+in the tests. Work files go to benchmarks/_work/.
 """
 
 from __future__ import annotations
@@ -13,23 +16,33 @@ import argparse
 from functools import cache
 from pathlib import Path
 
-from benchmarks import extraction_speed, head_speed, loading_scale, training_speed, ud810_accuracy
+from benchmarks import (
+    extraction_speed,
+    generalization,
+    head_speed,
+    learning_curves,
+    loading_scale,
+    training_speed,
+    ud810_accuracy,
+)
 from benchmarks.common import embedded_store
 from benchmarks.results import Results
 
 SECTIONS = ("accuracy", "ud810", "extraction", "explain", "heads", "training", "loading")
+LONG = ("generalization", "curves")  # hours on two cores: only with --only
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ud810", type=Path, default=None, help="folder of the ud810 clips (default: ../shared/...)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
+    parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS + LONG)
     parser.add_argument(
-        "--only", nargs="*", default=None, choices=SECTIONS, help="run only these; other figures keep their values"
+        "--only", nargs="*", default=None, choices=SECTIONS + LONG, help="run only these; other figures stay"
     )
     args = parser.parse_args()
+    args.skip = [*args.skip, *LONG]
     if args.only is not None:
-        args.skip = [s for s in SECTIONS if s not in args.only]
+        args.skip = [s for s in SECTIONS + LONG if s not in args.only]
     results = Results()
     store = cache(embedded_store)  # only the sections that train on it generate and extract it
     here = Path(__file__).resolve().parent
@@ -42,7 +55,10 @@ def main() -> None:
     def ud810() -> None:
         from wherewhen.models import available_models
 
-        ud810_accuracy.measure(results, args.ud810 or ud810_accuracy.default_folder(), available_models())
+        folder = args.ud810 or ud810_accuracy.default_folder()
+        default = ud810_accuracy.default_model()
+        ud810_accuracy.measure(results, folder, [default], seeds=(0, 1, 2))
+        ud810_accuracy.measure(results, folder, [m for m in available_models() if m != default])
 
     def explain() -> None:
         from benchmarks import explain_speed
@@ -59,6 +75,8 @@ def main() -> None:
         "explain": explain,
         "training": lambda: training_speed.measure(store(), results),
         "loading": lambda: loading_scale.measure(results),
+        "generalization": lambda: generalization.measure(results, list(generalization.SETTINGS), (0, 1, 2)),
+        "curves": lambda: learning_curves.measure(results),
     }
     written = None
     for section, step in steps.items():

@@ -1,0 +1,84 @@
+"""The default model beyond the draw it is reported on: another seed of the benchmark, the `full` preset, and 200
+videos per class; three training seeds each, scored on each benchmark's own test split.
+
+    python -m benchmarks.generalization [--settings seed2,full,vpc200] [--seeds 0,1,2]
+
+Each setting generates its benchmark once (under benchmarks/_work/, resumable), extracts its cubes, trains
+`wherewhen train`'s default model with its defaults for every seed and evaluates it on the test split. Nothing is
+chosen here. The targets: within 0.05 of the `default` preset's figures on another seed and on `full`; top-1 >=
+0.97, pointing game >= 0.90, frame-mAP@0.3 >= 0.50 and temporal mAP@0.5 >= 0.70 with 200 videos per class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.attention_check import METRICS, seed_runs, summarize
+from benchmarks.common import WORK
+from benchmarks.results import Results
+
+SECTION = "Accuracy: the default model on other benchmarks (test splits)"
+COMMAND = "python -m benchmarks.generalization"
+SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "seed2": ("default", {"seed": 2}),
+    "full": ("full", {}),
+    "vpc200": ("default", {"videos_per_class": 200}),
+}
+TARGETS = {"vpc200": {"top1": ">= 0.97", "pointing_game": ">= 0.90", "frame_map_0.3": ">= 0.50",
+                      "temporal_map_0.5": ">= 0.70"}}  # fmt: skip
+WITHIN = "within 0.05 of the default preset's"
+
+
+def setting_store(name: str) -> Path:
+    """Generate (once) the benchmark of one setting and extract its cubes; the store's folder."""
+    from wherewhen.datasets.benchmark import generate_benchmark, preset
+    from wherewhen.datasets.registry import read_dataset
+    from wherewhen.features.extract import ExtractOptions, extract_videos
+
+    preset_name, overrides = SETTINGS[name]
+    root, store = WORK / f"bench-{name}", WORK / f"bench-{name}-features"
+    generate_benchmark(root, preset(preset_name).with_overrides(overrides))
+    index = read_dataset("embedded", root)
+    extract_videos(index.records, store, ExtractOptions(progress=False), classes=index.classes)
+    return store
+
+
+def measure(results: Results, settings: list[str], seeds: tuple[int, ...], jobs: int = 2) -> list[dict[str, Any]]:
+    from wherewhen.train.config import RunConfig
+
+    model = RunConfig().model.name
+    rows = []
+    for name in settings:
+        runs = seed_runs(setting_store(name), WORK / "generalization" / name, [model], seeds, (), jobs)
+        row = summarize(model, runs[model], f"{model} on {name}")
+        rows.append(row)
+        for key, title in METRICS:
+            target = TARGETS.get(name, {}).get(key, "" if name == "vpc200" else WITHIN)
+            note = f"range {row[f'{key}_min']:.3f}-{row[f'{key}_max']:.3f}, {row['seeds']} seeds"
+            results.add(SECTION, f"{model} on {name}: {title}, mean of seeds", float(row[key]), target=target,
+                        command=f"{COMMAND} --settings {name}", note=note)  # fmt: skip
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated: {', '.join(SETTINGS)}")
+    parser.add_argument("--seeds", default="0,1,2", help="training seeds")
+    parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
+    args = parser.parse_args(argv)
+    settings = args.settings.split(",")
+    unknown = [s for s in settings if s not in SETTINGS]
+    if unknown:
+        parser.exit(2, f"error: unknown setting {unknown[0]!r}; choose from {', '.join(SETTINGS)}\n")
+    results = Results()
+    measure(results, settings, tuple(int(s) for s in args.seeds.split(",")), args.jobs)
+    written = results.write(Path(__file__).resolve().parent)
+    print(f"wrote {written[0]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
