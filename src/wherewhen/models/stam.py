@@ -58,7 +58,6 @@ from torch import Tensor, nn
 from wherewhen.errors import ConfigError
 from wherewhen.losses import mask_contrast, total_variation_l1, unimodality
 from wherewhen.models._convlstm import ConvLSTMCell, ConvStateInit
-from wherewhen.models._frame_mix import FrameMixer
 from wherewhen.models._reduce import ChannelReducer, as_cubes, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
@@ -162,14 +161,13 @@ class SpatioTemporalAttention(VideoModel):
         # softmax over i ignores it. Pooling before v saves a convolution; sigmoid is several times faster than tanh.
         keys2 = 2 * keys  # (B, n, A, K, K)
         v2 = 2 * self.att_v.weight.flatten()
-        mixer = FrameMixer(frame_gates, bias)
         weights, hidden = [], []
         for _ in range(t):
             query = self.att_h(state[0]).unsqueeze(1)  # phi_H(H_{t-1}), broadcast over the frames
             field = torch.add(keys2, query, alpha=2).sigmoid_()  # sigmoid(2 z), (B, n, A, K, K)
             energy = (field.sum(dim=(3, 4)) if self.energy == "sum" else field.mean(dim=(3, 4))) @ v2
             w = energy.softmax(dim=1)  # (B, n frames)
-            y_gates = mixer.mix(w.unsqueeze(1)).view(b, self.grid, self.grid, -1)
+            y_gates = torch.baddbmm(bias, w.unsqueeze(1), frame_gates).view(b, self.grid, self.grid, -1)
             state = self.cell.step(y_gates.permute(0, 3, 1, 2), state, w_h)  # (B, 4C_h, K, K)
             weights.append(w)
             hidden.append(state[0])
