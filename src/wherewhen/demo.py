@@ -53,13 +53,6 @@ def run_demo(
 ) -> DemoResult:
     """Run every step into ``out``; ``benchmark_overrides`` (knobs of the preset) and ``train_overrides``
     (``key=value`` as for ``wherewhen train --set``) shrink the job for tests."""
-    from wherewhen.datasets.benchmark import generate_benchmark
-    from wherewhen.datasets.benchmark import preset as benchmark_preset
-    from wherewhen.datasets.registry import read_dataset
-    from wherewhen.features.extract import ExtractOptions, extract_videos
-    from wherewhen.features.store import drop_stale_store
-    from wherewhen.progress import counting_bar
-
     out = Path(out)
     result = DemoResult(out=out)
 
@@ -70,8 +63,42 @@ def run_demo(
         result.steps[name] = time.perf_counter() - start
         return value
 
+    index, store = _benchmark_and_cubes(out, preset, benchmark_overrides or {}, step, say, progress)
+    runs = {}
+    for k, name in enumerate(models, start=1):
+        runs[name] = step(
+            f"3/5 train {name} ({k}/{len(models)})",
+            lambda name=name: _train(store, out / "runs" / name, train_overrides),
+        )
+    evaluations = step("4/5 evaluate on the test split", lambda: {n: _evaluate(r) for n, r in runs.items()})
+    result.scores = [_score(name, evaluations[name], runs[name]) for name in models]
+    video, how = _video_to_explain(index, evaluations_dir=runs[models[0]] / "eval-test")
+    say(f"explaining {how}")
+    files = step(
+        f"5/5 explain {video.name} with {models[0]}", lambda: _explain(runs[models[0]], video, out / "explain")
+    )
+    result.explained_video, result.report, result.heatmap_video = video, files["html"], files.get("video")
+    return result
+
+
+def _benchmark_and_cubes(
+    out: Path,
+    preset: str,
+    overrides: dict[str, Any],
+    step: Callable[[str, Callable[[], Any]], Any],
+    say: Callable[[str], None],
+    progress: bool,
+) -> tuple[Any, Path]:
+    """Steps 1 and 2: the embedded benchmark in ``out/benchmark``, its cubes in ``out/features``."""
+    from wherewhen.datasets.benchmark import generate_benchmark
+    from wherewhen.datasets.benchmark import preset as benchmark_preset
+    from wherewhen.datasets.registry import read_dataset
+    from wherewhen.features.extract import ExtractOptions, extract_videos
+    from wherewhen.features.store import drop_stale_store
+    from wherewhen.progress import counting_bar
+
     bench = out / "benchmark"
-    config = benchmark_preset(preset).with_overrides(benchmark_overrides or {})
+    config = benchmark_preset(preset).with_overrides(overrides)
 
     def generate() -> Any:
         with counting_bar("generate", unit="video", enabled=progress) as report:
@@ -87,34 +114,20 @@ def run_demo(
         "2/5 extract feature cubes (EfficientNet-Lite0, 16 frames per video)",
         lambda: extract_videos(index.records, store, ExtractOptions(progress=progress), classes=index.classes),
     )
-    runs = {}
-    for k, name in enumerate(models, start=1):
-        runs[name] = step(
-            f"3/5 train {name} ({k}/{len(models)})",
-            lambda name=name: _train(store, out / "runs" / name, train_overrides),
-        )
-    evaluations = step("4/5 evaluate on the test split", lambda: {n: _evaluate(r) for n, r in runs.items()})
-    for name in models:
-        metrics = evaluations[name]
-        spatial, temporal = metrics.get("spatial") or {}, metrics.get("temporal") or {}
-        result.scores.append(
-            ModelScore(
-                model=name,
-                top1=metrics["classification"]["top1"],
-                mean_class_accuracy=metrics["classification"]["mean_class_accuracy"],
-                pointing_game=spatial.get("pointing_game"),
-                spatial_map_03=(spatial.get("frame_map") or {}).get("0.3"),
-                temporal_map_05=(temporal.get("map") or {}).get("0.5"),
-                train_seconds=_train_seconds(runs[name]),
-            )
-        )
-    video, how = _video_to_explain(index, evaluations_dir=runs[models[0]] / "eval-test")
-    say(f"explaining {how}")
-    files = step(
-        f"5/5 explain {video.name} with {models[0]}", lambda: _explain(runs[models[0]], video, out / "explain")
+    return index, store
+
+
+def _score(name: str, metrics: dict[str, Any], run_dir: Path) -> ModelScore:
+    spatial, temporal = metrics.get("spatial") or {}, metrics.get("temporal") or {}
+    return ModelScore(
+        model=name,
+        top1=metrics["classification"]["top1"],
+        mean_class_accuracy=metrics["classification"]["mean_class_accuracy"],
+        pointing_game=spatial.get("pointing_game"),
+        spatial_map_03=(spatial.get("frame_map") or {}).get("0.3"),
+        temporal_map_05=(temporal.get("map") or {}).get("0.5"),
+        train_seconds=_train_seconds(run_dir),
     )
-    result.explained_video, result.report, result.heatmap_video = video, files["html"], files.get("video")
-    return result
 
 
 def _video_to_explain(index: Any, evaluations_dir: Path) -> tuple[Path, str]:

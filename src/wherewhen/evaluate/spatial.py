@@ -20,7 +20,7 @@ Evaluated frames: the cube rows covered by at least one clip, of the videos that
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -157,6 +157,79 @@ def has_boxes(prediction: VideoPrediction) -> bool:
     return any(b is not None for b in prediction.record.boxes)
 
 
+@dataclass
+class FrameDetections:
+    """The evaluated frames of every video with boxes: one detection box each, its score factor and tiebreak, the
+    video it belongs to; the ground truth per class by frame key; the pointing game's peaks."""
+
+    num_classes: int
+    keys: list[np.ndarray] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    ties: list[np.ndarray] = field(default_factory=list)
+    actions: list[np.ndarray] = field(default_factory=list)
+    owner: list[np.ndarray] = field(default_factory=list)
+    ground_truth: list[dict[int, np.ndarray]] = field(default_factory=list)
+    peaks: list[tuple[float, float]] = field(default_factory=list)
+    peak_boxes: list[Any] = field(default_factory=list)
+    ious: list[float] = field(default_factory=list)
+    next_key: int = 0
+
+    def __post_init__(self) -> None:
+        self.ground_truth = [{} for _ in range(self.num_classes)]
+
+    def add_video(self, video: int, pred: VideoPrediction, label: int, config: SpatialConfig) -> None:
+        rec = pred.record
+        maps, covered = pred.spatial_maps()
+        rows = np.flatnonzero(covered)
+        timeline, _ = video_timeline(pred)
+        frame_boxes = attention_boxes(
+            maps[rows], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize, config.upsample
+        )
+        frame_peaks = attention_peaks(maps[rows], rec.crop, config.peak)
+        frame_keys = self.next_key + np.arange(len(rows))
+        self.next_key += len(rows)
+        for i, row in enumerate(rows):
+            gt = rec.boxes[row] if row < len(rec.boxes) else None
+            if gt is None:
+                continue
+            self.ground_truth[label][int(frame_keys[i])] = np.asarray([gt], dtype=np.float64)
+            self.peaks.append(tuple(frame_peaks[i]))
+            self.peak_boxes.append(gt)
+            self.ious.append(0.0 if np.isnan(frame_boxes[i]).any() else box_iou(frame_boxes[i], gt))
+        self.keys.append(frame_keys)
+        self.boxes.append(frame_boxes)
+        self.actions.append(frame_actionness(timeline[rows], config.frame_score))
+        self.ties.append(timeline[rows] / timeline.max() if timeline.max() > 0 else timeline[rows])
+        self.owner.append(np.full(len(rows), video))
+
+
+def frame_maps(
+    det: FrameDetections, probabilities: np.ndarray, classes: Sequence[str], config: SpatialConfig
+) -> tuple[dict[str, float], dict[str, dict[str, float]], list[int]]:
+    """(frame-mAP by IoU threshold, per-class AP, the classes evaluated)."""
+    keys, boxes, ties = np.concatenate(det.keys), np.concatenate(det.boxes), np.concatenate(det.ties)
+    owner, actions = np.concatenate(det.owner), np.concatenate(det.actions)
+    has_box = ~np.isnan(boxes).any(axis=1)
+    reports = np.ones(probabilities.shape, dtype=bool)  # which classes each video reports: all, or its top_k
+    if config.top_k is not None:
+        ranked = np.argsort(-probabilities, axis=1, kind="stable")
+        reports[:] = False
+        np.put_along_axis(reports, ranked[:, : config.top_k], True, axis=1)
+    evaluated = [c for c in range(len(classes)) if det.ground_truth[c]]
+    per_class: dict[str, dict[str, float]] = {}
+    frame_map: dict[str, float] = {}
+    for thr in config.iou_thresholds:
+        aps = []
+        for c in evaluated:
+            sel = has_box & reports[owner, c]
+            scores = probabilities[owner[sel], c] * actions[sel]
+            ap = frame_average_precision(keys[sel], scores, boxes[sel], det.ground_truth[c], thr, ties[sel])
+            per_class.setdefault(classes[c], {})[f"{thr:g}"] = ap
+            aps.append(ap)
+        frame_map[f"{thr:g}"] = float(np.mean(aps)) if aps else 0.0
+    return frame_map, per_class, evaluated
+
+
 def spatial_localization(
     predictions: Sequence[VideoPrediction],
     probabilities: np.ndarray,
@@ -165,74 +238,24 @@ def spatial_localization(
 ) -> dict[str, Any] | None:
     """All spatial numbers of the videos that carry boxes; None when no video in ``predictions`` does."""
     class_index = {c: i for i, c in enumerate(classes)}
-    keys, boxes, ties, owner = [], [], [], []  # per evaluated frame: key, predicted box, tiebreak, video
-    actions: list[np.ndarray] = []  # per evaluated frame: the factor of its detection score
-    ground_truth: list[dict[int, np.ndarray]] = [{} for _ in classes]
-    peaks, peak_boxes, ious = [], [], []
-    videos: list[int] = []
-    next_key = 0
+    det = FrameDetections(len(classes))
+    videos = 0
     for v, pred in enumerate(predictions):
-        rec = pred.record
-        if not has_boxes(pred) or rec.label not in class_index:
-            continue
-        videos.append(v)
-        maps, covered = pred.spatial_maps()
-        rows = np.flatnonzero(covered)
-        timeline, _ = video_timeline(pred)
-        actionness = frame_actionness(timeline[rows], config.frame_score)
-        timeline = timeline / timeline.max() if timeline.max() > 0 else timeline
-        frame_boxes = attention_boxes(
-            maps[rows], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize, config.upsample
-        )
-        frame_peaks = attention_peaks(maps[rows], rec.crop, config.peak)
-        frame_keys = next_key + np.arange(len(rows))
-        next_key += len(rows)
-        gt_classes = ground_truth[class_index[rec.label]]
-        for i, row in enumerate(rows):
-            gt = rec.boxes[row] if row < len(rec.boxes) else None
-            if gt is None:
-                continue
-            gt_classes[int(frame_keys[i])] = np.asarray([gt], dtype=np.float64)
-            peaks.append(tuple(frame_peaks[i]))
-            peak_boxes.append(gt)
-            ious.append(0.0 if np.isnan(frame_boxes[i]).any() else box_iou(frame_boxes[i], gt))
-        keys.append(frame_keys)
-        actions.append(actionness)
-        boxes.append(frame_boxes)
-        ties.append(timeline[rows])
-        owner.append(np.full(len(rows), v))
+        if has_boxes(pred) and pred.record.label in class_index:
+            det.add_video(v, pred, class_index[pred.record.label], config)
+            videos += 1
     if not videos:
         return None
-    all_keys, all_boxes = np.concatenate(keys), np.concatenate(boxes)
-    all_ties, all_owner = np.concatenate(ties), np.concatenate(owner)
-    all_actions = np.concatenate(actions)
-    has_box = ~np.isnan(all_boxes).any(axis=1)
-    # which classes each video reports: all, or its top_k most probable
-    reports = np.ones(probabilities.shape, dtype=bool)
-    if config.top_k is not None:
-        ranked = np.argsort(-probabilities, axis=1, kind="stable")
-        reports[:] = False
-        np.put_along_axis(reports, ranked[:, : config.top_k], True, axis=1)
-    evaluated = [c for c in range(len(classes)) if ground_truth[c]]
-    per_class: dict[str, dict[str, float]] = {}
-    frame_map: dict[str, float] = {}
-    for thr in config.iou_thresholds:
-        aps = []
-        for c in evaluated:
-            sel = has_box & reports[all_owner, c]
-            scores = probabilities[all_owner[sel], c] * all_actions[sel]
-            ap = frame_average_precision(all_keys[sel], scores, all_boxes[sel], ground_truth[c], thr, all_ties[sel])
-            per_class.setdefault(classes[c], {})[f"{thr:g}"] = ap
-            aps.append(ap)
-        frame_map[f"{thr:g}"] = float(np.mean(aps)) if aps else 0.0
+    frame_map, per_class, evaluated = frame_maps(det, probabilities, classes, config)
+    frames = int(sum(len(k) for k in det.keys))
     return {
-        "videos": len(videos),
-        "frames": len(all_keys),
-        "frames_with_ground_truth": len(peak_boxes),
-        "frames_without_prediction": int((~has_box).sum()),
+        "videos": videos,
+        "frames": frames,
+        "frames_with_ground_truth": len(det.peak_boxes),
+        "frames_without_prediction": int(sum(np.isnan(b).any(axis=1).sum() for b in det.boxes)),
         "classes_evaluated": len(evaluated),
         "frame_map": frame_map,
         "per_class_ap": per_class,
-        "pointing_game": pointing_game(peaks, peak_boxes, config.pointing_tolerance),
-        "mean_iou": float(np.mean(ious)) if ious else 0.0,
+        "pointing_game": pointing_game(det.peaks, det.peak_boxes, config.pointing_tolerance),
+        "mean_iou": float(np.mean(det.ious)) if det.ious else 0.0,
     }
