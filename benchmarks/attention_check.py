@@ -165,6 +165,7 @@ def run(
     from wherewhen.features.store import FeatureStore
     from wherewhen.models import available_models, model_class
 
+    started = time.perf_counter()
     work = Path(work)
     store = Path(store) if store is not None else embedded_store()
     has_flow = FeatureStore(store).info.flow
@@ -180,6 +181,9 @@ def run(
         command, _ = with_settings(COMMAND, overrides)
         results.add_table(SECTION, table([*marks, *rows], ceiling), command)
         add_figures(rows, ceiling, results, command)
+        minutes = (time.perf_counter() - started) / 60
+        note = f"{len(names)} models x {len(seeds)} seeds in {jobs} processes, and the yardstick"
+        results.add(SECTION, "wall time of the section", minutes, "min", target="<= 45", command=command, note=note)
     return [*marks, *rows]
 
 

@@ -71,8 +71,9 @@ class Results:
         print(f"[{section}] {name}: {shown} {unit} {('(target ' + target + ')') if target else ''}".rstrip())
 
     def write(self, folder: Path, keep_previous: bool = True) -> tuple[Path, Path]:
-        """Write both files; with ``keep_previous``, figures this run did not measure keep their values from the
-        previous results.json (so `--only heads` refreshes those figures without losing the others)."""
+        """Write both files; with ``keep_previous``, the sections this run did not measure keep their figures from
+        the previous results.json (so `--only heads` refreshes those figures without losing the others); a section
+        it measured holds only this run's figures."""
         from wherewhen.features.store import atomic_write_text
 
         machine = {
@@ -98,7 +99,9 @@ class Results:
             previous = [Figure(**f) for f in earlier.get("figures", [])]
             for f in previous:  # results written before figures carried dates: the file's date
                 f.date = f.date or earlier.get("machine", {}).get("date", "")
-            merged = [measured.pop((f.section, f.name), f) for f in previous]  # keep the previous order
+            fresh_sections = {f.section for f in self.figures} | {t.section for t in self.tables}
+            kept = [f for f in previous if f.section not in fresh_sections or (f.section, f.name) in measured]
+            merged = [measured.pop((f.section, f.name), f) for f in kept]  # keep the previous order
             self.figures = merged + list(measured.values())
         atomic_write_text(
             json_path,
