@@ -45,11 +45,17 @@ COMMAND = "python -m benchmarks.attention_check"
 SLOW_FIRST = ("stam", "motion_alstm", "conv_alstm", "cola", "wtalc", "basnet", "attention_pool", "convlstm")
 
 
-def train_and_evaluate(model: str, store: Path, run_dir: Path, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
+def train_and_evaluate(
+    model: str, store: Path, run_dir: Path, overrides: tuple[str, ...] = (), reuse: bool = False
+) -> dict[str, Any]:
+    """Train one run and evaluate it on the test split; with ``reuse``, a finished and evaluated run in
+    ``run_dir`` is read instead (long benchmarks resume where they stopped)."""
     from wherewhen.evaluate.runner import evaluate_run
     from wherewhen.train import train
     from wherewhen.train.config import load_config
 
+    if reuse and (finished := finished_row(model, run_dir, overrides)) is not None:
+        return finished
     if run_dir.exists():
         shutil.rmtree(run_dir)
     config = load_config(
@@ -64,6 +70,31 @@ def train_and_evaluate(model: str, store: Path, run_dir: Path, overrides: tuple[
         "train_seconds": seconds,
         "best_epoch": result.best_epoch,
         "epochs_done": result.epochs_done,
+        "run_dir": str(run_dir),
+    }
+
+
+def finished_row(model: str, run_dir: Path, overrides: tuple[str, ...]) -> dict[str, Any] | None:
+    """The row of a finished, evaluated run (its metrics.json and metrics.csv), or None."""
+    import csv
+    import json
+
+    metrics, run_json = run_dir / "eval-test" / "metrics.json", run_dir / "run.json"
+    if not (metrics.is_file() and run_json.is_file()) or not json.loads(run_json.read_text())["finished"]:
+        return None
+    data = json.loads(metrics.read_text())
+    with open(run_dir / "metrics.csv", newline="") as f:
+        seconds = sum(float(r["seconds"]) for r in csv.DictReader(f))
+    spatial, temporal = data.get("spatial") or {}, data.get("temporal") or {}
+    return {
+        "model": " ".join([model, *overrides]),
+        "name": model,
+        "top1": data["classification"]["top1"],
+        "mean_class_accuracy": data["classification"]["mean_class_accuracy"],
+        "pointing_game": float(spatial.get("pointing_game", float("nan"))),
+        "frame_map_0.3": float(spatial.get("frame_map", {}).get("0.3", float("nan"))),
+        "temporal_map_0.5": float(temporal.get("map", {}).get("0.5", float("nan"))),
+        "train_seconds": seconds,
         "run_dir": str(run_dir),
     }
 
@@ -83,7 +114,7 @@ def row_from_evaluation(model: str, evaluation: Any) -> dict[str, Any]:
     }
 
 
-def one_run(job: tuple[str, Path, Path, tuple[str, ...]]) -> dict[str, Any]:
+def one_run(job: tuple[str, Path, Path, tuple[str, ...], bool]) -> dict[str, Any]:
     """A job of the process pool: one model, one seed, on one thread."""
     import torch
 
@@ -92,12 +123,18 @@ def one_run(job: tuple[str, Path, Path, tuple[str, ...]]) -> dict[str, Any]:
 
 
 def seed_runs(
-    store: Path, work: Path, models: list[str], seeds: tuple[int, ...], overrides: tuple[str, ...], jobs: int
+    store: Path,
+    work: Path,
+    models: list[str],
+    seeds: tuple[int, ...],
+    overrides: tuple[str, ...],
+    jobs: int,
+    reuse: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
-    """{model: one row per seed}, trained in ``jobs`` processes."""
+    """{model: one row per seed}, trained in ``jobs`` processes (``reuse``: finished runs are read, not redone)."""
     order = sorted(models, key=lambda m: SLOW_FIRST.index(m) if m in SLOW_FIRST else len(SLOW_FIRST))
     tasks = [
-        (name, store, work / "runs" / "-".join([name, f"seed{seed}", *overrides]), (*overrides, f"seed={seed}"))
+        (name, store, work / "runs" / "-".join([name, f"seed{seed}", *overrides]), (*overrides, f"seed={seed}"), reuse)
         for name in order
         for seed in seeds
     ]

@@ -9,7 +9,8 @@ with its own manifest, where the other train videos are ``unused``; every view k
 videos per class). The sizes 28, 56, 140 and 280 are the train splits of ``videos_per_class`` 40, 80, 200 and 400.
 Each model trains with `wherewhen train`'s defaults (validation carved from its training set) for each seed and is
 scored on the test split; the supervised-attention ceiling is fitted on the same training set
-(``benchmarks.yardstick``). One table per metric goes to RESULTS.md.
+(``benchmarks.yardstick``). One table per metric goes to RESULTS.md. Finished runs are kept and read again, so the
+command resumes where it stopped and adds models or seeds to what is there.
 """
 
 from __future__ import annotations
@@ -84,8 +85,10 @@ def curves(
     store = full_store()
     out: dict[int, list[dict[str, Any]]] = {}
     for n in sizes:
-        view = store_view(store, WORK / "curves-views" / f"train{n}", n)
-        per_seed = seed_runs(view, WORK / "curves-runs" / f"train{n}", models, seeds, overrides, jobs)
+        view = WORK / "curves-views" / f"train{n}"
+        if not (view / "manifest.jsonl").is_file():
+            store_view(store, view, n)
+        per_seed = seed_runs(view, WORK / "curves-runs" / f"train{n}", models, seeds, overrides, jobs, reuse=True)
         ceiling = yardstick.run(view)[0]
         out[n] = [ceiling | {"name": "ceiling", "seeds": 1}] + [summarize(m, per_seed[m], m) for m in models]
         print(f"train videos per class {n}: " + "; ".join(f"{r['name']} {r['top1']:.3f}" for r in out[n]), flush=True)
