@@ -15,7 +15,6 @@ state and the exact train / validation videos, so the finished weights equal tho
 
 from __future__ import annotations
 
-import inspect
 import json
 import random
 import sys
@@ -37,6 +36,7 @@ from wherewhen.evaluate.truth import has_truth
 from wherewhen.features.store import FeatureStore, StoreInfo, atomic_write_text, remove_stale_temporaries
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
+from wherewhen.models.inputs import FRAME_MASK
 from wherewhen.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.data import ClipDataset, SplitPlan, clip_count, collate, plan_splits, resolve_frames
@@ -426,6 +426,7 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
         seed=config.seed,
         flow=module.uses_flow,
         selection=selection,
+        inputs=module.extra_inputs,
     )
     val_ds = ClipDataset(
         store,
@@ -435,6 +436,7 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
         train=False,
         flow=module.uses_flow,
         selection=selection,
+        inputs=module.extra_inputs,
         truth=any(has_truth(r) for r in plan.val),
     )
     first = _check_cube_shape(store, info, train_ds)
@@ -567,9 +569,13 @@ def _prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCon
 
 
 def load_selection_for(module: VideoModel, path: str) -> dict[str, list[int]] | None:
-    """The frame selection file for models whose forward takes ``frame_mask``; None when not configured."""
+    """The frame selection file of a model that declares the ``frame_mask`` input (``models.inputs``), which needs
+    one; None for the others, which refuse one."""
+    takes = FRAME_MASK in module.extra_inputs
     if not path:
+        if takes:
+            raise ConfigError(f"model {module.name!r} takes a frame selection: set data.frame_selection=FILE.json")
         return None
-    if "frame_mask" not in inspect.signature(module.forward).parameters:
+    if not takes:
         raise ConfigError(f"model {module.name!r} takes no frame selection; remove data.frame_selection")
     return load_frame_selection(path)
