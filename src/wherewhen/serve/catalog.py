@@ -19,6 +19,7 @@ from typing import Any
 from wherewhen.errors import WherewhenError
 from wherewhen.models.inputs import FRAME_MASK
 from wherewhen.serve.config import ServeConfig
+from wherewhen.serve.jobs import LOG
 
 UPLOAD_ID = re.compile(r"u:([0-9a-f]{32})")
 UPLOAD_SUFFIX = ".video"
@@ -73,7 +74,12 @@ class StoreEntry:
 
     @cached_property
     def videos(self) -> dict[str, VideoEntry]:
-        return store_videos(self) if self.kind == "store" else benchmark_videos(self)
+        """Its videos by id; none, with a line in the server's log, when the folder cannot be read."""
+        try:
+            return store_videos(self) if self.kind == "store" else benchmark_videos(self)
+        except (WherewhenError, OSError) as exc:
+            LOG.warning("no videos from %s: %s", self.root, exc)
+            return {}
 
     def describe(self) -> dict[str, Any]:
         listed = sorted(self.videos.values(), key=lambda v: (v.split or "", v.name))

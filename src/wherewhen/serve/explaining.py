@@ -17,7 +17,7 @@ from typing import Any
 
 from wherewhen.errors import ConfigError
 from wherewhen.explain import Explainer, Explanation
-from wherewhen.serve.catalog import Catalog, RunEntry, VideoEntry
+from wherewhen.serve.catalog import Catalog, NotFound, RunEntry, VideoEntry
 from wherewhen.serve.jobs import Job, JobManager
 
 SLIDING = ("auto", "on", "off")
@@ -106,6 +106,9 @@ class ExplainService:
     def request(self, run_ref: object, video_ref: object, settings: ExplainSettings) -> Job:
         run, video = self.catalog.run(run_ref), self.catalog.video(video_ref)
         weights = run.path / "model" / "model.safetensors"
+        for path, what in ((video.path, f"the video file of {video.name}"), (weights, f"the weights of {run.name}")):
+            if not path.is_file():
+                raise NotFound(f"{what} is not there any more ({path})")
         key = digest([file_identity(weights), file_identity(video.path), asdict(settings)])
         path = self.results / f"{key}.json"
         title = f"{run.name} on {video.name}"

@@ -65,7 +65,13 @@ async function explain() {
   box.replaceChildren();
   box.classList.toggle("compare", runs.length > 1);
   state.panels = runs.map((run, k) => new Panel(box, k === 0 ? (t, playing) => follow(t, playing) : null));
-  state.selection.use(await loadVideoInfo(video), () => (state.panels[0] ? state.panels[0].video.currentTime : 0));
+  try {
+    state.selection.use(await loadVideoInfo(video), () => (state.panels[0] ? state.panels[0].video.currentTime : 0));
+  } catch (error) {
+    state.selection.use(null, () => 0);
+    state.panels.forEach((panel) => panel.fail(error.message));
+    return;
+  }
   await Promise.all(state.panels.map((panel, k) => panel.explain(runs[k], video, settings(runs[k]))));
 }
 
