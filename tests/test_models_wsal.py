@@ -78,8 +78,11 @@ def test_co_activity_loss_by_hand() -> None:
     a = cas[:, :, 0].softmax(dim=1)  # class 0 attention of each video over its 2 cells
     high = [a[m] @ emb[m] for m in range(2)]
     low = [(1 - a[m]) @ emb[m] / (2 - 1) for m in range(2)]
-    pair = [0.5 * (F.relu(d(high[m], high[n]) - d(high[m], low[n]) + 0.5) + F.relu(d(high[m], high[n]) - d(low[m], high[n]) + 0.5))
-            for m, n in ((0, 1), (1, 0))]  # fmt: skip
+    hinge = [
+        F.relu(d(high[m], high[n]) - d(high[m], low[n]) + 0.5) + F.relu(d(high[m], high[n]) - d(low[m], high[n]) + 0.5)
+        for m, n in ((0, 1), (1, 0))
+    ]
+    pair = [0.5 * h for h in hinge]
     torch.testing.assert_close(co_activity_loss(cas, emb, present, 0.5), torch.stack(pair).mean())
     alone = torch.tensor([[True, False], [False, True], [False, False]])
     assert co_activity_loss(cas, emb, alone, 0.5) == 0  # no two videos share a class

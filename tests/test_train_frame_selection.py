@@ -22,7 +22,10 @@ def test_selection_becomes_the_models_temporal_attention(tmp_path: Path) -> None
     path = tmp_path / "selected.json"
     path.write_text(json.dumps(selection))
 
-    dataset = ClipDataset(store, records, store.info.classes, 8, train=False, selection=load_frame_selection(path))
+    selection = load_frame_selection(path)
+    dataset = ClipDataset(
+        store, records, store.info.classes, 8, train=False, selection=selection, inputs=("frame_mask",)
+    )
     batch = collate([dataset[0], dataset[7]])
     assert batch["frame_mask"].tolist() == [[0, 0, 1, 1, 0, 0, 0, 0], [1] * 8]
 

@@ -53,3 +53,26 @@ def counter_frame(i: int, size: tuple[int, int] = (320, 240)) -> np.ndarray:
     x = (i * 7) % (width - 40)
     image[10:50, x : x + 40] = 255
     return image
+
+
+def looped_clips(path: Path, sources: list[Path], min_frames: int, size: tuple[int, int] = (256, 144)) -> Path:
+    """One H.264 video of at least ``min_frames`` frames at 25 fps: the frames of ``sources`` (real clips) one after
+    the other, scaled to ``size`` (aspect not kept), looped until long enough (each source is decoded once)."""
+    import cv2
+
+    frames = []
+    for source in sources:
+        with av.open(str(source)) as clip:
+            for frame in clip.decode(video=0):
+                frames.append(cv2.resize(frame.to_ndarray(format="rgb24"), size, interpolation=cv2.INTER_AREA))
+    width, height = size
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "50"}
+        for i in range(-(-min_frames // len(frames)) * len(frames)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frames[i % len(frames)], format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

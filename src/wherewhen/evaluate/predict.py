@@ -2,7 +2,8 @@
 
 Nothing here decides a protocol: ``aggregation`` turns clips into video probabilities, ``spatial`` and ``temporal``
 turn the maps and weights into boxes and segments. The model is only called through ``forward`` and read through
-the fields of ``ModelOutput``.
+the fields of ``ModelOutput``; the extra inputs it declares (a frame mask) are built per clip by
+``wherewhen.models.inputs`` from ``InputSources``, as training builds them.
 
 Clips of a video (``ClipPlan``): the record's own ``clips`` (row positions per clip), or windows of ``window`` rows
 every ``stride`` rows over all rows (sliding windows over an untrimmed video; the last window is aligned to the
@@ -22,6 +23,7 @@ from torch import nn
 
 from wherewhen.errors import ConfigError, DatasetError
 from wherewhen.features.store import FeatureRecord, FeatureStore
+from wherewhen.models.inputs import InputSources, clip_inputs, declared_inputs, stack_inputs
 
 
 @dataclass
@@ -145,7 +147,8 @@ def _device_of(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
-_Pending = tuple[int, np.ndarray, torch.Tensor, torch.Tensor | None]  # video position, rows, cubes, flow
+# video position, rows, cubes, flow, the model's extra inputs of the clip (``models.inputs.clip_inputs``)
+_Pending = tuple[int, np.ndarray, torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]
 
 
 @torch.inference_mode()
@@ -155,7 +158,7 @@ def forward_clips(model: nn.Module, batch: list[_Pending]) -> list[tuple[int, Cl
     cubes = torch.stack([b[2] for b in batch]).to(device)  # stored float16: the model casts them
     flows = [b[3] for b in batch]
     flow = None if flows[0] is None else torch.stack([f for f in flows if f is not None]).to(device)
-    out = model(cubes, flow)
+    out = model(cubes, flow, **stack_inputs([b[4] for b in batch], device))
     probs = out.logits.float().softmax(-1).cpu().numpy()
     frame = None if out.frame_logits is None else out.frame_logits.float().softmax(-1).cpu().numpy()
     spatial = out.spatial.float().cpu().numpy()
@@ -171,7 +174,7 @@ def forward_clips(model: nn.Module, batch: list[_Pending]) -> list[tuple[int, Cl
                 temporal=temporal[i],
             ),
         )
-        for i, (video_pos, rows, _, _) in enumerate(batch)
+        for i, (video_pos, rows, *_) in enumerate(batch)
     ]
 
 
@@ -188,8 +191,10 @@ def _run_clips(
     plan: ClipPlan,
     batch_size: int,
     progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None,
+    sources: InputSources,
 ) -> list[list[ClipOutput]]:
     outputs: list[list[ClipOutput]] = [[] for _ in records]
+    names = declared_inputs(model)
     pending: dict[int, list[_Pending]] = {}  # clip length -> batch waiting for more clips of that length
 
     def flush(length: int) -> None:
@@ -206,7 +211,8 @@ def _run_clips(
             )
         for rows in select_clips(rec, plan):
             idx = torch.as_tensor(rows, dtype=torch.long)
-            item = (video_pos, np.asarray(rows), rgb[idx], None if flow is None else flow[idx])
+            extra = clip_inputs(names, sources, rec.video_id, rows)
+            item = (video_pos, np.asarray(rows), rgb[idx], None if flow is None else flow[idx], extra)
             pending.setdefault(len(rows), []).append(item)
             if len(pending[len(rows)]) >= batch_size:
                 flush(len(rows))
@@ -224,8 +230,10 @@ def predict_records(
     plan: ClipPlan = ClipPlan(),
     batch_size: int = 16,
     progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None = None,
+    sources: InputSources = InputSources(),
 ) -> list[VideoPrediction]:
-    """Every clip of every record through ``model`` in eval mode (its mode is restored after), batched by clip length.
+    """Every clip of every record through ``model`` in eval mode (its mode is restored after), batched by clip length;
+    the model's extra inputs made from ``sources``.
 
     Cubes are read one video at a time, so memory holds one batch of cubes plus the (small) outputs.
     """
@@ -235,7 +243,7 @@ def predict_records(
     was_training = model.training
     model.eval()
     try:
-        outputs = _run_clips(model, store, records, keys_for(model), plan, batch_size, progress)
+        outputs = _run_clips(model, store, records, keys_for(model), plan, batch_size, progress, sources)
     finally:
         model.train(was_training)
     return [

@@ -22,6 +22,7 @@ from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, predict_record
 from wherewhen.evaluate.spatial import SpatialConfig, spatial_localization
 from wherewhen.evaluate.temporal import TemporalConfig, temporal_localization
 from wherewhen.features.store import FeatureRecord, FeatureStore
+from wherewhen.models.inputs import InputSources, declared_inputs, sources_of_run
 
 NO_BOXES = "no ground truth boxes in this split"
 NO_SEGMENTS = "no ground truth segments in this split"
@@ -186,8 +187,10 @@ def evaluate_model(
     classes: Sequence[str],
     config: EvaluationConfig = EvaluationConfig(),
     progress: Callable[[Iterable[FeatureRecord]], Iterable[FeatureRecord]] | None = None,
+    sources: InputSources = InputSources(),
 ) -> EvaluationResult:
-    """Run ``model`` over the ``config.split`` records of ``store`` and evaluate its outputs."""
+    """Run ``model`` over the ``config.split`` records of ``store`` (its extra inputs made from ``sources``) and
+    evaluate its outputs."""
     check_aggregation(config.aggregate)
     records = split_records(store, config.split)
     predictions = predict_records(
@@ -198,6 +201,7 @@ def evaluate_model(
         plan=config.clips,
         batch_size=config.batch_size,
         progress=progress,
+        sources=sources,
     )
     result = evaluate_predictions(predictions, classes, config)
     result.source = {"store": str(store.root)}
@@ -267,7 +271,8 @@ def evaluate_run(
     store = FeatureStore(store_path)
     pretrained = load_pretrained(run_dir / "model", map_location=device)
     check_store_matches(store, pretrained.classes, pretrained.features)
-    result = evaluate_model(pretrained.model, store, pretrained.classes, config, progress)
+    sources = sources_of_run(run_dir, declared_inputs(pretrained.model))  # the run's frame selection, if it takes one
+    result = evaluate_model(pretrained.model, store, pretrained.classes, config, progress, sources)
     result.source = {"run": str(run_dir), "store": str(store.root), "model": run.get("model")}
     write_outputs(result, out_dir)
     return result, out_dir

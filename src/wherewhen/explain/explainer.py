@@ -12,7 +12,12 @@ run trained with T rows per clip. Everything after the model is evaluation's too
   to 1 over the explained rows; with one clip this is the model's own ``w``;
 - boxes: ``boxes.attention_boxes`` with evaluation's ``SpatialConfig`` (the map upsampled, values >= threshold x
   its max around the peak, through the crop); segments: ``temporal.video_segments`` with evaluation's
-  ``TemporalConfig`` (rows with weight >= threshold x the mean weight, short gaps closed, single rows dropped).
+  ``TemporalConfig`` (rows with weight >= threshold x the mean weight, short gaps closed, single rows dropped),
+  each with the class of the clips around it (``explain.detections``).
+
+A model that declares extra inputs (``lrcn_st`` with ``temporal="given"``: a frame mask) gets them from
+``wherewhen.models.inputs``: the rows ``chosen`` for the explained video, else the run's frame selection for the
+video's id, else every row. Long videos go through ``explain.sliding`` (sliding clips, streamed).
 """
 
 from __future__ import annotations
@@ -34,13 +39,15 @@ from wherewhen.evaluate.aggregation import video_probabilities
 from wherewhen.evaluate.boxes import Box, attention_boxes
 from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, forward_clips, keys_for, select_clips
 from wherewhen.evaluate.spatial import SpatialConfig
-from wherewhen.evaluate.temporal import TemporalConfig, video_segments, video_timeline
-from wherewhen.explain.explanation import AttendedSegment, Explanation, FrameExplanation, VideoSummary
+from wherewhen.evaluate.temporal import video_timeline
+from wherewhen.explain.detections import attended_segments
+from wherewhen.explain.explanation import Explanation, FrameExplanation, VideoSummary
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
 from wherewhen.features.forward import run_backbone
 from wherewhen.features.overlap import embed_while_decoding
 from wherewhen.features.store import PREPROCESSING, FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
+from wherewhen.models.inputs import InputSources, clip_inputs, declared_inputs, sources_of_run
 from wherewhen.train.distributed import resolve_device
 from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
 from wherewhen.video.probe import VideoInfo
@@ -70,6 +77,7 @@ class Explainer:
         threshold: float = 0.5,
         batch_size: int = 64,
         clips_per_batch: int = 16,
+        sources: InputSources | None = None,
     ) -> None:
         if len(classes) != model.num_classes:
             raise ConfigError(f"{len(classes)} class names for a model with {model.num_classes} classes")
@@ -96,6 +104,9 @@ class Explainer:
         # flow cubes only for a model that reads them: a store extracted with flow serves every model, and optical
         # flow plus a second backbone pass over it doubled the work of explaining with a model that ignores them
         self.reads_flow = "flow" in keys_for(self.model)
+        self.inputs = declared_inputs(self.model)
+        self.sources = sources or InputSources()
+        self.run_notes: list[str] = []
         self._backbone = backbone.to(self.device).eval() if backbone is not None else None
         self._backbone_weights = backbone_weights
         self.timings: dict[str, float] = {}  # seconds of the last explain(): decode, backbone, model
@@ -112,18 +123,27 @@ class Explainer:
         model_dir = model_directory(directory)
         pretrained = load_pretrained(model_dir)
         kwargs.setdefault("frames", run_frames(model_dir))
-        return cls(pretrained.model, pretrained.classes, pretrained.features, device=device, **kwargs)
+        notes = []
+        if "sources" not in kwargs and (model_dir.parent / "run.json").is_file():
+            try:
+                kwargs["sources"] = sources_of_run(model_dir.parent, declared_inputs(pretrained.model))
+            except WherewhenError as exc:
+                notes.append(f"note: {exc}; every frame counts as chosen")
+        explainer = cls(pretrained.model, pretrained.classes, pretrained.features, device=device, **kwargs)
+        explainer.run_notes = notes
+        return explainer
 
     @property
     def notes(self) -> list[str]:
         """What the user should know about how this explanation is made (printed by the ``explain`` command)."""
         made = self.features.preprocessing
         if made == PREPROCESSING:
-            return []
+            return list(self.run_notes)
         return [
+            *self.run_notes,
             f"note: the model was trained on cubes of {made} frames, from an older wherewhen; explain cuts the "
             f"{PREPROCESSING} first, so its cubes differ from the training cubes by resampling (extract and train "
-            "again to match)"
+            "again to match)",
         ]
 
     @property
@@ -182,13 +202,26 @@ class Explainer:
         """(record, rgb float16 (R, D, K, K), flow or None) of a video, made the way the training cubes were."""
         return self.embed(self.decode(video))
 
-    def predict(self, record: FeatureRecord, rgb: torch.Tensor, flow: torch.Tensor | None = None) -> VideoPrediction:
-        """Every clip of the video's cubes through the model, batched, as evaluation would."""
+    def sources_for(self, chosen: Sequence[int] | None) -> InputSources:
+        """Where the model's extra inputs come from: ``chosen`` rows of this video when given, else the run's."""
+        return self.sources if chosen is None else InputSources(chosen=list(chosen))
+
+    def predict(
+        self,
+        record: FeatureRecord,
+        rgb: torch.Tensor,
+        flow: torch.Tensor | None = None,
+        chosen: Sequence[int] | None = None,
+    ) -> VideoPrediction:
+        """Every clip of the video's cubes through the model, batched, as evaluation would (``chosen``: the rows
+        of a frame selection for a model that takes one)."""
+        sources = self.sources_for(chosen)
         items = []
         for rows in select_clips(record, self.plan):
             index = torch.as_tensor(rows, dtype=torch.long)
             flow_rows = flow[index] if self.reads_flow and flow is not None else None
-            items.append((0, np.asarray(rows), rgb[index], flow_rows))
+            extra = clip_inputs(self.inputs, sources, record.video_id, rows)
+            items.append((0, np.asarray(rows), rgb[index], flow_rows, extra))
         clips = []
         for first in range(0, len(items), self.clips_per_batch):
             clips.extend(clip for _, clip in forward_clips(self.model, items[first : first + self.clips_per_batch]))
@@ -220,22 +253,25 @@ class Explainer:
         display = {i: images[0] for i, images in done.extra.items() if images}
         return dataset.feature_record(record, info, sampled), rgb, None, display
 
-    def explain(self, video: str | Path) -> Explanation:
-        """Predict the class of ``video`` and say where and when the model looked.
+    def explain(self, video: str | Path, chosen: Sequence[int] | None = None) -> Explanation:
+        """Predict the class of ``video`` and say where and when the model looked (``chosen``: the cube rows of a
+        frame selection, for a model that takes one).
 
         Decoding overlaps with the backbone: ``timings["decode"]`` is the time until the last frame was decoded,
         ``timings["backbone"]`` the backbone's time after that."""
         record, rgb, flow, _ = self.cubes_overlapped(video)
-        return self.explain_cubes(record, rgb, flow)
+        return self.explain_cubes(record, rgb, flow, chosen)
 
     def explain_decoded(self, decoded: DecodedVideo) -> Explanation:
         """``explain`` after ``decode``: the backbone, the model, then boxes and segments."""
         return self.explain_cubes(*self.embed(decoded))
 
-    def explain_cubes(self, record: FeatureRecord, rgb: torch.Tensor, flow: torch.Tensor | None) -> Explanation:
+    def explain_cubes(
+        self, record: FeatureRecord, rgb: torch.Tensor, flow: torch.Tensor | None, chosen: Sequence[int] | None = None
+    ) -> Explanation:
         """``explain`` after the backbone: the model, then boxes and segments."""
         start = time.perf_counter()
-        prediction = self.predict(record, rgb, flow)
+        prediction = self.predict(record, rgb, flow, chosen)
         self.timings["model"] = time.perf_counter() - start
         return self.assemble(prediction)
 
@@ -272,7 +308,6 @@ class Explainer:
             )
         order = np.argsort(-probabilities, kind="stable")
         top5 = [(self.classes[i], float(probabilities[i])) for i in order[:5]]
-        segments = video_segments(prediction, TemporalConfig(threshold=self.threshold))
         width, height = record.frame_size
         return Explanation(
             video=VideoSummary(record.video, record.num_frames, record.fps, record.duration, width, height),
@@ -282,7 +317,7 @@ class Explainer:
             top5=top5,
             probabilities={c: float(p) for c, p in zip(self.classes, probabilities, strict=True)},
             frames=frames,
-            segments=[AttendedSegment(start, end, score) for start, end, score in segments],
+            segments=attended_segments(prediction, self.classes, self.threshold),
             crop=as_box(record.crop),
             grid=self.model.grid,
             clips=[[position[int(r)] for r in clip.rows] for clip in prediction.clips],

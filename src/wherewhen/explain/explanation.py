@@ -87,11 +87,18 @@ def box_of(values: list[Any]) -> Box:
 class AttendedSegment:
     """A stretch of the video the model attended to (``evaluate.temporal.video_segments``): rows with temporal
     weight >= threshold x the mean weight, gaps shorter than two rows closed, single rows dropped; score = the mean
-    over the stretch of weight / max."""
+    over the stretch of weight / max.
+
+    label, confidence: the class of the stretch and its probability: the most probable class of the mean of the
+    probabilities of the clips that overlap it (with one clip, the video's prediction). A detection in the
+    THUMOS'14 sense is (video, start_s, end_s, label, confidence).
+    """
 
     start_s: float
     end_s: float
     score: float
+    label: str | None = None
+    confidence: float | None = None
 
 
 @dataclass

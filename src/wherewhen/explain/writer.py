@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from wherewhen.errors import ConfigError, VideoError
+from wherewhen.explain.detections import detections_csv
 from wherewhen.explain.explainer import Explainer, one_line_errors
 from wherewhen.explain.explanation import Explanation
 from wherewhen.explain.frames import Display, display_for, iter_display_frames
@@ -34,7 +35,9 @@ from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
 from wherewhen.explain.overlay import Composer, as_i420, encode_mp4, overlay_rate
 from wherewhen.explain.plots import contact_sheet, sheet_rows, thumbnail, write_png
 from wherewhen.explain.report import write_html, write_json
+from wherewhen.explain.sliding import Progress, SlidingPlan, explain_sliding
 from wherewhen.explain.truth import GroundTruth, with_truth
+from wherewhen.features.store import atomic_write_text
 from wherewhen.video.files import file_problem
 from wherewhen.video.probe import probe
 
@@ -48,6 +51,7 @@ FILES = {
     "video": "explanation.mp4",
     "sheet": "contact_sheet.png",
     "json": "explanation.json",
+    "segments": "segments.csv",
     "html": "report.html",
 }
 
@@ -167,7 +171,9 @@ def render(
             hand_over(queue, None, encoder, check=False)  # the end of the frames, also after an error here
         write_png(contact_sheet(explanation, thumbs), folder / FILES["sheet"])
         write_json(explanation, folder / FILES["json"])
-        write_html(explanation, folder / FILES["html"], {k: v for k, v in FILES.items() if k != "html"})
+        atomic_write_text(folder / FILES["segments"], detections_csv(explanation))
+        linked = ("video", "sheet", "json")
+        write_html(explanation, folder / FILES["html"], {k: v for k, v in FILES.items() if k in linked})
     finally:
         wait([encoder])  # its temporary file is gone before the caller removes the folder
     encoder.result()
@@ -227,11 +233,16 @@ def explain_to_folder(
     force: bool = False,
     options: RenderOptions | None = None,
     truth: GroundTruth | None = None,
+    chosen: Sequence[int] | None = None,
+    sliding: SlidingPlan | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Explanation, dict[str, Path]]:
     """``explainer.explain(video)`` written to ``out`` (what the ``explain`` command does), with the video's ground
-    truth when ``truth`` holds it (``truth.find_truth``). The backbone runs while the video is still decoding, and
-    the first frames at display size are converted from the same decoded pictures (``Explainer.cubes_overlapped``),
-    so drawing them decodes nothing again."""
+    truth when ``truth`` holds it (``truth.find_truth``) and ``chosen`` rows for a model that takes a frame
+    selection. The backbone runs while the video is still decoding, and the first frames at display size are
+    converted from the same decoded pictures (``Explainer.cubes_overlapped``), so drawing them decodes nothing
+    again. With ``sliding``, the video is explained as sliding clips, streamed (``explain.sliding``; ``progress``
+    hears of the rows done)."""
     options = options or RenderOptions()
     out = check_output_dir(out, force)  # before any slow work
     path = Path(video).expanduser()
@@ -241,7 +252,10 @@ def explain_to_folder(
     path = path.resolve()
     with one_line_errors(path):
         info = probe(path)
+    if sliding is not None:
+        explanation = with_truth(explain_sliding(explainer, path, sliding, info=info, progress=progress), truth)
+        return explanation, write_explanation(explanation, out, force=force, options=options)
     display = display_for(*info.frame_size, options.max_side)
     record, rgb, flow, frames = explainer.cubes_overlapped(path, display.shorter_side, PREFETCH_FRAMES, info)
-    explanation = with_truth(explainer.explain_cubes(record, rgb, flow), truth)
+    explanation = with_truth(explainer.explain_cubes(record, rgb, flow, chosen), truth)
     return explanation, write_explanation(explanation, out, force=force, options=options, decoded=frames)

@@ -17,6 +17,8 @@ class VideoModel(nn.Module):
 
     Subclasses take ``num_classes``, ``in_channels`` (D) and ``grid`` (K) plus their own explicit keyword
     arguments, and implement :meth:`forward`. ``uses_flow`` models also receive flow cubes of the same shape.
+    Any other keyword input ``forward`` needs is named in :attr:`extra_inputs` and built by
+    ``wherewhen.models.inputs`` wherever the model runs (training, evaluation, explanation).
     """
 
     name: ClassVar[str] = ""
@@ -36,6 +38,12 @@ class VideoModel(nn.Module):
         self.build_kwargs: dict[str, Any] = {}
         # Set by the trainer (train.label_smoothing); a training setting, so it is not saved with the model.
         self.label_smoothing = 0.0
+
+    @property
+    def extra_inputs(self) -> tuple[str, ...]:
+        """Keyword inputs of ``forward`` beyond ``cubes`` and ``flow``, each (B, T, ...) and built per clip by
+        ``wherewhen.models.inputs.BUILDERS``; none by default."""
+        return ()
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:  # pragma: no cover
         raise NotImplementedError

@@ -12,8 +12,9 @@ beta is chosen by ``temporal``:
 
 - ``"soft"``: beta = softmax_t(s_t), trained by backpropagation.
 - ``"given"``: hard attention from a human frame selection. forward() takes ``frame_mask`` (B, T), 1 on the
-  chosen cube rows, and beta = mask / sum(mask). Training and evaluation build the mask from a selection file
-  (``data.frame_selection``; see :mod:`wherewhen.datasets.frame_selection`). No temporal parameters are learned.
+  chosen cube rows, and beta = mask / sum(mask). The model declares it (``extra_inputs``), and training,
+  evaluation and explanation build it from the run's selection file (``data.frame_selection``; see
+  :mod:`wherewhen.models.inputs`). No temporal parameters are learned.
 - ``"reinforce"``: hard attention learned with REINFORCE (Williams 1992). Frame t is kept with probability
   pi_t = sigmoid(s_t); in training z_t ~ Bernoulli(pi_t), in evaluation z_t = 1[pi_t > 0.5] (deterministic);
   beta = z / sum(z) (the most likely frame alone when none is kept). :meth:`loss_terms` adds
@@ -49,6 +50,7 @@ from wherewhen.models._heads import log_weighted_probability
 from wherewhen.models._lstm import MeanFeatureInit, StackedLSTM
 from wherewhen.models._reduce import ChannelReducer, as_rows
 from wherewhen.models.base import VideoModel, target_probabilities
+from wherewhen.models.inputs import FRAME_MASK
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import register_model
 
@@ -106,6 +108,10 @@ class SpatioTemporalLRCN(VideoModel):
         self.classifier = nn.Linear(hidden_size, num_classes)
         self.register_buffer("reward_baseline", torch.zeros(()))
         self.register_buffer("baseline_ready", torch.zeros((), dtype=torch.bool))
+
+    @property
+    def extra_inputs(self) -> tuple[str, ...]:
+        return (FRAME_MASK,) if self.temporal_mode == "given" else ()
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None, frame_mask: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)

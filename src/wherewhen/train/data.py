@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from wherewhen.errors import ConfigError, FeatureStoreError
 from wherewhen.evaluate.truth import box_cells, segment_rows
 from wherewhen.features.store import FeatureRecord, FeatureStore
+from wherewhen.models.inputs import InputSources, clip_inputs
 from wherewhen.wording import count
 
 
@@ -40,19 +41,11 @@ def record_clips(record: FeatureRecord) -> list[list[int]]:
     return clips or [list(range(len(record.frame_indices)))]
 
 
-def frame_mask(selection: dict[str, list[int]], video_id: str, picked: list[int]) -> torch.Tensor:
-    """(T,) 1.0 where the picked cube row is in the video's frame selection (all ones when none is selected)."""
-    chosen = selection.get(video_id)
-    if chosen is None:
-        return torch.ones(len(picked))
-    mask = torch.tensor([1.0 if row in chosen else 0.0 for row in picked])
-    return mask if mask.any() else torch.ones(len(picked))
-
-
 class ClipDataset(Dataset[dict[str, Any]]):
-    """Items are ``{"rgb": float16 (T, D, K, K), ["flow": same], ["frame_mask": (T,)], "label": int, "video": int}``,
-    with ``truth=True`` also ``"box_cells"`` (T, K, K) and ``"segment"`` (T,) bool (``evaluate.truth``; all False
-    for a video without annotations).
+    """Items are ``{"rgb": float16 (T, D, K, K), ["flow": same], "label": int, "video": int}`` and the model's
+    extra ``inputs`` (``models.inputs``: ``"frame_mask"`` (T,) from ``selection``); with ``truth=True`` also
+    ``"box_cells"`` (T, K, K) and ``"segment"`` (T,) bool (``evaluate.truth``; all False for a video without
+    annotations).
 
     ``video`` indexes ``records``, so clip scores can be averaged per video. With ``train=True`` there is one item
     per video (a random clip each epoch); otherwise one item per clip.
@@ -71,10 +64,12 @@ class ClipDataset(Dataset[dict[str, Any]]):
         flow: bool = False,
         selection: dict[str, list[int]] | None = None,
         truth: bool = False,
+        inputs: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.truth = truth
-        self.selection = selection
+        self.sources = InputSources(selection=selection)
+        self.inputs = inputs
         self.records = records
         self.class_index = {c: i for i, c in enumerate(classes)}
         self.labels = [self.class_index[r.label] for r in records]  # type: ignore[index]
@@ -111,8 +106,7 @@ class ClipDataset(Dataset[dict[str, Any]]):
         picked = [rows[p] for p in row_positions(len(rows), self.frames, offsets)]
         tensors = self.store.load(record.video_id, keys=self.keys)
         item: dict[str, Any] = {"label": self.labels[video], "video": video}
-        if self.selection is not None:
-            item["frame_mask"] = frame_mask(self.selection, record.video_id, picked)
+        item.update(clip_inputs(self.inputs, self.sources, record.video_id, picked))
         if self.truth:
             item["box_cells"] = torch.from_numpy(box_cells(record, self.store.info.grid)[picked])
             item["segment"] = torch.from_numpy(segment_rows(record)[picked])
@@ -260,12 +254,13 @@ def clip_count(records: list[FeatureRecord]) -> int:
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """Stack items; cubes stay float16 here and become float32 on the training device."""
+    """Stack items (every tensor: cubes, the model's extra inputs, ground truth); cubes stay float16 here and become
+    float32 on the training device."""
     batch: dict[str, torch.Tensor] = {
         "label": torch.tensor([it["label"] for it in items], dtype=torch.long),
         "video": torch.tensor([it["video"] for it in items], dtype=torch.long),
     }
-    for key in ("rgb", "flow", "frame_mask", "box_cells", "segment"):
-        if key in items[0]:
+    for key, value in items[0].items():
+        if isinstance(value, torch.Tensor):
             batch[key] = torch.stack([it[key] for it in items])
     return batch

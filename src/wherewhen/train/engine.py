@@ -119,14 +119,19 @@ class StepSettings:
     augment: AugmentSection = field(default_factory=AugmentSection)
 
 
-def to_device(batch: dict[str, Tensor], device: torch.device) -> tuple[dict[str, Tensor], Tensor]:
-    """The model's keyword inputs and the targets, on the device. The cubes stay float16: the models cast them
+def to_device(
+    batch: dict[str, Tensor], device: torch.device, extra: tuple[str, ...] = ()
+) -> tuple[dict[str, Tensor], Tensor]:
+    """The model's keyword inputs and the targets, on the device: the cubes, flow when the batch has it, and the
+    ``extra`` inputs the model declares (``VideoModel.extra_inputs``). The cubes stay float16: the models cast them
     (with the reduction's transpose, in one copy: ``models._reduce.as_rows``)."""
     inputs = {"cubes": batch["rgb"].to(device, non_blocking=True)}
     if "flow" in batch:
         inputs["flow"] = batch["flow"].to(device, non_blocking=True)
-    if "frame_mask" in batch:
-        inputs["frame_mask"] = batch["frame_mask"].to(device, non_blocking=True)
+    for name in extra:
+        if name not in batch:
+            raise ConfigError(f"the model takes {name!r} but the data gives none (see wherewhen.models.inputs)")
+        inputs[name] = batch[name].to(device, non_blocking=True)
     return inputs, batch["label"].to(device, non_blocking=True)
 
 
@@ -187,7 +192,7 @@ def train_epoch(
     params = [p for p in module.parameters() if p.requires_grad]
     bar = _bar(loader, enabled=settings.progress and ctx.is_main, desc=desc, total=len(loader))
     for step, batch in enumerate(bar):
-        inputs, targets = to_device(batch, settings.device)
+        inputs, targets = to_device(batch, settings.device, module.extra_inputs)
         inputs, targets = augment_batch(inputs, targets, module.num_classes, settings.augment)
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=settings.device.type, dtype=torch.float16, enabled=settings.amp):
@@ -231,7 +236,7 @@ def validate(
     clip_count = torch.zeros(num_videos, dtype=torch.float64, device=settings.device)
     attention = torch.zeros(2 * len(ATTENTION_STATS), dtype=torch.float64, device=settings.device)
     for batch in _bar(loader, enabled=settings.progress and ctx.is_main, desc="validate", total=len(loader)):
-        inputs, targets = to_device(batch, settings.device)
+        inputs, targets = to_device(batch, settings.device, module.extra_inputs)
         with torch.autocast(device_type=settings.device.type, dtype=torch.float16, enabled=settings.amp):
             output = module(**inputs)
             terms = module.loss_terms(output, targets)
@@ -316,7 +321,7 @@ def unused_parameters(module: VideoModel, batch: dict[str, Tensor], device: torc
     try:
         with torch.random.fork_rng(devices=devices):
             module.train()
-            inputs, targets = to_device(batch, device)
+            inputs, targets = to_device(batch, device, module.extra_inputs)
             output = module(**inputs)
             _check_output(module, output, inputs["cubes"])
             loss = sum(module.loss_terms(output, targets).values())

@@ -24,6 +24,7 @@ from wherewhen.evaluate.truth import has_truth
 from wherewhen.features.store import FeatureStore, StoreInfo, atomic_write_text
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
+from wherewhen.models.inputs import FRAME_MASK
 from wherewhen.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from wherewhen.train.config import RunConfig
 from wherewhen.train.data import ClipDataset, SplitPlan, clip_count, collate, plan_splits, resolve_frames
@@ -352,12 +353,14 @@ def build_module(config: RunConfig, store: FeatureStore, plan: SplitPlan, run: d
 
 
 def load_selection_for(module: VideoModel, path: str) -> dict[str, list[int]] | None:
-    """The frame selection file for models whose forward takes ``frame_mask``; None when not configured."""
-    import inspect
-
+    """The frame selection file of a model that declares the ``frame_mask`` input (``models.inputs``), which needs
+    one; None for the others, which refuse one."""
+    takes = FRAME_MASK in module.extra_inputs
     if not path:
+        if takes:
+            raise ConfigError(f"model {module.name!r} takes a frame selection: set data.frame_selection=FILE.json")
         return None
-    if "frame_mask" not in inspect.signature(module.forward).parameters:
+    if not takes:
         raise ConfigError(f"model {module.name!r} takes no frame selection; remove data.frame_selection")
     return load_frame_selection(path)
 
@@ -385,7 +388,7 @@ def load_data(
     """Datasets and loaders: training items shuffled by a sampler that shards them over processes, validation
     clips split among processes (every process gets the ground truth's attention statistics of its share)."""
     selection = load_selection_for(module, config.data.frame_selection)
-    common = {"flow": module.uses_flow, "selection": selection}
+    common = {"flow": module.uses_flow, "selection": selection, "inputs": module.extra_inputs}
     train_ds = ClipDataset(
         store, plan.train, plan.classes, frames, train=True, jitter=config.data.jitter, seed=config.seed, **common
     )
