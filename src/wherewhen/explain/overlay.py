@@ -210,17 +210,3 @@ def encode_mp4(path: Path, frames: Iterable[np.ndarray], rate: Fraction) -> Path
 def overlay_rate(explanation: Explanation, fps: float | None = None) -> Fraction:
     """The MP4's frame rate: ``fps``, or the sampled rows' own pace (``playback_fps``)."""
     return Fraction(fps or playback_fps(explanation)).limit_denominator(1000)
-
-
-def write_overlay_video(
-    explanation: Explanation,
-    path: Path,
-    heated: Iterable[np.ndarray],
-    display: Display,
-    fps: float | None = None,
-) -> Path:
-    """Encode one output frame per row as H.264 MP4; ``heated`` yields the rows' frames at ``display`` size with
-    their heatmaps drawn (``heatmap.overlay_heatmap``)."""
-    composer = Composer(explanation, display)
-    frames = (as_i420(composer(image, row)) for row, image in enumerate(heated))
-    return encode_mp4(path, frames, overlay_rate(explanation, fps))

@@ -217,16 +217,3 @@ def write_png(image: np.ndarray, path: Path) -> Path:
     with atomic_path(Path(path)) as tmp:
         tmp.write_bytes(png.tobytes())
     return Path(path)
-
-
-def write_contact_sheet(
-    explanation: Explanation,
-    path: Path,
-    heated: Mapping[int, np.ndarray],
-    display: Display,
-    thumb_width: int = 256,
-) -> Path:
-    """PNG: the ``contact_sheet`` of the rows in ``heated`` ({row: frame at display size with its heatmap}), with
-    their boxes."""
-    thumbs = {row: thumbnail(image, row, explanation, display, thumb_width) for row, image in heated.items()}
-    return write_png(contact_sheet(explanation, thumbs), path)
