@@ -94,7 +94,7 @@ class ConvLSTMCell(nn.Module):
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor], weight: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x (B, C_in, K, K), state (H, C) each (B, C_h, K, K) -> (H_t, C_t).
 
-        ``weight``: the fused kernel from ``fused_weight(B)``, laid out once per clip instead of once per step.
+        ``weight``: the fused kernel from ``fused_weight()``.
         """
         if not self.fused:
             assert self.input is not None
@@ -105,22 +105,19 @@ class ConvLSTMCell(nn.Module):
             x, h = self.input_depthwise(x), self.state_depthwise(h)
         return self.update(F.conv2d(torch.cat([x, h], dim=1), weight, self.gates.bias, padding=self.gates.padding), c)
 
-    def fused_weight(self, batch: int) -> Tensor | None:
-        """The fused kernel in the memory layout that is fastest for steps of this batch size (``step_layout``);
-        None when the input kernel has its own size (nothing to fuse)."""
-        return self.gates.weight.contiguous(memory_format=step_layout(batch)) if self.fused else None
+    def fused_weight(self) -> Tensor | None:
+        """The fused kernel; None when the input kernel has its own size (nothing to fuse)."""
+        return self.gates.weight if self.fused else None
 
-    def split_weights(self, batch: int) -> tuple[Tensor, Tensor]:
-        """The input kernel W_x* (4 C_h, C_in, k_x, k_x) and the hidden one W_h* (4 C_h, C_h, k, k).
-
-        Copies in the layout of ``fused_weight``; call once per clip, not per step.
-        """
+    def split_weights(self) -> tuple[Tensor, Tensor]:
+        """The input kernel W_x* (4 C_h, C_in, k_x, k_x) and the hidden one W_h* (4 C_h, C_h, k, k), as contiguous
+        copies: call once per clip, not per step."""
         if self.fused:
             w_x, w_h = self.gates.weight.split([self.in_channels, self.hidden_channels], dim=1)
         else:
             assert self.input is not None
             w_x, w_h = self.input.weight, self.gates.weight
-        return w_x.contiguous(memory_format=step_layout(batch)), w_h.contiguous(memory_format=step_layout(batch))
+        return w_x.contiguous(), w_h.contiguous()
 
     def input_gates(self, x: Tensor, w_x: Tensor, bias: bool = True) -> Tensor:
         """W_x* * x + b (or without b) for any batch of inputs (N, C_in, K, K), e.g. all frames of a clip at once."""
@@ -148,12 +145,6 @@ class ConvLSTMCell(nn.Module):
         i, f, o = torch.sigmoid(gates[:, : 3 * hidden]).chunk(3, dim=1)  # i, f, o are adjacent: one call
         c_new = torch.addcmul(f * c, i, torch.tanh(gates[:, 3 * hidden :]))
         return o * torch.tanh(c_new), c_new
-
-
-def step_layout(batch: int) -> torch.memory_format:
-    """Channels-last for one clip: PyTorch runs a batch-1 convolution on a small grid as im2col + GEMM on CPU, which
-    is ~25 % faster channels-last; a batched one goes to oneDNN, a few % faster on contiguous tensors."""
-    return torch.channels_last if batch == 1 else torch.contiguous_format
 
 
 class ConvStateInit(nn.Module):

@@ -125,7 +125,7 @@ class SpatioTemporalAttention(VideoModel):
         state = self.init_state(masked.mean(dim=1))
         # Y_t = sum_i w_{t,i} X~_i enters the cell only as W_x* * Y_t = sum_i w_{t,i} (W_x* * X~_i): convolve each
         # frame once, then every step is a weighted sum of those gate maps, as rows (B, n, K K 4C_h).
-        w_x, w_h = self.cell.split_weights(b)
+        w_x, w_h = self.cell.split_weights()
         frames = masked.flatten(0, 1) if self.input_spatial is None else self.input_spatial(masked.flatten(0, 1))
         frame_gates = self.cell.input_gates(frames, w_x, bias=False)  # W_x* * X~_i
         frame_gates = frame_gates.permute(0, 2, 3, 1).reshape(b, t, -1)
