@@ -21,40 +21,21 @@ ValFraction = Annotated[float | None, typer.Option("--val-fraction", help="share
 Seed = Annotated[int | None, typer.Option("--seed", help="seed of the stratified or group split")]
 VideoTemplate = Annotated[str | None, typer.Option("--video-template", help="Kinetics video path template")]
 
-# The command parameters of the reader options, in the order reader_options takes them.
-READER_PARAMS = (
-    "splits",
-    "annotations",
-    "classes",
-    "label_pattern",
-    "group_pattern",
-    "test_fraction",
-    "val_fraction",
-    "seed",
-    "video_template",
-)
+# Each command parameter that sets a reader option, and the option's keyword.
+READER_OPTIONS = {
+    "splits": "splits_dir",
+    "annotations": "annotations",
+    "classes": "classes",
+    "label_pattern": "label_pattern",
+    "group_pattern": "group_pattern",
+    "test_fraction": "test_fraction",
+    "val_fraction": "val_fraction",
+    "seed": "seed",
+    "video_template": "video_template",
+}
 
 
-def reader_options(
-    splits: Path | None,
-    annotations: Path | None,
-    classes: Path | None,
-    label_pattern: str | None,
-    group_pattern: str | None,
-    test_fraction: float | None,
-    val_fraction: float | None,
-    seed: int | None,
-    video_template: str | None,
-) -> dict[str, Any]:
-    """The reader keyword options the user gave (None = the reader's default; unknown ones are a ConfigError)."""
-    return {
-        "splits_dir": splits,
-        "annotations": annotations,
-        "classes": classes,
-        "label_pattern": label_pattern,
-        "group_pattern": group_pattern,
-        "test_fraction": test_fraction,
-        "val_fraction": val_fraction,
-        "seed": seed,
-        "video_template": video_template,
-    }
+def reader_options(params: dict[str, Any]) -> dict[str, Any]:
+    """The reader keyword options of a command's parameters (None = the reader's default; unknown ones are a
+    ConfigError)."""
+    return {keyword: params[name] for name, keyword in READER_OPTIONS.items()}

@@ -12,17 +12,7 @@ from wherewhen.datasets.check import CheckReport
 from wherewhen.wording import count
 
 # Reader options that `data check` has a flag for (readers may take more through the Python API).
-CLI_OPTIONS = (
-    "splits_dir",
-    "annotations",
-    "classes",
-    "label_pattern",
-    "group_pattern",
-    "test_fraction",
-    "val_fraction",
-    "seed",
-    "video_template",
-)
+CLI_OPTIONS = tuple(flags.READER_OPTIONS.values())
 
 data_app = typer.Typer(help="Datasets on disk: the formats read, and a check before extraction.", no_args_is_help=True)
 
@@ -88,6 +78,7 @@ def list_formats() -> None:
 
 @data_app.command("check")
 def check(
+    ctx: typer.Context,
     format: Annotated[str, typer.Argument(metavar="FORMAT", help="dataset format (see `wherewhen data list`)")],
     root: Annotated[Path, typer.Option("--root", help="folder of the videos (the dataset's root)")],
     split: flags.Split = "1",
@@ -110,9 +101,7 @@ def check(
     from wherewhen.datasets.check import check_dataset
     from wherewhen.datasets.registry import read_dataset
 
-    options = flags.reader_options(
-        splits, annotations, classes, label_pattern, group_pattern, test_fraction, val_fraction, seed, video_template
-    )
+    options = flags.reader_options(ctx.params)
     index = read_dataset(format, root, split, **options)
     report = check_dataset(index, probe=probe, progress=True)
     if not root.is_dir():

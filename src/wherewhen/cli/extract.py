@@ -162,7 +162,7 @@ def extract(
     """
     from wherewhen.features.extract import ExtractOptions, extract_videos, parse_shard
 
-    reader = flags.reader_options(*(ctx.params[name] for name in flags.READER_PARAMS))
+    reader = flags.reader_options(ctx.params)
     index = dataset_index(ctx, list(inputs or []), dataset, root, split, reader)
     spec = sampling_spec(ctx, sampling, frames=frames, rate=rate, stride=stride, max_frames=max_frames, train=tsn_train)
     options = ExtractOptions(
