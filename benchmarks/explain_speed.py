@@ -38,7 +38,7 @@ from benchmarks.results import Results
 from wherewhen.datasets.records import VideoRecord
 from wherewhen.explain import Explainer, explain_to_folder, write_explanation
 from wherewhen.features.decoding import DecodeDataset
-from wherewhen.features.forward import run_backbone
+from wherewhen.features.forward import embed_frames
 
 COMMAND = "python -m benchmarks.explain_speed"
 
@@ -81,7 +81,7 @@ def time_explain(run: Path, video: Path, results: Results, repeats: int = 7) -> 
         frames = dataset.decode(record).frames
         assert frames is not None
         decoded = time.perf_counter()
-        run_backbone(backbone, [frames], explainer.batch_size)
+        embed_frames(backbone, [frames], explainer.batch_size)
         bound.append({"decode": decoded - start, "backbone": time.perf_counter() - decoded})
         return len(frames)
 

@@ -34,7 +34,7 @@ from wherewhen.backbones import load_backbone
 from wherewhen.datasets.inputs import records_from_inputs
 from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.extract import ExtractOptions, extract_videos
-from wherewhen.features.forward import run_backbone
+from wherewhen.features.forward import embed_frames
 
 COMMAND = "python -m benchmarks.extraction_speed"
 
@@ -63,7 +63,7 @@ def measure(videos: list[Path], results: Results, batch_size: int = 64, repeats:
             clips = [dataset[i].frames for i in range(len(dataset))]
             times.append(time.process_time() - decode_start)
     frames = sum(len(c) for c in clips)
-    run_backbone(backbone, clips[:2], batch_size)  # warm-up
+    embed_frames(backbone, clips[:2], batch_size)  # warm-up
 
     backbone_fps, pipeline_fps, process_fps, backbone_cpu, pipeline_cpu, process_cpu, faults = ([] for _ in range(7))
 
@@ -79,7 +79,7 @@ def measure(videos: list[Path], results: Results, batch_size: int = 64, repeats:
 
     for _ in range(repeats):  # interleaved, so all see the same machine state
         start, cpu, faulted = time.perf_counter(), cpu_seconds(), page_faults()
-        run_backbone(backbone, clips, batch_size)
+        embed_frames(backbone, clips, batch_size)
         backbone_fps.append(frames / (time.perf_counter() - start))
         backbone_cpu.append((cpu_seconds() - cpu) / frames)
         faults.append((page_faults() - faulted) / frames)

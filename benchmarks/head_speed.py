@@ -3,7 +3,7 @@
     python -m benchmarks.head_speed [--threads N] [--head-threads N] [--cpu-time]
 
 Both are timed in the same run on the same machine, in turn (rounds of: the backbone once, then every head): the
-backbone over 16 uint8 frames (224 px) as extraction and ``explain`` run it (``features.forward.run_backbone``:
+backbone over 16 uint8 frames (224 px) as extraction and ``explain`` run it (``features.forward.embed_frames``:
 passes of 2 frames side by side on CPU), and each registered model's forward over the resulting (1, 16, D, 7, 7)
 cube, in eval mode, with torch's default thread count. Printed: the best times, their ratio, and the median of the
 per-round ratios. On a machine shared with other jobs the wall-clock figures mostly measure waiting
@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks.results import Results
 from wherewhen.backbones import load_backbone
-from wherewhen.features.forward import run_backbone
+from wherewhen.features.forward import embed_frames
 from wherewhen.models import available_models, build_model, model_class
 
 COMMAND = "python -m benchmarks.head_speed"
@@ -103,7 +103,7 @@ def measure(
     clip = torch.randint(0, 255, (frames, spec.input_size, spec.input_size, 3), dtype=torch.uint8)
     with intra_op_threads(threads), torch.inference_mode():
         used = torch.get_num_threads()
-        cubes = run_backbone(backbone, [clip], 64)[0][None].float()
+        cubes = embed_frames(backbone, [clip], 64)[0][None].float()
     builtin = [name for name in available_models() if model_class(name).__module__.startswith("wherewhen.models.")]
     heads = {}
     flops: dict[str, float] = {}
@@ -114,9 +114,9 @@ def measure(
         heads[label] = (model, cubes if model.uses_flow else None)
         flops[label] = gflop(model, cubes, heads[label][1])
 
-    def run_backbone_once() -> object:
+    def embed_once() -> object:
         with intra_op_threads(threads), torch.inference_mode():
-            return run_backbone(backbone, [clip], 64)
+            return embed_frames(backbone, [clip], 64)
 
     def run_head(name: str) -> object:
         model, flow = heads[name]
@@ -129,11 +129,11 @@ def measure(
     product_s: list[float] = []
     head_s: dict[str, list[float]] = {name: [] for name in heads}
     for _ in range(3):  # oneDNN picks and caches kernels over the first calls; one warm-up left the backbone slow
-        run_backbone_once()
+        embed_once()
         for name in heads:
             run_head(name)
     for _ in range(rounds):
-        backbone_s.append(best_time(run_backbone_once, repeats=1, warmup=0, clock=clock))
+        backbone_s.append(best_time(embed_once, repeats=1, warmup=0, clock=clock))
         for name in heads:
             head_s[name].append(best_time(lambda name=name: run_head(name), repeats=3, warmup=0, clock=clock))
         with intra_op_threads(head_threads or threads):

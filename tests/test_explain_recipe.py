@@ -200,27 +200,3 @@ def test_temporal_weight_curve_peaks_at_the_heaviest_row() -> None:
     assert nice_ticks(10.0) == ([0.0, 2.0, 4.0, 6.0, 8.0, 10.0], 0)
     ticks, decimals = nice_ticks(0.135)
     assert ticks == pytest.approx([0.0, 0.025, 0.05, 0.075, 0.1, 0.125]) and decimals == 3
-
-
-def test_thumbnails_shrink_real_frames_like_an_area_resize(bikes_mp4: Path) -> None:
-    from wherewhen.explain.plots import shrink
-    from wherewhen.video.decode import read_frames
-
-    for frame in read_frames(bikes_mp4, [0, 120, 249]):  # 640 x 272
-        for size in ((256, 109), (160, 68), (100, 43), (600, 255)):  # bilinear alone is 3.3-3.7 off at 100 x 43
-            small = shrink(frame, size)
-            area = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-            assert small.shape == area.shape and small.dtype == np.uint8
-            assert np.abs(small.astype(int) - area).mean() < 1.5, size  # about a grey level: the same picture
-
-
-def test_percentile_equals_numpys_to_the_bit() -> None:
-    from wherewhen.explain.heatmap import crop_field, percentile_of
-
-    rng = np.random.default_rng(5)
-    fields = [crop_field(rng.dirichlet(np.ones(49)).reshape(7, 7), size) for size in ((80, 80), (540, 540), (3, 7))]
-    fields += [np.round(rng.random((n, m)) * 8).astype(np.float32) for n, m in ((1, 1), (2, 3), (40, 61))]  # ties
-    for values in fields:
-        for q in (0.0, 12.5, 50.0, 80.0, 95.0, 99.9, float(rng.uniform(0, 100))):
-            expected = np.percentile(values, q)
-            assert percentile_of(values, q) == expected and np.float32(expected) == expected, (values.shape, q)

@@ -22,16 +22,16 @@ if sys.argv[2] == "command":  # what every `wherewhen` command sets before it ru
     from wherewhen.cli import main
     main(["version"])
 from wherewhen.backbones import load_backbone
-from wherewhen.features.forward import run_backbone
+from wherewhen.features.forward import embed_frames
 from wherewhen.video.decode import read_frames
 from wherewhen.video.transforms import CenterSquare
 clip = torch.from_numpy(read_frames(sys.argv[1], list(range(0, 80, 10)), shorter_side=CenterSquare(224, 224)))
 backbone = load_backbone()
-run_backbone(backbone, [clip], 64)
+embed_frames(backbone, [clip], 64)
 faults = []
 for _ in range(4):  # the fewest of a run: a thread's malloc arena can still grow in an early one
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    run_backbone(backbone, [clip], 64)
+    embed_frames(backbone, [clip], 64)
     faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 print(min(faults))
 """

@@ -84,7 +84,7 @@ def test_input_kernel_of_its_own_size(input_kernel_size: int) -> None:
     torch.manual_seed(0)
     in_ch, hid, k, b = 5, 4, 6, 2
     cell = ConvLSTMCell(in_ch, hid, 3, grid=k, input_kernel_size=input_kernel_size).double()
-    assert cell.input is not None and not cell.fused and cell.fused_weight(b) is None
+    assert cell.input is not None and not cell.fused and cell.fused_weight() is None
     assert cell.input.weight.shape == (4 * hid, in_ch, input_kernel_size, input_kernel_size)
     assert cell.gates.weight.shape == (4 * hid, hid, 3, 3) and cell.gates.bias[hid : 2 * hid].tolist() == [1.0] * hid
     with torch.no_grad():
@@ -94,7 +94,7 @@ def test_input_kernel_of_its_own_size(input_kernel_size: int) -> None:
     h, c = torch.randn(2, b, hid, k, k, dtype=torch.float64)
     with torch.no_grad():
         want = reference_step(x, h, c, cell.input.weight, cell.gates.bias, in_ch, None, cell.gates.weight)
-        w_x, w_h = cell.split_weights(b)
+        w_x, w_h = cell.split_weights()
         for got in (cell(x, (h, c)), cell.step(cell.input_gates(x, w_x), (h, c), w_h)):
             torch.testing.assert_close(got[0], want[0])
             torch.testing.assert_close(got[1], want[1])
@@ -130,7 +130,7 @@ def test_separable_cell_is_a_depthwise_then_a_fused_1x1_convolution(peephole: bo
         h_dw = F.conv2d(h, cell.state_depthwise.weight, padding=1, groups=hid)
         want = reference_step(x_dw, h_dw, c, cell.gates.weight, cell.gates.bias, in_ch, peep)
         want = (want[0], want[1])
-        w_x, w_h = cell.split_weights(b)
+        w_x, w_h = cell.split_weights()
         for got in (cell(x, (h, c)), cell.step(cell.input_gates(x, w_x), (h, c), w_h)):
             torch.testing.assert_close(got[0], want[0])
             torch.testing.assert_close(got[1], want[1])

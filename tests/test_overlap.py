@@ -12,7 +12,7 @@ import torch
 from test_video_errors import truncated_copy
 from wherewhen.backbones import load_backbone
 from wherewhen.errors import VideoError
-from wherewhen.features.forward import CPU_CHUNK, embed_stream, run_backbone
+from wherewhen.features.forward import CPU_CHUNK, embed_frames, embed_stream
 from wherewhen.features.overlap import embed_while_decoding
 from wherewhen.video.decode import iter_frames, read_frames
 from wherewhen.video.transforms import CenterSquare
@@ -53,7 +53,7 @@ def test_overlapped_cubes_equal_the_plain_backbone_pass(bikes_mp4: Path, backbon
     assert sorted(done.cubes) == INDICES and sum(done.passes) == len(INDICES)
     assert all(len(done.extra[i]) == 1 and done.extra[i][0].shape == (272, 640, 3) for i in INDICES)
     crops = torch.from_numpy(read_frames(bikes_mp4, INDICES, shorter_side=SQUARE))
-    plain = run_backbone(backbone, [crops], 64)[0]
+    plain = embed_frames(backbone, [crops], 64)[0]
     overlapped = torch.stack([done.cubes[i] for i in INDICES])
     assert overlapped.dtype == torch.float16 and overlapped.shape == (8, 1280, 7, 7)
     assert torch.equal(overlapped, plain)  # the same passes: bit for bit what extraction writes
@@ -74,8 +74,8 @@ def test_a_videos_cubes_do_not_depend_on_the_videos_beside_it(bikes_mp4: Path, b
     frames = torch.from_numpy(read_frames(bikes_mp4, list(range(0, 250, 10)), shorter_side=SQUARE))
     a, b = frames[:7], frames[7:]  # 7 frames: passes of CPU_CHUNK and a shorter one
     assert len(a) % CPU_CHUNK
-    alone = run_backbone(backbone, [a], 64)[0]
-    together = run_backbone(backbone, [b[:3], a, b[3:]], 64)
+    alone = embed_frames(backbone, [a], 64)[0]
+    together = embed_frames(backbone, [b[:3], a, b[3:]], 64)
     assert [len(c) for c in together] == [3, 7, len(b) - 3]
     assert torch.equal(together[1], alone)
     assert torch.get_num_threads() == threads
@@ -95,4 +95,4 @@ def test_streamed_videos_come_back_in_order_with_their_own_cubes(bikes_mp4: Path
     for (_, clips), (_, cubes) in zip(videos, streamed, strict=True):
         assert len(cubes) == len(clips)
         for clip, cube in zip(clips, cubes, strict=True):
-            assert torch.equal(cube, run_backbone(backbone, [clip], 64)[0])
+            assert torch.equal(cube, embed_frames(backbone, [clip], 64)[0])

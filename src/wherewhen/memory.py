@@ -1,15 +1,10 @@
 """glibc's malloc thresholds, set for the two kinds of process wherewhen runs (no-ops where libc is not glibc).
 
-The main process (backbone, heads, training) frees and re-allocates the same few large activation buffers on every
-pass. By default glibc hands freed memory at the top of the heap back to the system as soon as more than a few
-megabytes are free, so the next pass faults every page in again: 48 frames through the backbone took ~110,000 page
-faults and 1.1-1.25x the time. ``keep_freed_memory`` keeps up to 256 MiB of freed heap for reuse; the peak resident
-size is unchanged (the memory was in use a moment before).
-
-DataLoader workers want the opposite. They allocate and free a 2 MB cube per clip; glibc raises its mmap threshold
-after such frees, so later cubes come from the heap, which fragments and never shrinks: a worker streaming
-UCF101-scale features grew to 1.3 GB. ``pin_mmap_threshold`` keeps every cube in its own mapping, returned to the
-system when freed (440 MB), and gives back what a worker inherited from ``keep_freed_memory`` at fork.
+``keep_freed_memory`` (the main process, which frees and re-allocates the same large activation buffers every pass)
+keeps up to 256 MiB of freed heap for reuse instead of handing it back and faulting it in again: see "backbone-only
+page faults" in benchmarks/RESULTS.md. ``pin_mmap_threshold`` (DataLoader workers, which free a 2 MB cube per clip)
+keeps every cube in its own mapping, returned when freed, so a worker's heap does not fragment and grow: see "peak
+RSS, largest worker".
 """
 
 from __future__ import annotations

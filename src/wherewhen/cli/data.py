@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -11,17 +12,7 @@ from wherewhen.datasets.check import CheckReport
 from wherewhen.wording import count
 
 # Reader options that `data check` has a flag for (readers may take more through the Python API).
-CLI_OPTIONS = (
-    "splits_dir",
-    "annotations",
-    "classes",
-    "label_pattern",
-    "group_pattern",
-    "test_fraction",
-    "val_fraction",
-    "seed",
-    "video_template",
-)
+CLI_OPTIONS = tuple(flags.READER_OPTIONS.values())
 
 data_app = typer.Typer(help="Datasets on disk: the formats read, and a check before extraction.", no_args_is_help=True)
 
@@ -87,20 +78,21 @@ def list_formats() -> None:
 
 @data_app.command("check")
 def check(
-    format: str = typer.Argument(..., metavar="FORMAT", help="dataset format (see `wherewhen data list`)"),
-    root: Path = typer.Option(..., "--root", help="folder of the videos (the dataset's root)"),
-    split: str = flags.SPLIT,
-    splits: Path | None = flags.SPLITS,
-    annotations: Path | None = flags.ANNOTATIONS,
-    classes: Path | None = flags.CLASSES,
-    label_pattern: str | None = flags.LABEL_PATTERN,
-    group_pattern: str | None = flags.GROUP_PATTERN,
-    test_fraction: float | None = flags.TEST_FRACTION,
-    val_fraction: float | None = flags.VAL_FRACTION,
-    seed: int | None = flags.SEED,
-    video_template: str | None = flags.VIDEO_TEMPLATE,
-    probe: bool = typer.Option(True, "--probe/--no-probe", help="open every video to check it decodes"),
-    limit: int = typer.Option(20, "--limit", help="list at most this many problems per kind (0: all)"),
+    ctx: typer.Context,
+    format: Annotated[str, typer.Argument(metavar="FORMAT", help="dataset format (see `wherewhen data list`)")],
+    root: Annotated[Path, typer.Option("--root", help="folder of the videos (the dataset's root)")],
+    split: flags.Split = "1",
+    splits: flags.Splits = None,
+    annotations: flags.Annotations = None,
+    classes: flags.Classes = None,
+    label_pattern: flags.LabelPattern = None,
+    group_pattern: flags.GroupPattern = None,
+    test_fraction: flags.TestFraction = None,
+    val_fraction: flags.ValFraction = None,
+    seed: flags.Seed = None,
+    video_template: flags.VideoTemplate = None,
+    probe: Annotated[bool, typer.Option("--probe/--no-probe", help="open every video to check it decodes")] = True,
+    limit: Annotated[int, typer.Option("--limit", help="list at most this many problems per kind (0: all)")] = 20,
 ) -> None:
     """Check a dataset: counts per class and split, missing or unreadable videos, annotations past the end.
 
@@ -109,9 +101,7 @@ def check(
     from wherewhen.datasets.check import check_dataset
     from wherewhen.datasets.registry import read_dataset
 
-    options = flags.reader_options(
-        splits, annotations, classes, label_pattern, group_pattern, test_fraction, val_fraction, seed, video_template
-    )
+    options = flags.reader_options(ctx.params)
     index = read_dataset(format, root, split, **options)
     report = check_dataset(index, probe=probe, progress=True)
     if not root.is_dir():

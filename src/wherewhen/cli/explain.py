@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -115,61 +115,89 @@ def print_summary(
     typer.echo(f"{count(len(explanation.frames), 'frame')} explained in {seconds:.1f} s -> {html}")
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def explain(
-        model: Path = typer.Argument(..., help="a run directory of `wherewhen train`, or its model/ folder"),
-        video: Path = typer.Argument(..., help="any video file FFmpeg reads"),
-        out: Path = typer.Option(..., "--out", "-o", help="output folder (refused if it exists and is not empty)"),
-        force: bool = typer.Option(False, "--force", help="replace an existing output folder"),
-        device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present)"),
-        threshold: float = typer.Option(0.5, "--threshold", help="attention / max kept for boxes and segments"),
-        percentile: float = typer.Option(80.0, "--percentile", help="heatmap shows pixels above this percentile"),
-        alpha: float = typer.Option(0.5, "--alpha", help="heatmap opacity"),
-        colormap: str = typer.Option("jet", "--colormap", help="OpenCV colormap name (jet, turbo, inferno, ...)"),
-        fps: float | None = typer.Option(None, "--fps", help="frame rate of the MP4 (default: the video's pace)"),
-        backbone_weights: Path | None = typer.Option(
-            None, "--backbone-weights", help="state dict of a torchvision backbone not in the torch hub cache"
-        ),
-        truth: Path | None = typer.Option(
-            None,
-            "--truth",
-            help="feature store or embedded benchmark folder with the video's ground truth (default: the run's "
-            "store, then a benchmark folder above the video)",
-        ),
-        no_truth: bool = typer.Option(False, "--no-truth", help="show no ground truth"),
-        sliding: bool | None = typer.Option(
-            None,
-            "--sliding/--no-sliding",
-            help="explain as sliding clips over the whole video (default: when it lasts more than 8 training clips)",
-        ),
-        window: int | None = typer.Option(None, "--window", help="rows per sliding clip (default: the run's T)"),
-        stride: int | None = typer.Option(None, "--stride", help="rows between sliding clips (default: half a window)"),
-        rate: float | None = typer.Option(
-            None, "--rate", help="rows per second for sliding clips (default: the pace of the training clips)"
-        ),
-        selection: Path | None = typer.Option(
-            None, "--selection", help="frame selection JSON for a model that takes one (default: the run's)"
-        ),
-    ) -> None:
-        """Write OUT/report.html with the top-5 classes, the annotated video (heatmaps, boxes, timeline), a contact
-        sheet, explanation.json (every per-frame attention map, box and segment) and segments.csv (video, start,
-        end, class, score); with the video's ground truth beside the attention when it has one. A long video is
-        explained as sliding clips, with one timeline over its whole length."""
-        from wherewhen.explain import Explainer, HeatmapStyle, RenderOptions, check_output_dir, explain_to_folder
+# The options of `wherewhen explain`.
+Model = Annotated[Path, typer.Argument(help="a run directory of `wherewhen train`, or its model/ folder")]
+Video = Annotated[Path, typer.Argument(help="any video file FFmpeg reads")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="output folder (refused if it exists and is not empty)")]
+Force = Annotated[bool, typer.Option("--force", help="replace an existing output folder")]
+Device = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: CUDA when present)")]
+Threshold = Annotated[float, typer.Option("--threshold", help="attention / max kept for boxes and segments")]
+Percentile = Annotated[float, typer.Option("--percentile", help="heatmap shows pixels above this percentile")]
+Alpha = Annotated[float, typer.Option("--alpha", help="heatmap opacity")]
+Colormap = Annotated[str, typer.Option("--colormap", help="OpenCV colormap name (jet, turbo, inferno, ...)")]
+Fps = Annotated[float | None, typer.Option("--fps", help="frame rate of the MP4 (default: the video's pace)")]
+BackboneWeights = Annotated[
+    Path | None,
+    typer.Option("--backbone-weights", help="state dict of a torchvision backbone not in the torch hub cache"),
+]
+Truth = Annotated[
+    Path | None,
+    typer.Option(
+        "--truth",
+        help="feature store or embedded benchmark folder with the video's ground truth (default: the run's "
+        "store, then a benchmark folder above the video)",
+    ),
+]
+NoTruth = Annotated[bool, typer.Option("--no-truth", help="show no ground truth")]
+Sliding = Annotated[
+    bool | None,
+    typer.Option(
+        "--sliding/--no-sliding",
+        help="explain as sliding clips over the whole video (default: when it lasts more than 8 training clips)",
+    ),
+]
+Window = Annotated[int | None, typer.Option("--window", help="rows per sliding clip (default: the run's T)")]
+Stride = Annotated[int | None, typer.Option("--stride", help="rows between sliding clips (default: half a window)")]
+Rate = Annotated[
+    float | None,
+    typer.Option("--rate", help="rows per second for sliding clips (default: the pace of the training clips)"),
+]
+Selection = Annotated[
+    Path | None,
+    typer.Option("--selection", help="frame selection JSON for a model that takes one (default: the run's)"),
+]
 
-        check_output_dir(out, force)  # before any slow work
-        options = RenderOptions(style=HeatmapStyle(percentile=percentile, alpha=alpha, colormap=colormap), fps=fps)
-        start = time.perf_counter()
-        found = ground_truth(video, model, truth, no_truth)
-        explainer = Explainer.from_pretrained(
-            model, device=device, threshold=threshold, backbone_weights=backbone_weights
-        )
-        for note in explainer.notes:
-            typer.echo(note, err=True)
-        plan = sliding_plan(explainer, model, video, sliding, window, stride, rate)
-        chosen = chosen_rows(explainer, model, video, selection, plan)
-        explanation, files = explain_to_folder(
-            explainer, video, out, force=force, options=options, truth=found, chosen=chosen, sliding=plan
-        )
-        print_summary(video, explanation, plan, explainer, files["html"], start)
+
+def explain(
+    model: Model,
+    video: Video,
+    out: Out,
+    force: Force = False,
+    device: Device = None,
+    threshold: Threshold = 0.5,
+    percentile: Percentile = 80.0,
+    alpha: Alpha = 0.5,
+    colormap: Colormap = "jet",
+    fps: Fps = None,
+    backbone_weights: BackboneWeights = None,
+    truth: Truth = None,
+    no_truth: NoTruth = False,
+    sliding: Sliding = None,
+    window: Window = None,
+    stride: Stride = None,
+    rate: Rate = None,
+    selection: Selection = None,
+) -> None:
+    """Write OUT/report.html with the top-5 classes, the annotated video (heatmaps, boxes, timeline), a contact
+    sheet, explanation.json (every per-frame attention map, box and segment) and segments.csv (video, start,
+    end, class, score); with the video's ground truth beside the attention when it has one. A long video is
+    explained as sliding clips, with one timeline over its whole length."""
+    from wherewhen.explain import Explainer, HeatmapStyle, RenderOptions, check_output_dir, explain_to_folder
+
+    check_output_dir(out, force)  # before any slow work
+    options = RenderOptions(style=HeatmapStyle(percentile=percentile, alpha=alpha, colormap=colormap), fps=fps)
+    start = time.perf_counter()
+    found = ground_truth(video, model, truth, no_truth)
+    explainer = Explainer.from_pretrained(model, device=device, threshold=threshold, backbone_weights=backbone_weights)
+    for note in explainer.notes:
+        typer.echo(note, err=True)
+    plan = sliding_plan(explainer, model, video, sliding, window, stride, rate)
+    chosen = chosen_rows(explainer, model, video, selection, plan)
+    explanation, files = explain_to_folder(
+        explainer, video, out, force=force, options=options, truth=found, chosen=chosen, sliding=plan
+    )
+    print_summary(video, explanation, plan, explainer, files["html"], start)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(explain)

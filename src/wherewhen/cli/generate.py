@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -22,30 +23,40 @@ def _parse_sets(items: list[str]) -> dict[str, str]:
     return knobs
 
 
-def register(app: typer.Typer) -> None:
-    @app.command()
-    def generate(
-        root: Path = typer.Argument(..., help="Folder to write the benchmark into (created; a killed run resumes)."),
-        preset_name: str = typer.Option("default", "--preset", help="default (demo, tests) or full (benchmarks)."),
-        sets: list[str] = typer.Option([], "--set", help="Change a knob: --set frames=64 (repeatable)."),
-        seed: int | None = typer.Option(None, "--seed", help="Seed of every random choice (same seed, same files)."),
-        workers: int | None = typer.Option(None, "--workers", help="Render processes (default: CPU count, <= 8)."),
-    ) -> None:
-        """Generate the embedded benchmark: seeded MP4 videos with exact where (boxes) and when (segments)."""
-        from wherewhen.datasets.benchmark import generate_benchmark, preset
-        from wherewhen.progress import counting_bar
+def generate(
+    root: Annotated[Path, typer.Argument(help="Folder to write the benchmark into (created; a killed run resumes).")],
+    preset_name: Annotated[
+        str, typer.Option("--preset", help="default (demo, tests) or full (benchmarks).")
+    ] = "default",
+    sets: Annotated[
+        list[str] | None, typer.Option("--set", help="Change a knob: --set frames=64 (repeatable).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of every random choice (same seed, same files).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Render processes (default: CPU count, <= 8).")
+    ] = None,
+) -> None:
+    """Generate the embedded benchmark: seeded MP4 videos with exact where (boxes) and when (segments)."""
+    from wherewhen.datasets.benchmark import generate_benchmark, preset
+    from wherewhen.progress import counting_bar
 
-        overrides: dict[str, object] = dict(_parse_sets(sets))
-        if seed is not None:
-            if "seed" in overrides:
-                raise ConfigError("--seed and --set seed=... both set the seed; give one of them")
-            overrides["seed"] = seed
-        config = preset(preset_name).with_overrides(overrides)
-        with counting_bar("generate", unit="video") as progress:
-            summary = generate_benchmark(root, config, workers=workers, progress=progress)
-        typer.echo(
-            f"{count(summary.videos, 'video')} of {count(len(summary.classes), 'class')} "
-            f"({', '.join(summary.classes)}) in {root}: "
-            f"{summary.train} train, {summary.test} test; {summary.generated} rendered, {summary.skipped} already "
-            f"there; {summary.seconds:.1f} s"
-        )
+    overrides: dict[str, object] = dict(_parse_sets(sets or []))
+    if seed is not None:
+        if "seed" in overrides:
+            raise ConfigError("--seed and --set seed=... both set the seed; give one of them")
+        overrides["seed"] = seed
+    config = preset(preset_name).with_overrides(overrides)
+    with counting_bar("generate", unit="video") as progress:
+        summary = generate_benchmark(root, config, workers=workers, progress=progress)
+    typer.echo(
+        f"{count(summary.videos, 'video')} of {count(len(summary.classes), 'class')} "
+        f"({', '.join(summary.classes)}) in {root}: "
+        f"{summary.train} train, {summary.test} test; {summary.generated} rendered, {summary.skipped} already "
+        f"there; {summary.seconds:.1f} s"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(generate)

@@ -43,7 +43,7 @@ from wherewhen.evaluate.temporal import video_timeline
 from wherewhen.explain.detections import attended_segments
 from wherewhen.explain.explanation import Explanation, FrameExplanation, VideoSummary
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
-from wherewhen.features.forward import run_backbone
+from wherewhen.features.forward import embed_frames
 from wherewhen.features.overlap import embed_while_decoding
 from wherewhen.features.store import PREPROCESSING, FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
@@ -191,10 +191,10 @@ class Explainer:
         assert decoded.record is not None and decoded.frames is not None
         backbone = self.backbone
         start = time.perf_counter()
-        rgb = run_backbone(backbone, [decoded.frames], self.batch_size)[0]
+        rgb = embed_frames(backbone, [decoded.frames], self.batch_size)[0]
         flow = None
         if decoded.flow_frames is not None:
-            flow = run_backbone(backbone, [decoded.flow_frames], self.batch_size)[0]
+            flow = embed_frames(backbone, [decoded.flow_frames], self.batch_size)[0]
         self.timings["backbone"] = time.perf_counter() - start
         return decoded.record, rgb, flow
 

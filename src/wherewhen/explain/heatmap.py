@@ -13,7 +13,6 @@ A uniform map (a model that does not attend in space) has no pixel above its per
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -62,9 +61,8 @@ def crop_field(attention: np.ndarray, size: tuple[int, int], sigma: float | None
     """Steps 1-2 on the crop region alone: float32 (h, w) smoothed map in [0, 1] for a crop of ``size`` (w, h)
     pixels; None when there is nothing to draw (an empty crop, or no positive finite maximum).
 
-    Bilinear upsampling and Gaussian smoothing are both separable and linear, so the two together are one small
-    matrix per axis: ``field = Y @ (a / max) @ X.T`` (``axis_operator``), the numbers ``cv2.resize`` then
-    ``cv2.GaussianBlur`` give up to float rounding, at a fraction of the cost of blurring every pixel.
+    Upsampling and smoothing are separable and linear: one small matrix per axis, ``field = Y @ (a / max) @ X.T``
+    (``axis_operator``), ``cv2.resize`` then ``cv2.GaussianBlur`` up to float rounding.
     """
     a = np.asarray(attention, dtype=np.float32)
     width, height = size
@@ -113,28 +111,12 @@ def top_of(region: np.ndarray, percentile: float = 80.0) -> tuple[np.ndarray, np
     pixel lies strictly above the ``percentile``-th percentile."""
     if region.size == 0:
         return None
-    p = percentile_of(region, percentile)
+    p = float(np.percentile(region, percentile))
     top = float(region.max())
     inside = region > p
     if top <= p or not inside.any():
         return None
     return inside, np.where(inside, (region - p) / (top - p), 0.0).astype(np.float32)
-
-
-def percentile_of(values: np.ndarray, q: float) -> float:
-    """``np.percentile(values, q)`` (its default, linear interpolation between the two nearest ranks, and its
-    rounding) from one partition: NumPy partitions at four ranks (the ends too, to find NaNs), 1.5-4.4 ms instead
-    of 0.5 on a 540 x 540 crop. ``values`` hold no NaN."""
-    if not 0.0 <= q <= 100.0:
-        raise ValueError(f"percentile must lie in [0, 100], got {q}")
-    flat = values.ravel()
-    rank = (flat.size - 1) * (q / 100)
-    below = math.floor(rank)
-    t = rank - below
-    part = np.partition(flat, below)
-    a = part[below]
-    b = part[below + 1 :].min() if below + 1 < flat.size else a
-    return float(a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t))  # NumPy's _lerp, in the values' dtype
 
 
 def keep_top(field: np.ndarray, crop: Sequence[float], percentile: float = 80.0) -> tuple[np.ndarray, np.ndarray]:
@@ -175,9 +157,7 @@ def overlay_heatmap(
 
     Only the kept pixels of the crop region change (the same pixels and colours as ``heat_field`` + ``keep_top`` +
     ``colorize`` over the whole frame); each becomes ``(1 - alpha) frame + alpha colour`` in float32, rounded half
-    up. The crop is coloured and blended whole and the kept pixels copied back through a mask: OpenCV does each
-    step in a fraction of a millisecond, where picking the kept pixels out with a NumPy mask and writing them back
-    took 5-6 of the 8.6 ms of a 960 x 540 frame.
+    up. The crop is coloured and blended whole, then the kept pixels copied back through a mask.
     """
     style = style or HeatmapStyle()
     out = frame.copy()
@@ -185,7 +165,8 @@ def overlay_heatmap(
     up = crop_field(attention, (x1 - x0, y1 - y0), style.sigma)
     if up is None:
         return out
-    p = percentile_of(up, style.percentile)
+    # OpenCV blend and the matrix field (crop_field): each >10 % of "explain stage: drawing" (benchmarks/RESULTS.md)
+    p = float(np.percentile(up, style.percentile))
     top = float(up.max())
     kept = up > p
     if top <= p or not kept.any():

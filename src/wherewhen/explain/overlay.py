@@ -30,9 +30,7 @@ UNIFORM_COLOUR = (160, 160, 160)
 TIMELINE_HEIGHT = 0.14  # share of the frame height the timeline covers at the bottom
 TIMELINE_ALPHA = 0.8
 MIN_FPS, MAX_FPS = 1.0, 8.0
-# x264 preset at crf 23: on 16 frames of bikes.mp4 with heatmaps, ultrafast encodes in 65% of superfast's time and
-# 45% of veryfast's (51, 79, 111 ms), files 40% larger than superfast's (430 KB vs 310 KB): a short overlay's size
-# matters less than the wait
+# x264 preset: ultrafast against libx264's default (medium) is >10 % of "explain stage: drawing" (RESULTS.md)
 ENCODER_PRESET = "ultrafast"
 
 
@@ -148,58 +146,31 @@ def draw_cursor(strip: np.ndarray, x: int) -> None:
     cv2.line(strip, (x, 0), (x, strip.shape[0] - 1), (255, 255, 255), 2)
 
 
-class Composer:
-    """Output frames at the frame's own aspect: the annotated frame with the timeline blended over its bottom band,
-    padded by a pixel where a side is odd (yuv420p needs even sides). The timeline is drawn once per frame size,
-    each frame adds its cursor to a copy."""
-
-    def __init__(self, explanation: Explanation, display: Display) -> None:
-        self.explanation = explanation
-        self.display = display
-        self.times = explanation.times
-        self._strips: dict[tuple[int, int], tuple[np.ndarray, Callable[[float], int]]] = {}
-
-    def __call__(self, heated: np.ndarray, row: int) -> np.ndarray:
-        e = self.explanation
-        annotated = annotate_frame(heated, e.frames[row], e, self.display)
-        h, w = annotated.shape[:2]
-        band = min(h, max(24, round(h * TIMELINE_HEIGHT)))
-        if (w, band) not in self._strips:
-            self._strips[w, band] = (timeline_strip(e, w, band), strip_x(e, w, band))
-        base, x_of = self._strips[w, band]
-        strip = base.copy()
-        draw_cursor(strip, x_of(float(self.times[row])))
-        below, over = annotated[h - band :].astype(np.float32), strip.astype(np.float32)
-        annotated[h - band :] = np.clip((1 - TIMELINE_ALPHA) * below + TIMELINE_ALPHA * over + 0.5, 0, 255)
-        canvas = np.zeros((h + h % 2, w + w % 2, 3), dtype=np.uint8)
-        canvas[:h, :w] = annotated
-        return canvas
-
-
 def compose(heated: np.ndarray, row: int, explanation: Explanation, display: Display) -> np.ndarray:
-    """One output frame (``Composer`` for a single frame)."""
-    return Composer(explanation, display)(heated, row)
-
-
-def as_i420(canvas: np.ndarray) -> np.ndarray:
-    """An RGB uint8 frame of even sides as the planes of yuv420p, (3 H / 2, W): BT.601 limited range as FFmpeg's
-    scaler converts (within 1 level in Y on bikes.mp4) but in OpenCV, about 20 times faster than
-    ``VideoFrame.reformat``; done by the threads that draw, so the encoder's thread only encodes."""
-    return cv2.cvtColor(canvas, cv2.COLOR_RGB2YUV_I420)
+    """One output frame at the frame's own aspect: the annotated frame with the timeline (its cursor at ``row``)
+    blended over its bottom band, padded by a pixel where a side is odd (yuv420p needs even sides)."""
+    annotated = annotate_frame(heated, explanation.frames[row], explanation, display)
+    h, w = annotated.shape[:2]
+    band = min(h, max(24, round(h * TIMELINE_HEIGHT)))
+    strip = timeline_strip(explanation, w, band, current=row)
+    below, over = annotated[h - band :].astype(np.float32), strip.astype(np.float32)
+    annotated[h - band :] = np.clip((1 - TIMELINE_ALPHA) * below + TIMELINE_ALPHA * over + 0.5, 0, 255)
+    canvas = np.zeros((h + h % 2, w + w % 2, 3), dtype=np.uint8)
+    canvas[:h, :w] = annotated
+    return canvas
 
 
 def encode_mp4(path: Path, frames: Iterable[np.ndarray], rate: Fraction) -> Path:
-    """Encode frames given as yuv420p planes (``as_i420``) as H.264 MP4 at ``rate`` frames per second,
-    atomically."""
+    """Encode RGB frames of even sides as H.264 MP4 (yuv420p) at ``rate`` frames per second, atomically."""
     with atomic_path(Path(path)) as tmp, av.open(str(tmp), "w", format="mp4") as container:
         stream = None
-        for planes in frames:
+        for canvas in frames:
             if stream is None:
                 stream = container.add_stream("libx264", rate=rate)
-                stream.height, stream.width = planes.shape[0] * 2 // 3, planes.shape[1]
+                stream.height, stream.width = canvas.shape[:2]
                 stream.pix_fmt = "yuv420p"
                 stream.options = {"crf": "23", "preset": ENCODER_PRESET}
-            for packet in stream.encode(av.VideoFrame.from_ndarray(planes, format="yuv420p")):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")):
                 container.mux(packet)
         if stream is not None:
             for packet in stream.encode():
@@ -210,17 +181,3 @@ def encode_mp4(path: Path, frames: Iterable[np.ndarray], rate: Fraction) -> Path
 def overlay_rate(explanation: Explanation, fps: float | None = None) -> Fraction:
     """The MP4's frame rate: ``fps``, or the sampled rows' own pace (``playback_fps``)."""
     return Fraction(fps or playback_fps(explanation)).limit_denominator(1000)
-
-
-def write_overlay_video(
-    explanation: Explanation,
-    path: Path,
-    heated: Iterable[np.ndarray],
-    display: Display,
-    fps: float | None = None,
-) -> Path:
-    """Encode one output frame per row as H.264 MP4; ``heated`` yields the rows' frames at ``display`` size with
-    their heatmaps drawn (``heatmap.overlay_heatmap``)."""
-    composer = Composer(explanation, display)
-    frames = (as_i420(composer(image, row)) for row, image in enumerate(heated))
-    return encode_mp4(path, frames, overlay_rate(explanation, fps))

@@ -1,8 +1,8 @@
 """The contact sheet: sampled frames with their heatmaps and boxes (the ground truth's dashed) in a grid, the
 temporal-weight curve under them (with the ground-truth segments).
 
-Everything is drawn with OpenCV, the curve's axes too (matplotlib's figure machinery cost more than the rest of the
-sheet, and its import alone a third of a second).
+Everything is drawn with OpenCV, the curve's axes too: matplotlib's import alone is over 10 % of "explain end to end"
+(benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def thumbnail(heated: np.ndarray, row: int, explanation: Explanation, display: D
     box (dashed) drawn."""
     scale = min(1.0, width / heated.shape[1])
     size = (max(1, round(heated.shape[1] * scale)), max(1, round(heated.shape[0] * scale)))
-    out = shrink(heated, size) if scale < 1.0 else heated.copy()
+    out = cv2.resize(heated, size, interpolation=cv2.INTER_AREA) if scale < 1.0 else heated.copy()
     sx, sy = size[0] / display.width, size[1] / display.height
     thumb_display = Display(size[0], size[1], display.sx * sx, display.sy * sy, None)
     frame = explanation.frames[row]
@@ -52,15 +52,6 @@ def thumbnail(heated: np.ndarray, row: int, explanation: Explanation, display: D
     if frame.truth_box is not None:
         dashed_rectangle(out, thumb_display.box(frame.truth_box))
     return out
-
-
-def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``image`` scaled down to ``size`` (w, h): halved by area averaging while it is at least twice as large, then
-    bilinear. OpenCV's area resize by a factor that is not an integer took 2.2 ms for a 960 x 540 frame to 256 x
-    144; halving takes 0.1 ms and the bilinear rest 0.1 ms, on real frames 0.1-1.1 grey levels from it on average."""
-    while image.shape[1] >= 2 * size[0] and image.shape[0] >= 2 * size[1]:
-        image = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
-    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
 
 
 def sheet_columns(count: int, aspect: float) -> int:
@@ -209,24 +200,9 @@ def contact_sheet(explanation: Explanation, thumbs: Mapping[int, np.ndarray]) ->
 
 
 def write_png(image: np.ndarray, path: Path) -> Path:
-    """An RGB image as a PNG, atomically (fast zlib level, one filter: OpenCV's default tries them all; on a
-    contact sheet "up" takes 75% of Paeth's time for a 7% larger file)."""
-    params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
-    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
+    """An RGB image as a PNG, atomically."""
+    ok, png = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     assert ok, "OpenCV failed to encode a PNG"
     with atomic_path(Path(path)) as tmp:
         tmp.write_bytes(png.tobytes())
     return Path(path)
-
-
-def write_contact_sheet(
-    explanation: Explanation,
-    path: Path,
-    heated: Mapping[int, np.ndarray],
-    display: Display,
-    thumb_width: int = 256,
-) -> Path:
-    """PNG: the ``contact_sheet`` of the rows in ``heated`` ({row: frame at display size with its heatmap}), with
-    their boxes."""
-    thumbs = {row: thumbnail(image, row, explanation, display, thumb_width) for row, image in heated.items()}
-    return write_png(contact_sheet(explanation, thumbs), path)

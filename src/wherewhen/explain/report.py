@@ -158,23 +158,31 @@ def frame_table(e: Explanation) -> tuple[str, list[str]]:
     return head, rows
 
 
+def top5_rows(explanation: Explanation) -> str:
+    """The top-5 table's rows: class, probability and a bar."""
+    return "\n".join(
+        f'<tr><td class="name">{escape(c)}</td><td>{p:.1%}</td>'
+        f'<td class="name"><span class="bar" style="width:{max(p * 300, 1):.0f}px"></span></td></tr>'
+        for c, p in explanation.top5
+    )
+
+
+def segment_rows(explanation: Explanation) -> str:
+    """The segment table's rows: number, start, end and score (one "none" row when there is no segment)."""
+    return (
+        "\n".join(
+            f"<tr><td>{k + 1}</td><td>{s.start_s:.2f}</td><td>{s.end_s:.2f}</td><td>{s.score:.2f}</td></tr>"
+            for k, s in enumerate(explanation.segments)
+        )
+        or '<tr><td colspan="4" class="name">none</td></tr>'
+    )
+
+
 def render_html(explanation: Explanation, files: dict[str, str]) -> str:
     """The report page; ``files`` names the video, sheet and json files relative to the page."""
     e = explanation
     v = e.video
     name = escape(Path(v.path).name)
-    top5_rows = "\n".join(
-        f'<tr><td class="name">{escape(c)}</td><td>{p:.1%}</td>'
-        f'<td class="name"><span class="bar" style="width:{max(p * 300, 1):.0f}px"></span></td></tr>'
-        for c, p in e.top5
-    )
-    seg_rows = (
-        "\n".join(
-            f"<tr><td>{k + 1}</td><td>{s.start_s:.2f}</td><td>{s.end_s:.2f}</td><td>{s.score:.2f}</td></tr>"
-            for k, s in enumerate(e.segments)
-        )
-        or '<tr><td colspan="4" class="name">none</td></tr>'
-    )
     frame_head, frame_rows = frame_table(e)
     cx, cy, cw, ch = e.crop
     return f"""<!DOCTYPE html>
@@ -194,7 +202,7 @@ model <b>{escape(e.model)}</b> looked at {len(e.frames)} sampled frames in {len(
 
 <h2>Top 5</h2>
 <table class="top5"><tr><th class="name">class</th><th>probability</th><th></th></tr>
-{top5_rows}
+{top5_rows(e)}
 </table>
 
 <h2>Where and when</h2>
@@ -208,7 +216,7 @@ timeline with a cursor.</p>
 {timeline_svg(e)}
 {timeline_legend(e)}
 <table><tr><th>segment</th><th>start (s)</th><th>end (s)</th><th>score</th></tr>
-{seg_rows}
+{segment_rows(e)}
 </table>
 
 <h2>Contact sheet</h2>

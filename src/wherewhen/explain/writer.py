@@ -32,7 +32,7 @@ from wherewhen.explain.explainer import Explainer, one_line_errors
 from wherewhen.explain.explanation import Explanation
 from wherewhen.explain.frames import Display, display_for, iter_display_frames
 from wherewhen.explain.heatmap import HeatmapStyle, overlay_heatmap
-from wherewhen.explain.overlay import Composer, as_i420, encode_mp4, overlay_rate
+from wherewhen.explain.overlay import compose, encode_mp4, overlay_rate
 from wherewhen.explain.plots import contact_sheet, sheet_rows, thumbnail, write_png
 from wherewhen.explain.report import write_html, write_json
 from wherewhen.explain.sliding import Progress, SlidingPlan, explain_sliding
@@ -150,7 +150,6 @@ def render(
     """
     wanted = set(sheet_rows(explanation, options.sheet_frames))
     crop = display.crop(explanation.crop)
-    compose = Composer(explanation, display)
 
     def heat(row: int, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         heated = overlay_heatmap(image, explanation.frames[row].attention, crop, options.style)
@@ -159,7 +158,9 @@ def render(
     thumbs: dict[int, np.ndarray] = {}
     queue: Queue[tuple[int, np.ndarray] | None] = Queue(maxsize=QUEUED_FRAMES)
     encoding, drawing = worker_threads()
-    composed = (as_i420(compose(heated, row)) for row, heated in drain(queue))  # runs in the encoder's thread
+    composed = (
+        compose(heated, row, explanation, display) for row, heated in drain(queue)
+    )  # runs in the encoder's thread
     encoder = encoding.submit(encode_mp4, folder / FILES["video"], composed, overlay_rate(explanation, options.fps))
     try:
         try:
@@ -181,9 +182,8 @@ def render(
 
 @cache
 def worker_threads() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
-    """The encoder's thread and the drawing threads, kept for the whole process: with OpenCV 5 a thread's first
-    text call (``cv2.getTextSize``, ``cv2.putText``) costs 20-30 ms (it sets up the font for that thread), which
-    fresh threads for every explanation would pay each time."""
+    """The encoder's thread and the drawing threads, kept for the whole process: a thread's first OpenCV text call
+    sets up its font, >10 % of "explain stage: drawing" (benchmarks/RESULTS.md) if every explanation paid it."""
     return (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="wherewhen-encode"),
         ThreadPoolExecutor(max_workers=DRAWERS, thread_name_prefix="wherewhen-draw"),

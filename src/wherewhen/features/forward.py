@@ -1,10 +1,9 @@
-"""The backbone over decoded frames: float16 cubes, in passes sized for the device.
+"""Embedding: the backbone over decoded frames, float16 cubes out, in passes sized for the device.
 
-On CUDA, frames of several videos go through in batches of ``batch_size`` under autocast. On CPU, large batches are
-slow: the activations of 64 frames do not fit in cache, and OpenMP's threads wait on each other after every small
-operator. Passes of ``CPU_CHUNK`` (2) frames, each on one thread, run side by side in as many Python threads as torch
-had intra-op threads (torch releases the GIL inside operators): two to three times the frames per second of batch
-64 on two cores (``python -m benchmarks.extraction_speed``). A video's frames are cut into passes the same way
+``embed_pass`` runs one pass, ``embed_frames`` the frames of several videos at once, ``embed_stream`` a stream of
+videos (``features.overlap.embed_while_decoding``: one video while it decodes). On CUDA frames go through in batches
+of ``batch_size`` under autocast; on CPU in passes of ``CPU_CHUNK`` frames, each on one thread, as many side by side
+as torch had intra-op threads (torch releases the GIL inside operators). A video is cut into passes the same way
 wherever it is embedded (extraction, ``explain``), so its cubes come out bit for bit the same.
 """
 
@@ -23,10 +22,7 @@ from wherewhen.backbones import Backbone
 
 K = TypeVar("K")
 
-# Frames per pass on CPU. 2 cores, backbone alone: 2 or 4 frames 85-105 frames/s, 16 ~70, 64 ~30; 2 and 4 frames
-# the same within 2 % (48 frames, 8 interleaved pairs, 2026-12-02), one frame 12 % slower. Two rather than four
-# because ``explain`` has only its own video: after the last frame is decoded the passes left share the cores, and
-# a last pass of 4 frames kept one core busy ~150 ms while the other idled (``features.overlap``).
+# Frames per CPU pass: 2-3x the frames/s of batch 64 on "backbone-only forward" (benchmarks/RESULTS.md).
 CPU_CHUNK = 2
 
 _threads_lock = threading.Lock()
@@ -45,7 +41,7 @@ def one_thread_per_pass() -> Iterator[int]:
             torch.set_num_threads(threads)
 
 
-def embed(backbone: Backbone, frames: torch.Tensor, slot: threading.Semaphore | None = None) -> torch.Tensor:
+def embed_pass(backbone: Backbone, frames: torch.Tensor, slot: threading.Semaphore | None = None) -> torch.Tensor:
     """One pass: uint8 (N, S, S, 3) frames -> float16 (N, D, K, K) on the CPU (``slot`` held while computing)."""
     use_amp = backbone.device.type == "cuda"
     with slot or nullcontext(), torch.inference_mode(), torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
@@ -57,16 +53,11 @@ def pass_size(backbone: Backbone, batch_size: int) -> int:
     return CPU_CHUNK if backbone.device.type == "cpu" else batch_size
 
 
-def passes(backbone: Backbone, clip: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
-    """How one video's frames are cut into passes on ``backbone``'s device."""
-    return list(clip.split(pass_size(backbone, batch_size)))
-
-
-def run_backbone(backbone: Backbone, clips: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:
+def embed_frames(backbone: Backbone, clips: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:
     """Run the backbone over the frames of several videos; return float16 cubes per video."""
     if backbone.device.type != "cpu":
         frames = torch.cat(clips)
-        cubes = torch.cat([embed(backbone, chunk) for chunk in frames.split(batch_size)])
+        cubes = torch.cat([embed_pass(backbone, chunk) for chunk in frames.split(batch_size)])
         return list(cubes.split([len(c) for c in clips]))
     videos = ((k, [clip]) for k, clip in enumerate(clips))  # every pass queued at once: all videos in flight
     return [cubes[0] for _, cubes in embed_stream(backbone, videos, batch_size, ahead=len(clips))]
@@ -101,7 +92,8 @@ def embed_stream(
         try:
             for key, clips in videos:
                 futures = [
-                    [pool.submit(embed, backbone, c) for c in passes(backbone, clip, batch_size)] for clip in clips
+                    [pool.submit(embed_pass, backbone, c) for c in clip.split(pass_size(backbone, batch_size))]
+                    for clip in clips
                 ]
                 flying.append((key, futures))
                 while len(flying) > ahead or (flying and all(f.done() for c in flying[0][1] for f in c)):
@@ -121,6 +113,6 @@ def _gathered(
     if not group:
         return
     kinds = len(group[0][1])
-    per_kind = [run_backbone(backbone, [clips[k] for _, clips in group], batch_size) for k in range(kinds)]
+    per_kind = [embed_frames(backbone, [clips[k] for _, clips in group], batch_size) for k in range(kinds)]
     for i, (key, _) in enumerate(group):
         yield key, [per_kind[k][i] for k in range(kinds)]

@@ -9,27 +9,12 @@ One fused convolution over the concatenation [X_t, H_{t-1}] gives all four gates
     O_t = sigma(W_xo * X_t + W_ho * H_{t-1} + w_co . C_t + b_o)
     H_t = O_t . tanh(C_t)
 
-``*`` is convolution, ``.`` the elementwise product; the peephole weights w_c* (C x K x K, Hadamard as in Shi et
-al.) exist only with ``peephole=True``. The forget-gate bias starts at 1 so early gradients flow through time.
-
-Models that know all inputs up front split the fused kernel (``split_weights``): the input part W_x* * X_t is
-one batched convolution over every frame (``input_gates``), and each recurrent ``step`` only convolves H_{t-1}.
-Convolution is linear, so this is the same function; on a clip it replaces T small convolutions by one big one.
-
-``input_kernel_size`` gives the input-to-state kernels W_x* their own size (Shi et al. use one size for both; a 1x1
-input kernel costs 1/9 of a 3x3 one). The cell then keeps two convolutions, ``input`` (W_x*, no bias) and ``gates``
-(W_h* and the bias b), instead of the fused one, both initialized at the scale the fused kernel would have
-(PyTorch's default bound 1/sqrt(fan-in) with the fused fan-in): with their own, smaller fan-ins, `stam` trained to
-0.25-0.37 top-1 instead of 0.45-0.48 on the embedded benchmark.
-
-``separable=True`` makes both convolutions depthwise-separable, as in the Bottleneck-LSTM of Liu and Zhu (2018,
-"Mobile video object detection with temporally-aware feature maps"): a depthwise k x k convolution of X_t and one of
-H_{t-1} (one filter per channel), then one fused 1x1 convolution of their concatenation to the four gates,
-
-    gates = W_1x1 [D_x * X_t, D_h * H_{t-1}] + b,
-
-about 1/8 of the multiply-adds of the k x k gate convolution for 128 input and 64 hidden channels. The 1x1 kernel
-starts at the k x k kernel's scale, as split kernels do. Both parts are linear, so the per-frame split still holds.
+``*`` is convolution, ``.`` the elementwise product; peephole weights w_c* only with ``peephole=True``; the
+forget-gate bias starts at 1. Convolution is linear, so models that know every input split the kernel
+(``split_weights``): W_x* * X_t for all frames is one batched convolution (``input_gates``), each ``step`` only
+convolves H_{t-1}. ``input_kernel_size`` gives W_x* its own size (two convolutions, initialized at the fused
+kernel's scale: at their own fan-in stam trained far worse). ``separable=True`` makes both depthwise-separable
+(Liu and Zhu 2018's Bottleneck-LSTM): gates = W_1x1 [D_x * X_t, D_h * H_{t-1}] + b.
 """
 
 from __future__ import annotations
@@ -109,7 +94,7 @@ class ConvLSTMCell(nn.Module):
     def forward(self, x: Tensor, state: tuple[Tensor, Tensor], weight: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x (B, C_in, K, K), state (H, C) each (B, C_h, K, K) -> (H_t, C_t).
 
-        ``weight``: the fused kernel from ``fused_weight(B)``, laid out once per clip instead of once per step.
+        ``weight``: the fused kernel from ``fused_weight()``.
         """
         if not self.fused:
             assert self.input is not None
@@ -120,22 +105,19 @@ class ConvLSTMCell(nn.Module):
             x, h = self.input_depthwise(x), self.state_depthwise(h)
         return self.update(F.conv2d(torch.cat([x, h], dim=1), weight, self.gates.bias, padding=self.gates.padding), c)
 
-    def fused_weight(self, batch: int) -> Tensor | None:
-        """The fused kernel in the memory layout that is fastest for steps of this batch size (``step_layout``);
-        None when the input kernel has its own size (nothing to fuse)."""
-        return self.gates.weight.contiguous(memory_format=step_layout(batch)) if self.fused else None
+    def fused_weight(self) -> Tensor | None:
+        """The fused kernel; None when the input kernel has its own size (nothing to fuse)."""
+        return self.gates.weight if self.fused else None
 
-    def split_weights(self, batch: int) -> tuple[Tensor, Tensor]:
-        """The input kernel W_x* (4 C_h, C_in, k_x, k_x) and the hidden one W_h* (4 C_h, C_h, k, k).
-
-        Copies in the layout of ``fused_weight``; call once per clip, not per step.
-        """
+    def split_weights(self) -> tuple[Tensor, Tensor]:
+        """The input kernel W_x* (4 C_h, C_in, k_x, k_x) and the hidden one W_h* (4 C_h, C_h, k, k), as contiguous
+        copies: call once per clip, not per step."""
         if self.fused:
             w_x, w_h = self.gates.weight.split([self.in_channels, self.hidden_channels], dim=1)
         else:
             assert self.input is not None
             w_x, w_h = self.input.weight, self.gates.weight
-        return w_x.contiguous(memory_format=step_layout(batch)), w_h.contiguous(memory_format=step_layout(batch))
+        return w_x.contiguous(), w_h.contiguous()
 
     def input_gates(self, x: Tensor, w_x: Tensor, bias: bool = True) -> Tensor:
         """W_x* * x + b (or without b) for any batch of inputs (N, C_in, K, K), e.g. all frames of a clip at once."""
@@ -163,12 +145,6 @@ class ConvLSTMCell(nn.Module):
         i, f, o = torch.sigmoid(gates[:, : 3 * hidden]).chunk(3, dim=1)  # i, f, o are adjacent: one call
         c_new = torch.addcmul(f * c, i, torch.tanh(gates[:, 3 * hidden :]))
         return o * torch.tanh(c_new), c_new
-
-
-def step_layout(batch: int) -> torch.memory_format:
-    """Channels-last for one clip: PyTorch runs a batch-1 convolution on a small grid as im2col + GEMM on CPU, which
-    is ~25 % faster channels-last; a batched one goes to oneDNN, a few % faster on contiguous tensors."""
-    return torch.channels_last if batch == 1 else torch.contiguous_format
 
 
 class ConvStateInit(nn.Module):

@@ -81,7 +81,7 @@ class ConvAttentionLSTM(VideoModel):
         keys = self.att_x(source.flatten(0, 1)).unflatten(0, (b, t))  # the X part of the attention, all frames
         state = self.init_state(x.mean(dim=1))
         scaled = float(self.grid * self.grid) * x  # K^2 X_t
-        weight = self.cell.fused_weight(b)  # X~_t depends on H_{t-1}: one fused gate convolution per step
+        weight = self.cell.fused_weight()  # X~_t depends on H_{t-1}: one fused gate convolution per step
         maps, hidden = [], []
         for step in range(t):
             attention = grid_softmax(self.att_z(torch.tanh(self.att_h(state[0]).add_(keys[:, step]))))  # (B,1,K,K)

@@ -66,7 +66,7 @@ class ConvLSTM(VideoModel):
         # (the dropout between layers draws the whole clip's mask at once: same distribution, other draw order).
         for i, cell in enumerate(self.cells):
             inp = seq if i == 0 else self.dropout(seq)
-            w_x, w_h = cell.split_weights(b)
+            w_x, w_h = cell.split_weights()
             x_gates = cell.input_gates(inp.flatten(0, 1), w_x).unflatten(0, (b, t))
             state = cell.update(x_gates[:, 0], cell.zero_state(b, self.grid, inp)[1])  # H_0 = 0: no W_h* * H_0
             hidden = [state[0]]

@@ -1,6 +1,6 @@
 """LRCN with spatial and temporal attention ("Where and When Counts: Action Recognition in Videos").
 
-Both attentions are predicted from the LSTM at t-1 (h_0, c_0 from an MLP of the clip's mean feature):
+Both attentions come from the LSTM at t-1 (h_0, c_0 from an MLP of the clip's mean feature):
 
     alpha_t = softmax_i(W_a h_{t-1} + b_a)                 spatial, over the K*K cells (Sharma et al.'s form)
     x^_t    = sum_i alpha_{t,i} x_{t,i};   h_t = LSTM(x^_t, h_{t-1})
@@ -8,34 +8,19 @@ Both attentions are predicted from the LSTM at t-1 (h_0, c_0 from an MLP of the 
     s_t     = w_b^T h_{t-1} + b_b                          temporal score of frame t
     Y       = sum_t beta_t y_t,   logits = log Y
 
-beta is chosen by ``temporal``:
+beta by ``temporal``: ``"soft"`` softmax_t(s_t); ``"given"`` mask / sum(mask) from a human frame selection
+(``frame_mask`` (B, T), declared in ``extra_inputs``: :mod:`wherewhen.models.inputs`; the selection file is JSON
+``{"<video_id>": [cube rows, 0-based]}``); ``"reinforce"`` z / sum(z) with z_t ~ Bernoulli(pi_t), pi_t = sigmoid(s_t)
+(z_t = 1[pi_t > 0.5] in evaluation), trained with REINFORCE (Williams 1992):
 
-- ``"soft"``: beta = softmax_t(s_t), trained by backpropagation.
-- ``"given"``: hard attention from a human frame selection. forward() takes ``frame_mask`` (B, T), 1 on the
-  chosen cube rows, and beta = mask / sum(mask). The model declares it (``extra_inputs``), and training,
-  evaluation and explanation build it from the run's selection file (``data.frame_selection``; see
-  :mod:`wherewhen.models.inputs`). No temporal parameters are learned.
-- ``"reinforce"``: hard attention learned with REINFORCE (Williams 1992). Frame t is kept with probability
-  pi_t = sigmoid(s_t); in training z_t ~ Bernoulli(pi_t), in evaluation z_t = 1[pi_t > 0.5] (deterministic);
-  beta = z / sum(z) (the most likely frame alone when none is kept). :meth:`loss_terms` adds
-  ``reinforce`` = -lambda_reinforce * mean_b (r_b - baseline_b) sum_t log pi(z_{b,t}) with reward r = Y[target],
-  the probability the hard-attended prediction gives the true class. The baseline reduces the variance:
-  ``"greedy"`` (default, self-critical as in Rennie et al. 2017) is the reward of the deterministic selection
-  1[pi > 0.5] for the same video, computed from the same frame predictions (y_t do not depend on beta, so it
-  needs no second pass); ``"moving"`` is a moving average b <- m b + (1 - m) mean(r), started at the first
-  batch's mean.
+    reinforce = -lambda_reinforce * mean_b (r_b - baseline_b) sum_t log pi(z_{b,t}),   r = Y[target]
 
-Regularizer ``doubly_stochastic`` = lambda_ds * mean over videos of sum_i (1 - sum_t alpha_{t,i})^2 (as alstm).
-The paper's best UCF-11 result used lambda = 0; the default is 1 like alstm.
+baseline ``"greedy"`` (self-critical, Rennie et al. 2017: the reward of 1[pi > 0.5], from the same y_t) or
+``"moving"`` (b <- m b + (1 - m) mean(r)). Regularizer ``doubly_stochastic`` = lambda_ds * mean_b sum_i (1 - sum_t
+alpha_{t,i})^2, as alstm.
 
-Outputs: spatial = alpha (sums to 1); temporal = beta (sums to 1; hard attention gives zeros on dropped frames);
-frame_logits = W_y h_t + b_y; in reinforce mode extras "temporal_prob" (pi) and, in training, "log_prob"
-(sum_t log pi(z_t) of the draws) and "greedy_temporal" (the deterministic beta, for the baseline).
-
-Paper settings: 3-layer LSTM of 512, dropout 0.5, weight decay 1e-5, 30 frames. Defaults: 1 layer of 256.
-
-Selection file format (JSON): ``{"<video_id>": [cube rows, 0-based], ...}``; rows index the T frames of the video's
-feature cube (``FeatureRecord.frame_indices`` maps them to decoded frame numbers).
+Outputs: spatial = alpha; temporal = beta (zeros on frames hard attention dropped); frame_logits = W_y h_t + b_y;
+with reinforce extras "temporal_prob" (pi) and, in training, "log_prob" and "greedy_temporal".
 """
 
 from __future__ import annotations

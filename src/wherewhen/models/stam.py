@@ -1,51 +1,26 @@
-"""Spatio-temporal attention: "Where and When to Look? Spatio-temporal Attention for Action Recognition in Videos"
-(ICLR 2019 submission).
+"""Spatio-temporal attention ("Where and When to Look?", ICLR 2019 submission) over the reduced cubes X_i.
 
-Spatial: an importance mask per frame from three 3x3 convolutions of the reduced cube X_i,
+    M_i = sigmoid(conv(ReLU(BN(conv(ReLU(BN(conv(X_i)))))))),   X~_i = M_i . X_i                       (eq. 1)
+    e_{t,i} = sum_{j,k} [v * tanh(W_h * H_{t-1} + W_x * X~_i + b)]_{j,k},   w_{t,i} = softmax_i(e_{t,i})
+    Y_t = sum_i w_{t,i} X~_i,   H_t, C_t = ConvLSTM(Y_t, H_{t-1}, C_{t-1})                             (eqs. 2-4)
+    C_0 = g_c(m), H_0 = tanh(g_h(m)),   m = (1/n) sum_i X~_i                                              (eq. 5)
+    logits = W pool((1/T) sum_t H_t) + b  [+ W_z sum_{i,k} a_{i,k} x_{i,k}  with ``deep_output``]         (eq. 6)
+    a_{i,k} = w_i M_{i,k} / sum_{j,l} w_j M_{j,l},   w_i = (1/T) sum_t w_{t,i}
 
-    M_i  = sigmoid(conv(ReLU(BN(conv(ReLU(BN(conv(X_i)))))))) in [0, 1]^{K x K},     X~_i = M_i . X_i    (eq. 1)
+Loss (eq. 7): cross-entropy plus, per video (batch mean),
 
-Temporal (Bahdanau): at every step t the previous ConvLSTM state H_{t-1} queries all n masked frames,
+    tv       = lambda_tv       * sum_i TV-L1(M_i)                                                          (eq. 8)
+    contrast = lambda_contrast * sum_i sum_{j,k} (-1/2 M_i B_i + 1/2 M_i (1 - B_i)),  B_i = 1[M_i > 0.5]   (eq. 9)
+    unimodal = lambda_uni      * sum_t sum_{i=2}^{n-1} max(0, w_{t,i-1} w_{t,i+1} - w_{t,i}^2)             (eq. 10)
 
-    e_{t,i} = sum_{j,k} [ v * tanh(W_h * H_{t-1} + W_x * X~_i + b) ]_{j,k}      (1x1 convolutions phi_H, phi_X)
-    w_{t,i} = softmax_i(e_{t,i}),      Y_t = sum_i w_{t,i} X~_i                                     (eqs. 2-4)
-    H_t, C_t = ConvLSTM(Y_t, H_{t-1}, C_{t-1})
+Departures from the paper, each measured on the embedded benchmark (docs/benchmark.md, docs/models.md): no 1/n in
+eq. 4; the deep output read-out (Xu et al. 2015), without which the class diluted by the spatial mean pool is lost;
+``energy="sum"`` over the K x K field instead of the mean; the mask starting mostly closed (``mask_bias=-2``);
+optional separable ConvLSTM convolutions (``input_conv="separable"``, ``separable=True``). ``energy="mean",
+deep_output=False, mask_bias=0`` is the paper's model. The attention logits are not detached.
 
-The paper's eq. 4 also divides by n; that constant would only shrink the ConvLSTM input, so it is left out.
-Everything is one graph: the attention logits are not detached, so the classification loss trains the mask and
-the temporal attention (a public implementation detached them).
-
-State: C_0 = g_c(m), H_0 = tanh(g_h(m)), g = two 3x3 convolutions with batch norm, m = (1/n) sum_i X~_i (eq. 5).
-Classification: y_t = W pool(H_t) + b;  logits = (1/T) sum_t y_t = W pool((1/T) sum_t H_t) + b        (eq. 6)
-plus, with ``deep_output`` (the default; Xu et al. 2015's deep output layer, eq. 7 of "Show, attend and tell"),
-a linear read-out of the backbone features where and when the model looked:
-
-    a_{i,k} = w_i M_{i,k} / sum_{j,l} w_j M_{j,l},  w_i = (1/T) sum_t w_{t,i},  logits += W_z sum_{i,k} a_{i,k} x_{i,k}
-
-The ConvLSTM must carry the class through a spatial mean pool, which dilutes one attended cell among K^2; the read-out
-takes the class from the attended cells directly. Measured on the embedded benchmark (docs/benchmark.md): without it
-stam stays near the pooled baselines. Two further departures, also measured there: the energy sums over the K x K
-field instead of averaging it (``energy="sum"``: a frame's score grows with the attended area instead of being
-diluted by it), and the mask starts mostly closed (``mask_bias=-2``: sigmoid(-2) = 0.12), so the mask has to open
-on what matters instead of learning to close on everything else. ``energy="mean", deep_output=False, mask_bias=0``
-is the paper's model.
-
-Loss (eq. 7): cross-entropy plus these regularizers (per video, summed as the paper writes them; batch mean):
-
-    tv       = lambda_tv       * sum_i TV-L1(M_i)                                                    (eq. 8)
-    contrast = lambda_contrast * sum_i sum_{j,k} (-1/2 M_i B_i + 1/2 M_i (1 - B_i)),  B_i = 1[M_i > 0.5] (eq. 9)
-    unimodal = lambda_uni      * sum_t sum_{i=2}^{n-1} max(0, w_{t,i-1} w_{t,i+1} - w_{t,i}^2)       (eq. 10)
-
-(no square root in the unimodality term). ``input_conv="separable"`` makes the ConvLSTM's input-to-state
-convolution depthwise-separable (a depthwise 3x3, then a 1x1 to the gates): 0.41 GFLOP less for 16 frames, trained
-as well within the seed spread (docs/models.md). ``separable=True`` makes the state-to-state convolution
-separable too (``_convlstm.py``). Paper settings: ResNet-50 (2048 x 7 x 7), one ConvLSTM layer of 512,
-T = 50, lambda_tv = 1e-5, lambda_contrast = 1e-4, lambda_uni = 1. Defaults: 128 reduced channels, 64 hidden,
-the paper's lambdas.
-
-Outputs: spatial = M (B, T, K, K) in [0, 1]; temporal = sum_k a_{i,k}, the share of the attended input that comes
-from frame i (the step attention w times the mask's mass: the mask also gates time; sums to 1); extras
-"step_attention" = w (B, T steps, T frames); frame_logits = y_t.
+Outputs: spatial = M (B, T, K, K); temporal = sum_k a_{i,k} (sums to 1); extras "step_attention" = w (B, T, T);
+frame_logits = y_t = W pool(H_t) + b.
 """
 
 from __future__ import annotations
@@ -150,7 +125,7 @@ class SpatioTemporalAttention(VideoModel):
         state = self.init_state(masked.mean(dim=1))
         # Y_t = sum_i w_{t,i} X~_i enters the cell only as W_x* * Y_t = sum_i w_{t,i} (W_x* * X~_i): convolve each
         # frame once, then every step is a weighted sum of those gate maps, as rows (B, n, K K 4C_h).
-        w_x, w_h = self.cell.split_weights(b)
+        w_x, w_h = self.cell.split_weights()
         frames = masked.flatten(0, 1) if self.input_spatial is None else self.input_spatial(masked.flatten(0, 1))
         frame_gates = self.cell.input_gates(frames, w_x, bias=False)  # W_x* * X~_i
         frame_gates = frame_gates.permute(0, 2, 3, 1).reshape(b, t, -1)

@@ -82,13 +82,13 @@ class Explainers:
     def get(self, run: RunEntry) -> Explainer:
         with self._lock:
             if run.path not in self._loaded:
-                donor = next((e for e in self._loaded.values() if e.features.backbone == run_backbone(run)), None)
+                donor = next((e for e in self._loaded.values() if e.features.backbone == backbone_of(run)), None)
                 backbone = None if donor is None else donor.backbone
                 self._loaded[run.path] = Explainer.from_pretrained(run.path, device=self.device, backbone=backbone)
             return self._loaded[run.path]
 
 
-def run_backbone(run: RunEntry) -> str | None:
+def backbone_of(run: RunEntry) -> str | None:
     from wherewhen.evaluate.runner import read_run
 
     features = read_run(run.path).get("features")

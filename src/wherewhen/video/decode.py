@@ -94,47 +94,18 @@ def _decode_wanted(
     raw_w, raw_h = (info.height, info.width) if info.rotation in (90, 270) else (info.width, info.height)
     targets = [side if isinstance(side, CenterSquare) else scaled_size(raw_w, raw_h, side) for side in sizes]
     last: tuple[int, list[np.ndarray]] | None = None
+    position = -1  # index of the last decoded frame; -1 right after opening or seeking
+    pending = list(wanted)
     with open_container(path) as container:
-        stream = container.streams.video[0]
-        if threads == 1:
-            stream.thread_count = 1
-        else:
-            stream.thread_type = "AUTO"
-            stream.thread_count = threads
-        time_base = float(stream.time_base) if stream.time_base else 1.0 / info.fps
-        start = stream.start_time or 0
-        # Only containers with trustworthy presentation timestamps are seeked (AVI with packed B-frames is not).
-        seekable = any(name in _SEEKABLE_FORMATS for name in container.format.name.split(","))
-        keyframes = sorted(e.timestamp for e in stream.index_entries if e.is_keyframe) if seekable else []
-
-        def pts_of(index: int) -> int:
-            return int(start + index / info.fps / time_base)
-
-        def index_of(pts: int) -> int:
-            return round((pts - start) * time_base * info.fps)
-
-        position = -1  # index of the last decoded frame; -1 right after opening or seeking
-        pending = list(wanted)
-        codec = stream.codec_context.name
-        skipping = skip_unwanted and threads == 1 and not keyframes and codec in _SKIPPABLE_CODECS
-        by_timestamp = skip_unwanted and threads == 1 and _timestamps_name_frames(container, stream)
-
-        def from_here() -> Frames:
-            """Frames from the current position (after opening or a seek)."""
-            if by_timestamp:
-                return _skipping_by_timestamp(container, stream, set(wanted), index_of)
-            return _counted(container, stream)
-
-        frames = _skipping_unwanted(container, stream, set(wanted)) if skipping else from_here()
+        cursor = _Cursor(container, info, wanted, threads, skip_unwanted)
+        frames = cursor.first_frames()
         check_seek, just_seeked = True, False
         while pending:
             target = pending[0]
             if check_seek:
                 check_seek = False
-                if _should_seek(position, target, keyframes, pts_of):
-                    container.seek(max(pts_of(target) - 1, start), stream=stream, backward=True, any_frame=False)
-                    frames = from_here()
-                    just_seeked = True
+                if _should_seek(position, target, cursor.keyframes, cursor.pts_of):
+                    frames, just_seeked = cursor.seek(max(cursor.pts_of(target) - 1, cursor.start)), True
             try:
                 counted, frame = next(frames, (None, None))
             except av.FFmpegError as exc:
@@ -146,14 +117,13 @@ def _decode_wanted(
             if counted is not None:
                 index = counted
             elif just_seeked and frame.pts is not None:
-                index = index_of(frame.pts)
+                index = cursor.index_of(frame.pts)
             else:
                 index = position + 1
             if just_seeked and index > target:
                 # The seek landed past the target: decode from the start instead, without seeking again.
-                container.seek(start, stream=stream, backward=True, any_frame=False)
-                frames = from_here()
-                keyframes, position, just_seeked = [], -1, False
+                frames = cursor.seek(cursor.start)
+                cursor.keyframes, position, just_seeked = [], -1, False
                 continue
             just_seeked = False
             position = index
@@ -165,19 +135,73 @@ def _decode_wanted(
                     yield last
                 check_seek = True
     if pending:
-        if (
-            last is not None
-            and pending[0] >= info.num_frames - _END_SLACK
-            and last[0] >= info.num_frames - 1 - 2 * _END_SLACK
-        ):
-            for i in pending:  # the header over-counted by a frame or two: repeat the last frame
-                yield i, last[1]
+        yield from _past_the_end(path, info, pending, last, position)
+
+
+class _Cursor:
+    """One open video stream: its clock (frame index <-> timestamp), its keyframes where it can be seeked, and the
+    frames from the current position (pictures no frame needs skipped where the decoder allows)."""
+
+    def __init__(
+        self, container: av.container.InputContainer, info: VideoInfo, wanted: list[int], threads: int, skip: bool
+    ) -> None:
+        self.container = container
+        self.stream = stream = container.streams.video[0]
+        if threads == 1:
+            stream.thread_count = 1
         else:
-            raise VideoError(
-                path,
-                f"stream ends after {position + 1} of the {info.num_frames} frames its header announces "
-                "(truncated or corrupt)",
-            )
+            stream.thread_type = "AUTO"
+            stream.thread_count = threads
+        self.fps = info.fps
+        self.time_base = float(stream.time_base) if stream.time_base else 1.0 / info.fps
+        self.start = stream.start_time or 0
+        # Only containers with trustworthy presentation timestamps are seeked (AVI with packed B-frames is not).
+        seekable = any(name in _SEEKABLE_FORMATS for name in container.format.name.split(","))
+        self.keyframes = sorted(e.timestamp for e in stream.index_entries if e.is_keyframe) if seekable else []
+        self.wanted = set(wanted)
+        codec = stream.codec_context.name
+        self.skipping = skip and threads == 1 and not self.keyframes and codec in _SKIPPABLE_CODECS
+        self.by_timestamp = skip and threads == 1 and _timestamps_name_frames(container, stream)
+
+    def pts_of(self, index: int) -> int:
+        return int(self.start + index / self.fps / self.time_base)
+
+    def index_of(self, pts: int) -> int:
+        return round((pts - self.start) * self.time_base * self.fps)
+
+    def first_frames(self) -> Frames:
+        """The frames after opening."""
+        return _skipping_unwanted(self.container, self.stream, self.wanted) if self.skipping else self.from_here()
+
+    def seek(self, pts: int) -> Frames:
+        """The frames from the keyframe at or before ``pts``."""
+        self.container.seek(pts, stream=self.stream, backward=True, any_frame=False)
+        return self.from_here()
+
+    def from_here(self) -> Frames:
+        """Frames from the current position (after opening or a seek)."""
+        if self.by_timestamp:
+            return _skipping_by_timestamp(self.container, self.stream, self.wanted, self.index_of)
+        return _counted(self.container, self.stream)
+
+
+def _past_the_end(
+    path: Path, info: VideoInfo, pending: list[int], last: tuple[int, list[np.ndarray]] | None, position: int
+) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """The frames ``pending`` after the stream ended: the last frame again where the header over-counted by a frame
+    or two, else a VideoError."""
+    if (
+        last is not None
+        and pending[0] >= info.num_frames - _END_SLACK
+        and last[0] >= info.num_frames - 1 - 2 * _END_SLACK
+    ):
+        for i in pending:
+            yield i, last[1]
+        return
+    raise VideoError(
+        path,
+        f"stream ends after {position + 1} of the {info.num_frames} frames its header announces (truncated or corrupt)",
+    )
 
 
 # Decoders that emit one picture per packet after a fixed delay, where skipping a B picture removes just that one.

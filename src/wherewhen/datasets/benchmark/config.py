@@ -131,12 +131,3 @@ def preset(name: str) -> BenchmarkConfig:
     if name not in PRESETS:
         raise ConfigError(f"unknown benchmark preset {name!r}; presets: {', '.join(PRESETS)}")
     return PRESETS[name]
-
-
-def config_from_dict(data: dict[str, Any]) -> BenchmarkConfig:
-    """Rebuild a config from ``benchmark.json``'s ``config`` entry (unknown keys are an error)."""
-    known = {f.name for f in fields(BenchmarkConfig)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"benchmark config: unknown knobs {', '.join(unknown)}")
-    return BenchmarkConfig(**data)
