@@ -42,7 +42,7 @@ def demo(
     result = run_demo(out, preset, names, say=typer.echo)
     table = Table(title="Embedded where-and-when benchmark, test split")
     for column in ("model", "video top-1", "pointing game", "spatial mAP@0.3", "temporal mAP@0.5", "train s"):
-        table.add_column(column, justify="left" if column == "model" else "right")
+        table.add_column(column, justify="left" if column == "model" else "right", no_wrap=column == "model")
 
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.1f}"

@@ -1,12 +1,7 @@
 """Videos decoded ahead in threads of this process: extraction's decoding when the backbone runs on the CPU.
 
-There the backbone keeps every core busy, and decoding (about a tenth of its work per frame) only fills the gaps.
-A DataLoader worker process would add work of its own: a fork, the copy of each video's frames into shared memory,
-and their hand-off back. A thread needs none of it, and PyAV, OpenCV and NumPy release the GIL while they decode,
-convert and resize. Measured on 2 cores over the ud810 clips (``python -m benchmarks.extraction_speed`` times both
-in the same rounds): extraction at 0.85-0.96 of the backbone's speed against 0.76-0.88 with a worker process
-(medians of pairs, five runs; much of it the worker's start), and over 216 videos 1-2 % faster with 170 MB less
-resident memory.
+There the backbone keeps every core busy and decoding only fills the gaps; a thread needs no fork and no copy of the
+frames into shared memory (PyAV, OpenCV and NumPy release the GIL), so it is the simplest way to overlap the two.
 """
 
 from __future__ import annotations
