@@ -16,7 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from wherewhen.features.store import atomic_path, atomic_write_text
+from wherewhen.atomic import atomic_path, atomic_write_text
 
 if TYPE_CHECKING:
     from wherewhen.evaluate.runner import EvaluationResult

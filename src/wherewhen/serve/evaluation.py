@@ -55,6 +55,7 @@ class EvaluationService:
         )  # fmt: skip
 
     def evaluate(self, job: Job, run: RunEntry, split: str, folder: Path) -> dict[str, Any]:
+        from wherewhen.atomic import atomic_write_text
         from wherewhen.evaluate.predict import ClipPlan, predict_records
         from wherewhen.evaluate.report import write_outputs
         from wherewhen.evaluate.runner import (
@@ -64,7 +65,7 @@ class EvaluationService:
             read_run,
             split_records,
         )
-        from wherewhen.features.store import FeatureStore, atomic_write_text
+        from wherewhen.features.store import FeatureStore
         from wherewhen.models.inputs import declared_inputs, sources_of_run
         from wherewhen.train.pretrained import load_pretrained
 

@@ -120,9 +120,9 @@ class ExplainService:
         return self.previews / f"{digest(file_identity(video.path))}.mp4"
 
     def explain(self, job: Job, run: RunEntry, video: VideoEntry, settings: ExplainSettings, path: Path) -> Any:
+        from wherewhen.atomic import atomic_write_text
         from wherewhen.explain.sliding import explain_sliding
         from wherewhen.explain.truth import find_truth, with_truth
-        from wherewhen.features.store import atomic_write_text
 
         job.report(0.01, "loading the model")
         explainer = self.explainers.get(run)

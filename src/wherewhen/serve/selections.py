@@ -15,8 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import ConfigError
-from wherewhen.features.store import atomic_write_text
 from wherewhen.serve.catalog import Catalog, StoreEntry
 
 OWNER = ".store"  # beside each selection file: the store it belongs to

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import WherewhenError
-from wherewhen.features.store import atomic_write_text
 from wherewhen.serve.catalog import UPLOAD_SUFFIX
 
 

@@ -11,7 +11,7 @@ import csv
 import io
 from pathlib import Path
 
-from wherewhen.features.store import atomic_write_text
+from wherewhen.atomic import atomic_write_text
 
 FIRST_COLUMNS = ("epoch", "lr", "seconds")
 

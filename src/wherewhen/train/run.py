@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wherewhen.atomic import remove_stale_temporaries
 from wherewhen.errors import CheckpointError, ConfigError
-from wherewhen.features.store import remove_stale_temporaries
 from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.distributed import setup, teardown
 from wherewhen.train.logs import RunLogger

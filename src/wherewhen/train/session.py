@@ -18,10 +18,11 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from wherewhen.atomic import atomic_write_text
 from wherewhen.datasets.frame_selection import load_frame_selection
 from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError
 from wherewhen.evaluate.truth import has_truth
-from wherewhen.features.store import FeatureStore, StoreInfo, atomic_write_text
+from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
 from wherewhen.models.inputs import FRAME_MASK
