@@ -34,6 +34,7 @@ import torch
 
 from wherewhen.backbones import Backbone, load_backbone
 from wherewhen.datasets.records import VideoRecord
+from wherewhen.device import resolve_device
 from wherewhen.errors import CheckpointError, ConfigError, VideoError, WherewhenError
 from wherewhen.evaluate.aggregation import video_probabilities
 from wherewhen.evaluate.boxes import Box, attention_boxes
@@ -48,7 +49,6 @@ from wherewhen.features.overlap import embed_while_decoding
 from wherewhen.features.store import PREPROCESSING, FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
 from wherewhen.models.inputs import InputSources, clip_inputs, declared_inputs, sources_of_run
-from wherewhen.train.distributed import resolve_device
 from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
 from wherewhen.video.probe import VideoInfo
 from wherewhen.video.sampling import SamplingSpec
