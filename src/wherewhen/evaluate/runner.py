@@ -251,7 +251,7 @@ def evaluate_run(
     (``frames``, the T the model was trained and validated with); ``config.clips.frames = 0`` keeps every row.
     """
     from wherewhen.evaluate.report import write_outputs
-    from wherewhen.train.pretrained import load_pretrained
+    from wherewhen.models.pretrained import from_pretrained
 
     run_dir = Path(run_dir)
     run = read_run(run_dir)
@@ -269,7 +269,7 @@ def evaluate_run(
     if not store_path:
         raise CheckpointError(run_dir / "run.json", "names no feature store; pass --data STORE")
     store = FeatureStore(store_path)
-    pretrained = load_pretrained(run_dir / "model", map_location=device)
+    pretrained = from_pretrained(run_dir / "model", map_location=device)
     check_store_matches(store, pretrained.classes, pretrained.features)
     sources = sources_of_run(run_dir, declared_inputs(pretrained.model))  # the run's frame selection, if it takes one
     result = evaluate_model(pretrained.model, store, pretrained.classes, config, progress, sources)

@@ -49,7 +49,7 @@ from wherewhen.features.overlap import embed_while_decoding
 from wherewhen.features.store import PREPROCESSING, FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
 from wherewhen.models.inputs import InputSources, clip_inputs, declared_inputs, sources_of_run
-from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
+from wherewhen.models.pretrained import CONFIG_NAME, from_pretrained
 from wherewhen.video.probe import VideoInfo
 from wherewhen.video.sampling import SamplingSpec
 
@@ -121,7 +121,7 @@ class Explainer:
         directory written by another format version is a one-line CheckpointError.
         """
         model_dir = model_directory(directory)
-        pretrained = load_pretrained(model_dir)
+        pretrained = from_pretrained(model_dir)
         kwargs.setdefault("frames", run_frames(model_dir))
         notes = []
         if "sources" not in kwargs and (model_dir.parent / "run.json").is_file():

@@ -205,7 +205,7 @@ def model_inputs(model_dir: Path) -> tuple[str, ...]:
     """The extra inputs the saved model declares, from its config.json (the model is built without its weights)."""
     from wherewhen.models import build_model
     from wherewhen.models.inputs import declared_inputs
-    from wherewhen.train.pretrained import read_model_config
+    from wherewhen.models.pretrained import read_model_config
 
     config = read_model_config(model_dir)
     model = build_model(

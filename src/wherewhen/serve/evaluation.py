@@ -67,10 +67,10 @@ class EvaluationService:
         )
         from wherewhen.features.store import FeatureStore
         from wherewhen.models.inputs import declared_inputs, sources_of_run
-        from wherewhen.train.pretrained import load_pretrained
+        from wherewhen.models.pretrained import from_pretrained
 
         job.report(0.01, "loading the model")
-        pretrained = load_pretrained(run.path / "model", map_location=self.device)
+        pretrained = from_pretrained(run.path / "model", map_location=self.device)
         store = FeatureStore(run.store)
         check_store_matches(store, pretrained.classes, pretrained.features)
         records = split_records(store, split)

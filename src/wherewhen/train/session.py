@@ -26,6 +26,7 @@ from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
 from wherewhen.models.inputs import FRAME_MASK
+from wherewhen.models.pretrained import save_pretrained
 from wherewhen.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from wherewhen.train.config import RunConfig
 from wherewhen.train.data import ClipDataset, SplitPlan, clip_count, collate, plan_splits, resolve_frames
@@ -42,7 +43,6 @@ from wherewhen.train.engine import (
     validate,
 )
 from wherewhen.train.logs import RunLogger
-from wherewhen.train.pretrained import save_pretrained
 
 RUN_FORMAT = "wherewhen-run/1"
 
