@@ -262,9 +262,9 @@ def test_the_lookup_does_not_import_training() -> None:
 def test_summary_counts_peaks_on_the_box_edge_and_weight_in_half_open_segments() -> None:
     """A hand-made explanation of a 70 x 70 video (7 x 7 grid of 10-pixel cells) and ground truth annotated at
     half that size: boxes are scaled, a peak on the box's edge counts, a frame at a segment's end does not."""
-    from wherewhen.datasets.records import BoxTrack
     from wherewhen.explain.explanation import FrameExplanation, VideoSummary
     from wherewhen.explain.truth import GroundTruth, with_truth
+    from wherewhen.video.records import BoxTrack
 
     def peaked(*cells: tuple[int, int]) -> np.ndarray:
         a = np.full((7, 7), 0.01)

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wherewhen.datasets.records import SPLITS, DatasetIndex, VideoRecord
+from wherewhen.datasets.records import SPLITS, DatasetIndex
 from wherewhen.errors import VideoError
 from wherewhen.video.files import file_problem
+from wherewhen.video.records import VideoRecord
 
 
 @dataclass(frozen=True)

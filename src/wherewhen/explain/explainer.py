@@ -33,7 +33,6 @@ import numpy as np
 import torch
 
 from wherewhen.backbones import Backbone, load_backbone
-from wherewhen.datasets.records import VideoRecord
 from wherewhen.device import resolve_device
 from wherewhen.errors import CheckpointError, ConfigError, VideoError, WherewhenError
 from wherewhen.evaluate.aggregation import video_probabilities
@@ -51,6 +50,7 @@ from wherewhen.models import VideoModel
 from wherewhen.models.inputs import InputSources, clip_inputs, declared_inputs, sources_of_run
 from wherewhen.models.pretrained import CONFIG_NAME, from_pretrained
 from wherewhen.video.probe import VideoInfo
+from wherewhen.video.records import VideoRecord
 from wherewhen.video.sampling import SamplingSpec
 
 FLOW_METHOD = "dis"  # StoreInfo records only whether flow cubes exist, not the method; extraction defaults to DIS

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 
 import numpy as np
 
-from wherewhen.datasets.records import BoxTrack
 from wherewhen.errors import ConfigError, WherewhenError
 from wherewhen.evaluate.boxes import Box, attention_peaks, point_in_box
 from wherewhen.explain.explanation import Explanation, TruthSummary
 from wherewhen.features.store import FeatureRecord, FeatureStore
 from wherewhen.video.files import file_problem
+from wherewhen.video.records import BoxTrack
 
 if TYPE_CHECKING:
     from wherewhen.evaluate.spatial import SpatialConfig

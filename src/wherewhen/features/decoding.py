@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import WherewhenError
 from wherewhen.features.store import FeatureRecord
 from wherewhen.video.decode import Size, iter_frames
 from wherewhen.video.probe import VideoInfo, probe
+from wherewhen.video.records import VideoRecord
 from wherewhen.video.sampling import Sampled, SamplingSpec, sample
 from wherewhen.video.transforms import CenterSquare, center_crop_box
 
