@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from test_train_support import make_store
-from wherewhen.datasets.frame_selection import load_frame_selection
 from wherewhen.errors import ConfigError
+from wherewhen.features.frame_selection import load_frame_selection
 from wherewhen.models.pretrained import from_pretrained
 from wherewhen.train import load_config, train
 from wherewhen.train.data import ClipDataset, collate

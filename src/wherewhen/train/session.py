@@ -19,9 +19,9 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from wherewhen.atomic import atomic_write_text
-from wherewhen.datasets.frame_selection import load_frame_selection
 from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError
 from wherewhen.evaluate.truth import has_truth
+from wherewhen.features.frame_selection import load_frame_selection
 from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
