@@ -38,6 +38,7 @@ from wherewhen.errors import CheckpointError, ConfigError, VideoError, Wherewhen
 from wherewhen.evaluate.aggregation import video_probabilities
 from wherewhen.evaluate.boxes import Box, attention_boxes
 from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, forward_clips, keys_for, select_clips
+from wherewhen.evaluate.runner import read_run
 from wherewhen.evaluate.spatial import SpatialConfig
 from wherewhen.evaluate.temporal import video_timeline
 from wherewhen.explain.detections import attended_segments
@@ -366,8 +367,6 @@ def model_directory(path: str | Path) -> Path:
 
 def run_frames(model_dir: Path) -> int | None:
     """T rows per clip of the run that saved ``model_dir`` (its ``../run.json``), or None outside a run."""
-    from wherewhen.evaluate.runner import read_run
-
     run_dir = Path(model_dir).parent
     if not (run_dir / "run.json").is_file():
         return None

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wherewhen.errors import CheckpointError, ConfigError
+from wherewhen.features.store import StoreInfo
 from wherewhen.models.output import ModelOutput
 
-if TYPE_CHECKING:
-    from wherewhen.features.store import StoreInfo
+if TYPE_CHECKING:  # models.pretrained imports this module
     from wherewhen.models.pretrained import Pretrained
 
 

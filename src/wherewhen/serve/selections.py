@@ -17,6 +17,7 @@ from typing import Any
 
 from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import ConfigError
+from wherewhen.features.frame_selection import load_frame_selection
 from wherewhen.serve.catalog import Catalog, StoreEntry
 
 OWNER = ".store"  # beside each selection file: the store it belongs to
@@ -45,7 +46,6 @@ class Selections:
         path = self.path(store)
         if not path.is_file():
             return {}
-        from wherewhen.features.frame_selection import load_frame_selection
 
         return load_frame_selection(path)
 

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from wherewhen import __version__
 from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError
 from wherewhen.evaluate.truth import has_truth
@@ -142,8 +143,6 @@ class Session:
     verbose: bool
 
     def run_json(self, epoch: int, finished: bool) -> dict[str, Any]:
-        from wherewhen import __version__
-
         plan, tracker = self.data.plan, self.opt.tracker
         return {
             "format": RUN_FORMAT,
