@@ -35,10 +35,10 @@ import torch
 
 from benchmarks.common import run_or_exit
 from benchmarks.results import Results
-from wherewhen.datasets.records import VideoRecord
 from wherewhen.explain import Explainer, explain_to_folder, write_explanation
 from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.forward import embed_frames
+from wherewhen.video.records import VideoRecord
 
 COMMAND = "python -m benchmarks.explain_speed"
 

@@ -74,7 +74,7 @@ class Results:
         """Write both files; with ``keep_previous``, the sections this run did not measure keep their figures from
         the previous results.json (so `--only heads` refreshes those figures without losing the others); a section
         it measured holds only this run's figures."""
-        from wherewhen.features.store import atomic_write_text
+        from wherewhen.atomic import atomic_write_text
 
         machine = {
             "date": time.strftime("%Y-%m-%d %H:%M"),

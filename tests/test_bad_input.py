@@ -14,10 +14,11 @@ import pytest
 import torch
 
 from videos import write_video
+from wherewhen.atomic import STALE_AFTER_S
 from wherewhen.cli import main
 from wherewhen.datasets.benchmark import generate_benchmark
 from wherewhen.datasets.benchmark.config import BenchmarkConfig
-from wherewhen.features.store import STALE_AFTER_S, FeatureStore
+from wherewhen.features.store import FeatureStore
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -4,7 +4,6 @@ summarized in one line. A model trained here on the shared embedded benchmark ex
 
 from __future__ import annotations
 
-import ast
 import json
 import shutil
 from pathlib import Path
@@ -246,25 +245,12 @@ def test_the_demo_explains_with_the_ground_truth(
     assert f"{truth_line(explanation)}\n" in capsys.readouterr().out
 
 
-def test_the_lookup_does_not_import_training() -> None:
-    """Layering: explain/ must not depend on train/ for the ground truth."""
-    import wherewhen.explain.truth as module
-
-    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
-    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    assert imported and not [m for m in imported if m.startswith("wherewhen.train")]
-    from wherewhen.datasets.embedded import SETTINGS_FILE
-
-    assert module.BENCHMARK_FILE == SETTINGS_FILE
-
-
 def test_summary_counts_peaks_on_the_box_edge_and_weight_in_half_open_segments() -> None:
     """A hand-made explanation of a 70 x 70 video (7 x 7 grid of 10-pixel cells) and ground truth annotated at
     half that size: boxes are scaled, a peak on the box's edge counts, a frame at a segment's end does not."""
-    from wherewhen.datasets.records import BoxTrack
     from wherewhen.explain.explanation import FrameExplanation, VideoSummary
     from wherewhen.explain.truth import GroundTruth, with_truth
+    from wherewhen.video.records import BoxTrack
 
     def peaked(*cells: tuple[int, int]) -> np.ndarray:
         a = np.full((7, 7), 0.01)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from wherewhen.datasets.frame_selection import load_frame_selection, selection_mask
 from wherewhen.errors import ConfigError, DatasetError
+from wherewhen.features.frame_selection import load_frame_selection, selection_mask
 from wherewhen.models import build_model
 from wherewhen.models.lrcn_st import SpatioTemporalLRCN
 

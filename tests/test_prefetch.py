@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from wherewhen.datasets.records import VideoRecord
 from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.prefetch import decoded_ahead, decoding_threads
+from wherewhen.video.records import VideoRecord
 from wherewhen.video.sampling import SamplingSpec
 
 

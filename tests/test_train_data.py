@@ -5,23 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from test_train_support import make_store
 from wherewhen.errors import ConfigError, FeatureStoreError
-from wherewhen.train.data import ClipDataset, carve_validation, collate, plan_splits, row_positions
-
-
-def test_row_positions_uniform_and_jittered() -> None:
-    assert row_positions(16, 4) == [2, 6, 10, 14]  # segment centres
-    assert row_positions(16, 16) == list(range(16))
-    assert row_positions(3, 6) == [0, 0, 1, 1, 2, 2]  # short clips repeat rows in order
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        pos = row_positions(20, 5, rng.random(5))
-        assert all(4 * i <= p < 4 * (i + 1) for i, p in enumerate(pos))  # one row from each segment
+from wherewhen.train.data import ClipDataset, carve_validation, collate, plan_splits
 
 
 def test_carving_keeps_groups_whole_and_classes_balanced() -> None:

@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from test_train_support import make_store
-from wherewhen.datasets.frame_selection import load_frame_selection
 from wherewhen.errors import ConfigError
-from wherewhen.train import load_config, load_pretrained, train
+from wherewhen.features.frame_selection import load_frame_selection
+from wherewhen.models.pretrained import from_pretrained
+from wherewhen.train import load_config, train
 from wherewhen.train.data import ClipDataset, collate
 
 
@@ -32,7 +33,7 @@ def test_selection_becomes_the_models_temporal_attention(tmp_path: Path) -> None
     sets = ["train.epochs=2", "train.progress=false", "model.name=lrcn_st", "model.temporal=given"]
     sets += [f"data.frame_selection={path}"]
     result = train(load_config(None, sets, values={"data.store": str(store.root)}), tmp_path / "run", verbose=False)
-    model = load_pretrained(result.model_dir).model
+    model = from_pretrained(result.model_dir).model
     cubes = store.load(records[0].video_id)["rgb"][None].float()
     out = model(cubes, frame_mask=batch["frame_mask"][:1])
     assert torch.allclose(out.temporal, torch.tensor([[0, 0, 0.5, 0.5, 0, 0, 0, 0]]))

@@ -10,7 +10,8 @@ import torch
 from test_train_support import make_store
 from wherewhen.features.store import FeatureStore
 from wherewhen.models import available_models, model_class
-from wherewhen.train import load_config, load_pretrained, resume_run, train
+from wherewhen.models.pretrained import from_pretrained
+from wherewhen.train import load_config, resume_run, train
 from wherewhen.train.checkpoint import load_checkpoint
 
 
@@ -36,5 +37,5 @@ def test_model_trains_resumes_and_loads(name: str, stores: dict[bool, FeatureSto
     )
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
-    pre = load_pretrained(result.model_dir)
+    pre = from_pretrained(result.model_dir)
     assert pre.model.name == name and pre.classes == store.info.classes and pre.features.flow == store.info.flow

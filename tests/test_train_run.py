@@ -20,12 +20,12 @@ from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError, Wh
 from wherewhen.features.store import FeatureStore
 from wherewhen.models import build_model, register_model
 from wherewhen.models.output import ModelOutput
+from wherewhen.models.pretrained import from_pretrained
 from wherewhen.models.softmax_cube import SoftmaxCube
 from wherewhen.train.checkpoint import load_checkpoint
 from wherewhen.train.config import RunConfig, ScheduleSection, load_config
 from wherewhen.train.data import ClipDataset, collate
 from wherewhen.train.engine import Schedule, build_schedule, current_lr, lr_factor
-from wherewhen.train.pretrained import load_pretrained
 from wherewhen.train.run import RunResult, resume_run, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def assert_same_run(a: Path, b: Path) -> None:
         assert torch.equal(value, cb["model"][key]), key
     for key, value in ca["optimizer"]["state"][0].items():
         assert torch.equal(torch.as_tensor(value), torch.as_tensor(cb["optimizer"]["state"][0][key])), key
-    best_a, best_b = load_pretrained(a / "model").model.state_dict(), load_pretrained(b / "model").model.state_dict()
+    best_a, best_b = from_pretrained(a / "model").model.state_dict(), from_pretrained(b / "model").model.state_dict()
     assert all(torch.equal(best_a[k], best_b[k]) for k in best_a)
 
     def rows(run: Path) -> list[dict[str, str]]:
@@ -120,7 +120,7 @@ def test_training_writes_a_complete_run(store: FeatureStore, tmp_path: Path) -> 
     assert [e.step for e in events.Scalars("train/ce")] == [1, 2, 3, 4, 5, 6]
 
     # The saved model is the best epoch's: it reproduces that epoch's validation loss.
-    best = load_pretrained(run / "model")
+    best = from_pretrained(run / "model")
     assert best.config["extra"]["epoch"] == result.best_epoch and best.classes == store.info.classes
     val = [r for r in store.records() if r.video_id in val_ids]
     val.sort(key=lambda r: info["splits"]["val"].index(r.video_id))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from wherewhen.features.store import FeatureStore
-from wherewhen.train import load_pretrained
+from wherewhen.models.pretrained import from_pretrained
 from wherewhen.train.data import ClipDataset, collate
 
 
@@ -37,7 +37,7 @@ def test_cli_trains_softmax_cube_on_ud810_and_the_model_loads_back(
     assert max(float(r["train_accuracy"]) for r in rows) == 1.0  # the cubes of one person are easy to fit
 
     # The saved model is the best epoch's: it reproduces that epoch's video-level validation accuracy.
-    pre = load_pretrained(run / "model")
+    pre = from_pretrained(run / "model")
     assert pre.classes == ["A1", "A2", "A3"] and (pre.features.channels, pre.features.grid) == (1280, 7)
     assert pre.config["extra"]["epoch"] == info["best_epoch"]
     val = [records[v] for v in info["splits"]["val"]]

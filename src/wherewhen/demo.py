@@ -9,6 +9,7 @@ what the first one finished.
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import time
@@ -90,6 +91,7 @@ def _benchmark_and_cubes(
     progress: bool,
 ) -> tuple[Any, Path]:
     """Steps 1 and 2: the embedded benchmark in ``out/benchmark``, its cubes in ``out/features``."""
+    # the command line imports this module for DEFAULT_MODELS: torch and the steps' modules load when a step runs
     from wherewhen.datasets.benchmark import generate_benchmark
     from wherewhen.datasets.benchmark import preset as benchmark_preset
     from wherewhen.datasets.registry import read_dataset
@@ -132,8 +134,6 @@ def _score(name: str, metrics: dict[str, Any], run_dir: Path) -> ModelScore:
 
 def _video_to_explain(index: Any, evaluations_dir: Path) -> tuple[Path, str]:
     """The first test video the explained model classified correctly (a wrong one when it got none right)."""
-    import csv
-
     tests = [r for r in index.records if r.split == "test"]
     predictions = evaluations_dir / "predictions.csv"
     if predictions.is_file():
@@ -146,6 +146,7 @@ def _video_to_explain(index: Any, evaluations_dir: Path) -> tuple[Path, str]:
 
 
 def _train(store: Path, run_dir: Path, overrides: tuple[str, ...] = ()) -> Path:
+    # the command line imports this module for DEFAULT_MODELS: torch and the steps' modules load when a step runs
     from wherewhen.train import load_config, read_run_json, resume_run, train
 
     if (run_dir / "run.json").is_file():
@@ -160,8 +161,6 @@ def _train(store: Path, run_dir: Path, overrides: tuple[str, ...] = ()) -> Path:
 
 
 def _train_seconds(run_dir: Path) -> float:
-    import csv
-
     path = run_dir / "metrics.csv"
     if not path.is_file():
         return float("nan")
@@ -171,6 +170,7 @@ def _train_seconds(run_dir: Path) -> float:
 
 
 def _evaluate(run_dir: Path) -> dict[str, Any]:
+    # the command line imports this module for DEFAULT_MODELS: torch and the steps' modules load when a step runs
     from wherewhen.evaluate.runner import evaluate_run
 
     _, out_dir = evaluate_run(run_dir, split="test", force=True)
@@ -178,6 +178,7 @@ def _evaluate(run_dir: Path) -> dict[str, Any]:
 
 
 def _explain(run_dir: Path, video: Path, out: Path) -> dict[str, Path]:
+    # the command line imports this module for DEFAULT_MODELS: torch and the steps' modules load when a step runs
     from wherewhen.explain import Explainer
     from wherewhen.explain.explanation import truth_line
     from wherewhen.explain.truth import find_truth

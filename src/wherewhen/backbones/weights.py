@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from wherewhen.errors import WeightsError
 
@@ -30,8 +31,6 @@ def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
         raise WeightsError(path, "weights file not found")
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
             state = load_file(str(path))
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)

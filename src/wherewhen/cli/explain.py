@@ -63,8 +63,8 @@ def chosen_rows(
 ) -> list[int] | None:
     """The rows a person chose in ``video`` for a model that takes a frame selection (``--selection``, else the
     run's), found by the video's id in the run's feature store; None otherwise (every row counts)."""
-    from wherewhen.datasets.frame_selection import load_frame_selection
     from wherewhen.explain.truth import matching, resolved, run_store, store_records
+    from wherewhen.features.frame_selection import load_frame_selection
 
     if "frame_mask" not in explainer.inputs:
         if selection is not None:

@@ -74,7 +74,7 @@ def sampling_spec(ctx: typer.Context, strategy: str, **values: Any) -> SamplingS
 
 def backbone_device(ctx: typer.Context, device: str | None) -> str:
     """The device the backbone runs on; --batch-size is refused on the CPU, where it does not apply."""
-    from wherewhen.train.distributed import resolve_device
+    from wherewhen.device import resolve_device
 
     chosen = resolve_device(device or "auto", int(os.environ.get("LOCAL_RANK", "0")), option="--device")
     if chosen.type == "cpu":

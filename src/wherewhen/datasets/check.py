@@ -14,9 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wherewhen.datasets.records import SPLITS, DatasetIndex, VideoRecord
+from wherewhen.datasets.records import SPLITS, DatasetIndex
 from wherewhen.errors import VideoError
+from wherewhen.progress import progress_bar
 from wherewhen.video.files import file_problem
+from wherewhen.video.records import VideoRecord
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class CheckReport:
 
 def probe_length(path: Path) -> VideoLength:
     """Frame count, frame rate and duration of a video, cheaply; a VideoError when it cannot be decoded."""
-    from wherewhen.video.probe import probe
+    from wherewhen.video.probe import probe  # PyAV only when probing: the command line imports this module at start
 
     info = probe(path)
     return VideoLength(info.num_frames, info.fps, info.duration)
@@ -119,6 +121,5 @@ def check_dataset(index: DatasetIndex, probe: bool = True, progress: bool = Fals
 def _progress(records: list[VideoRecord], enabled: bool) -> Iterable[VideoRecord]:
     if not enabled or not records:
         return records
-    from wherewhen.progress import progress_bar
 
     return progress_bar(records, desc="probing videos", unit="video", leave=False)

@@ -28,11 +28,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wherewhen.datasets.records import DatasetIndex, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.splits import check_split_number, stratified_split
 from wherewhen.datasets.textfiles import read_class_list, read_csv_rows
 from wherewhen.datasets.videofiles import natural_key, with_unique_ids
 from wherewhen.errors import ConfigError, DatasetError
+from wherewhen.video.records import VideoRecord
 
 KINETICS_TEMPLATE = "{split}/{youtube_id}_{time_start:06d}_{time_end:06d}.mp4"
 KINETICS_COLUMNS = ("label", "youtube_id", "time_start", "time_end")

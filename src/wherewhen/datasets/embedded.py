@@ -25,13 +25,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from wherewhen.datasets.records import DatasetIndex, Segment, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.splits import check_split_number
 from wherewhen.datasets.textfiles import read_text, require_dir
 from wherewhen.datasets.thumos14 import find_class_files, iter_class_file
 from wherewhen.datasets.ucf101 import parse_split_lists
 from wherewhen.datasets.ucf101_24 import load_pickle, parse_annotations
 from wherewhen.errors import DatasetError
+from wherewhen.video.records import Segment, VideoRecord
 
 SETTINGS_FILE = "benchmark.json"
 THUMOS_SUBSETS = {"val": "train", "test": "test"}

@@ -24,11 +24,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wherewhen.datasets.records import DatasetIndex, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.splits import check_split_number, group_split, leave_one_group_out, stratified_split
 from wherewhen.datasets.textfiles import require_dir
 from wherewhen.datasets.videofiles import natural_key, scan_videos, with_unique_ids
 from wherewhen.errors import ConfigError, DatasetError
+from wherewhen.video.records import VideoRecord
 
 DEFAULT_TEST_FRACTION = 0.3
 

@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wherewhen.datasets.records import DatasetIndex, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.splits import check_split_number
 from wherewhen.datasets.textfiles import read_class_list, read_lines
 from wherewhen.errors import DatasetError
+from wherewhen.video.records import VideoRecord
 
 SPLIT_NUMBERS = (1, 2, 3)
 SPLIT_CODES = {"0": "unused", "1": "train", "2": "test"}

@@ -10,10 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from wherewhen.datasets.folder import read_folder
-from wherewhen.datasets.records import DatasetIndex, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.textfiles import read_lines
 from wherewhen.datasets.videofiles import is_video, natural_key, scan_videos, with_unique_ids
 from wherewhen.errors import ConfigError, DatasetError
+from wherewhen.video.records import VideoRecord
 
 LIST_SUFFIXES = {".txt", ".csv", ".lst", ".list"}
 

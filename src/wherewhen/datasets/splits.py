@@ -11,9 +11,10 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 
-from wherewhen.datasets.records import DatasetIndex, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.videofiles import natural_key
 from wherewhen.errors import ConfigError
+from wherewhen.video.records import VideoRecord
 
 
 def check_split_number(split: int | str, allowed: Sequence[int], dataset: str) -> int:

@@ -24,10 +24,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from wherewhen.datasets.records import DatasetIndex, Segment, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.splits import check_split_number
 from wherewhen.datasets.textfiles import read_csv_rows, read_lines, require_dir
 from wherewhen.errors import DatasetError
+from wherewhen.video.records import Segment, VideoRecord
 
 IGNORED_CLASSES = frozenset({"Ambiguous"})
 SUBSETS = {"val": ("train", "validation"), "test": ("test", "test")}  # subset -> (split, video folder)

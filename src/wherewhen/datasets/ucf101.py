@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wherewhen.datasets.records import DatasetIndex, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.splits import check_split_number
 from wherewhen.datasets.textfiles import find_first, read_class_list, read_lines
 from wherewhen.errors import DatasetError
+from wherewhen.video.records import VideoRecord
 
 SPLIT_NUMBERS = (1, 2, 3)
 GROUP_PATTERN = re.compile(r"_(g\d+)_c\d+")

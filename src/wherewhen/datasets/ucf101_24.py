@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from wherewhen.datasets.records import BoxTrack, DatasetIndex, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.splits import check_split_number
 from wherewhen.datasets.textfiles import find_first, read_lines
 from wherewhen.datasets.ucf101 import GROUP_PATTERN
 from wherewhen.errors import DatasetError
+from wherewhen.video.records import BoxTrack, VideoRecord
 
 ANNOTATION_FRAME_SIZE = (320, 240)
 PICKLE_NAMES = ("pyannot.pkl", "pyannot_with_class_names.pkl")

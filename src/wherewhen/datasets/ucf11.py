@@ -16,11 +16,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wherewhen.datasets.records import DatasetIndex, VideoRecord
+from wherewhen.datasets.records import DatasetIndex
 from wherewhen.datasets.splits import check_split_number
 from wherewhen.datasets.textfiles import require_dir
 from wherewhen.datasets.videofiles import is_video, natural_key, scan_videos, with_unique_ids
 from wherewhen.errors import DatasetError
+from wherewhen.video.records import VideoRecord
 
 NUM_GROUPS = 25
 FIXED_TEST_GROUPS = frozenset(range(1, 8))

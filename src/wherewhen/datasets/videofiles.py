@@ -7,8 +7,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from wherewhen.datasets.records import VideoRecord
 from wherewhen.video.files import file_problem, link_problem
+from wherewhen.video.records import VideoRecord
 
 VIDEO_EXTENSIONS = frozenset(
     {".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv", ".3gp", ".ogv"}

@@ -8,8 +8,8 @@ the fields of ``ModelOutput``; the extra inputs it declares (a frame mask) are b
 Clips of a video (``ClipPlan``): the record's own ``clips`` (row positions per clip), or windows of ``window`` rows
 every ``stride`` rows over all rows (sliding windows over an untrimmed video; the last window is aligned to the
 end); ``num_clips`` then keeps that many clips evenly spaced among them; ``frames`` = T then takes T rows of each
-clip at the centres of T equal segments, the rows training's validation uses (``train.data.row_positions``; a clip
-shorter than T repeats rows).
+clip at the centres of T equal segments, the rows training's validation uses (``features.clips.one_row_per_segment``;
+a clip shorter than T repeats rows).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from wherewhen.errors import ConfigError, DatasetError
+from wherewhen.features.clips import one_row_per_segment, record_clips
 from wherewhen.features.store import FeatureRecord, FeatureStore
 from wherewhen.models.inputs import InputSources, clip_inputs, declared_inputs, stack_inputs
 
@@ -105,13 +106,8 @@ class ClipPlan:
 
 def select_clips(record: FeatureRecord, plan: ClipPlan = ClipPlan()) -> list[list[int]]:
     """Row positions of each clip to evaluate for one video."""
-    from wherewhen.train.data import row_positions
-
     num_rows = len(record.frame_indices)
-    if plan.window is not None:
-        clips = sliding_windows(num_rows, plan.window, plan.stride)
-    else:
-        clips = [list(c) for c in record.clips if len(c) > 0] or [list(range(num_rows))]
+    clips = sliding_windows(num_rows, plan.window, plan.stride) if plan.window is not None else record_clips(record)
     bad = [r for c in clips for r in c if not 0 <= r < num_rows]
     if bad:
         raise DatasetError(record.video, f"clip row {bad[0]} is outside the cube's {num_rows} rows")
@@ -124,7 +120,7 @@ def select_clips(record: FeatureRecord, plan: ClipPlan = ClipPlan()) -> list[lis
     if plan.frames:
         if plan.frames < 0:
             raise ConfigError(f"--frames must be at least 0, got {plan.frames}")
-        clips = [[c[p] for p in row_positions(len(c), plan.frames)] for c in clips]
+        clips = [[c[p] for p in one_row_per_segment(len(c), plan.frames)] for c in clips]
     return clips
 
 

@@ -16,9 +16,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from wherewhen.features.store import atomic_path, atomic_write_text
+from wherewhen.atomic import atomic_path, atomic_write_text
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # evaluate.runner imports this module
     from wherewhen.evaluate.runner import EvaluationResult
 
 PER_CLASS_FIELDS = ("class", "videos", "correct", "top1", "top5", "most_confused_with", "confused_count")
@@ -67,6 +67,7 @@ def print_report(result: EvaluationResult, console: Console | None = None) -> No
 
 def write_confusion_png(confusion: np.ndarray, classes: Sequence[str], path: Path, title: str = "") -> None:
     """Row-normalized confusion matrix (rows: true class) as a PNG; class names on the axes up to 60 classes."""
+    # matplotlib takes a second or two to import, and only this plot needs it
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

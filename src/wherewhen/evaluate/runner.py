@@ -19,10 +19,12 @@ from wherewhen.errors import CheckpointError, ConfigError, DatasetError, Feature
 from wherewhen.evaluate.aggregation import check_aggregation, describe_aggregation, probability_matrix
 from wherewhen.evaluate.classification import ClassificationResult, classify
 from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, predict_records
+from wherewhen.evaluate.report import write_outputs
 from wherewhen.evaluate.spatial import SpatialConfig, spatial_localization
 from wherewhen.evaluate.temporal import TemporalConfig, temporal_localization
 from wherewhen.features.store import FeatureRecord, FeatureStore
 from wherewhen.models.inputs import InputSources, declared_inputs, sources_of_run
+from wherewhen.models.pretrained import from_pretrained
 
 NO_BOXES = "no ground truth boxes in this split"
 NO_SEGMENTS = "no ground truth segments in this split"
@@ -250,8 +252,6 @@ def evaluate_run(
     Defaults come from ``RUN/run.json``: the store (``store``), the split (``splits.test``) and the rows per clip
     (``frames``, the T the model was trained and validated with); ``config.clips.frames = 0`` keeps every row.
     """
-    from wherewhen.evaluate.report import write_outputs
-    from wherewhen.train.pretrained import load_pretrained
 
     run_dir = Path(run_dir)
     run = read_run(run_dir)
@@ -269,7 +269,7 @@ def evaluate_run(
     if not store_path:
         raise CheckpointError(run_dir / "run.json", "names no feature store; pass --data STORE")
     store = FeatureStore(store_path)
-    pretrained = load_pretrained(run_dir / "model", map_location=device)
+    pretrained = from_pretrained(run_dir / "model", map_location=device)
     check_store_matches(store, pretrained.classes, pretrained.features)
     sources = sources_of_run(run_dir, declared_inputs(pretrained.model))  # the run's frame selection, if it takes one
     result = evaluate_model(pretrained.model, store, pretrained.classes, config, progress, sources)

@@ -33,11 +33,12 @@ import numpy as np
 import torch
 
 from wherewhen.backbones import Backbone, load_backbone
-from wherewhen.datasets.records import VideoRecord
+from wherewhen.device import resolve_device
 from wherewhen.errors import CheckpointError, ConfigError, VideoError, WherewhenError
 from wherewhen.evaluate.aggregation import video_probabilities
 from wherewhen.evaluate.boxes import Box, attention_boxes
 from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, forward_clips, keys_for, select_clips
+from wherewhen.evaluate.runner import read_run
 from wherewhen.evaluate.spatial import SpatialConfig
 from wherewhen.evaluate.temporal import video_timeline
 from wherewhen.explain.detections import attended_segments
@@ -48,9 +49,9 @@ from wherewhen.features.overlap import embed_while_decoding
 from wherewhen.features.store import PREPROCESSING, FeatureRecord, StoreInfo
 from wherewhen.models import VideoModel
 from wherewhen.models.inputs import InputSources, clip_inputs, declared_inputs, sources_of_run
-from wherewhen.train.distributed import resolve_device
-from wherewhen.train.pretrained import CONFIG_NAME, load_pretrained
+from wherewhen.models.pretrained import CONFIG_NAME, from_pretrained
 from wherewhen.video.probe import VideoInfo
+from wherewhen.video.records import VideoRecord
 from wherewhen.video.sampling import SamplingSpec
 
 FLOW_METHOD = "dis"  # StoreInfo records only whether flow cubes exist, not the method; extraction defaults to DIS
@@ -121,7 +122,7 @@ class Explainer:
         directory written by another format version is a one-line CheckpointError.
         """
         model_dir = model_directory(directory)
-        pretrained = load_pretrained(model_dir)
+        pretrained = from_pretrained(model_dir)
         kwargs.setdefault("frames", run_frames(model_dir))
         notes = []
         if "sources" not in kwargs and (model_dir.parent / "run.json").is_file():
@@ -366,8 +367,6 @@ def model_directory(path: str | Path) -> Path:
 
 def run_frames(model_dir: Path) -> int | None:
     """T rows per clip of the run that saved ``model_dir`` (its ``../run.json``), or None outside a run."""
-    from wherewhen.evaluate.runner import read_run
-
     run_dir = Path(model_dir).parent
     if not (run_dir / "run.json").is_file():
         return None

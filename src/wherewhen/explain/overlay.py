@@ -13,9 +13,9 @@ import av
 import cv2
 import numpy as np
 
+from wherewhen.atomic import atomic_path
 from wherewhen.explain.explanation import Explanation, FrameExplanation
 from wherewhen.explain.frames import Display
-from wherewhen.features.store import atomic_path
 
 BOX_COLOUR = (0, 255, 0)
 # Ground truth: magenta dashes with black gaps. The embedded benchmark's objects wear solid frames in every other

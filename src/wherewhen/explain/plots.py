@@ -14,10 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from wherewhen.atomic import atomic_path
 from wherewhen.explain.explanation import Explanation
 from wherewhen.explain.frames import Display
 from wherewhen.explain.overlay import TRUTH_COLOUR, dashed_rectangle
-from wherewhen.features.store import atomic_path
 from wherewhen.video.sampling import uniform_indices
 
 TEXT = (40, 40, 40)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from html import escape
 from pathlib import Path
 
+from wherewhen.atomic import atomic_write_text
 from wherewhen.explain.explanation import Explanation, truth_line
-from wherewhen.features.store import atomic_write_text
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1.5rem auto; max-width: 1100px;

@@ -28,10 +28,10 @@ from wherewhen.errors import ConfigError
 from wherewhen.evaluate.predict import ClipOutput, VideoPrediction, forward_clips, sliding_windows
 from wherewhen.explain.explainer import Explainer, one_line_errors
 from wherewhen.explain.explanation import Explanation
+from wherewhen.features.clips import one_row_per_segment
 from wherewhen.features.forward import embed_stream
 from wherewhen.features.store import FeatureRecord, FeatureStore, StoreInfo
 from wherewhen.models.inputs import InputSources, clip_inputs
-from wherewhen.train.data import row_positions
 from wherewhen.video.decode import iter_frames
 from wherewhen.video.probe import VideoInfo, probe
 from wherewhen.video.sampling import fps_indices
@@ -218,7 +218,7 @@ class ClipOutputs:
 def model_rows(explainer: Explainer, window: Sequence[int]) -> list[int]:
     """The rows of a window the model sees: T at segment centres when the run trained with T rows per clip."""
     frames = explainer.plan.frames
-    return [window[p] for p in row_positions(len(window), frames)] if frames else list(window)
+    return [window[p] for p in one_row_per_segment(len(window), frames)] if frames else list(window)
 
 
 def clip_item(explainer: Explainer, video_id: str, rows: np.ndarray, buffer: dict[int, torch.Tensor]) -> tuple:

@@ -18,23 +18,20 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 
-from wherewhen.datasets.records import BoxTrack
+from wherewhen.datasets.embedded import SETTINGS_FILE as BENCHMARK_SETTINGS
+from wherewhen.datasets.registry import read_dataset
 from wherewhen.errors import ConfigError, WherewhenError
 from wherewhen.evaluate.boxes import Box, attention_peaks, point_in_box
+from wherewhen.evaluate.spatial import SpatialConfig
 from wherewhen.explain.explanation import Explanation, TruthSummary
 from wherewhen.features.store import FeatureRecord, FeatureStore
 from wherewhen.video.files import file_problem
+from wherewhen.video.records import BoxTrack
 
-if TYPE_CHECKING:
-    from wherewhen.evaluate.spatial import SpatialConfig
-
-# wherewhen.datasets.embedded.SETTINGS_FILE; the dataset readers and evaluate.spatial are imported when needed, so
-# importing wherewhen.explain stays as quick as it was
-BENCHMARK_FILE = "benchmark.json"
 Kind = Literal["store", "benchmark"]
 R = TypeVar("R")
 
@@ -83,7 +80,7 @@ def find_truth(
         if kind is None:
             raise ConfigError(
                 f"{folder}: --truth needs a feature store (store.json) or an embedded benchmark folder "
-                f"({BENCHMARK_FILE}); found neither"
+                f"({BENCHMARK_SETTINGS}); found neither"
             )
         return None if target is None else read_truth(kind, folder, target)
     if target is None:
@@ -110,7 +107,7 @@ def resolved(path: Path) -> Path | None:
 def folder_kind(folder: Path) -> Kind | None:
     if (folder / "store.json").is_file():
         return "store"
-    if (folder / BENCHMARK_FILE).is_file():
+    if (folder / BENCHMARK_SETTINGS).is_file():
         return "benchmark"
     return None
 
@@ -120,7 +117,7 @@ def places(video: Path, model: Path | None) -> Iterable[tuple[Kind, Path]]:
     store = None if model is None else run_store(model)
     if store is not None and folder_kind(store) == "store":
         yield "store", store
-    bench = next((p for p in video.parents if (p / BENCHMARK_FILE).is_file()), None)
+    bench = next((p for p in video.parents if (p / BENCHMARK_SETTINGS).is_file()), None)
     if bench is not None:
         yield "benchmark", bench
 
@@ -143,8 +140,6 @@ def run_store(model: Path) -> Path | None:
 def read_truth(kind: Kind, root: Path, video: Path) -> GroundTruth | None:
     """The ground truth of the (resolved) ``video`` in the store or benchmark folder ``root``; None when ``root``
     does not hold the video, or holds it without a box or a segment."""
-    from wherewhen.datasets.registry import read_dataset
-
     if kind == "store":
         record = matching(store_records(root), lambda r: Path(r.video), video)
         return None if record is None else truth_of_record(root, record)
@@ -203,8 +198,6 @@ def truth_summary(explanation: Explanation, source: str, config: SpatialConfig |
     """Frames with a ground-truth box and those whose attention peak lies in it (the pointing game of
     ``evaluate.spatial`` with ``config``, by default evaluation's), and the share of the temporal weight inside the
     ground-truth segments, of the explained frames."""
-    from wherewhen.evaluate.spatial import SpatialConfig
-
     config = config or SpatialConfig()
     rows = [k for k, f in enumerate(explanation.frames) if f.truth_box is not None]
     inside = 0

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import ConfigError, VideoError
 from wherewhen.explain.detections import detections_csv
 from wherewhen.explain.explainer import Explainer, one_line_errors
@@ -37,7 +38,6 @@ from wherewhen.explain.plots import contact_sheet, sheet_rows, thumbnail, write_
 from wherewhen.explain.report import write_html, write_json
 from wherewhen.explain.sliding import Progress, SlidingPlan, explain_sliding
 from wherewhen.explain.truth import GroundTruth, with_truth
-from wherewhen.features.store import atomic_write_text
 from wherewhen.video.files import file_problem
 from wherewhen.video.probe import probe
 

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import WherewhenError
 from wherewhen.features.store import FeatureRecord
 from wherewhen.video.decode import Size, iter_frames
+from wherewhen.video.flow import flow_image
 from wherewhen.video.probe import VideoInfo, probe
+from wherewhen.video.records import VideoRecord
 from wherewhen.video.sampling import Sampled, SamplingSpec, sample
 from wherewhen.video.transforms import CenterSquare, center_crop_box
 
@@ -83,8 +84,6 @@ class DecodeDataset(Dataset[DecodedVideo]):
         frames = np.stack([squares[i] for i in indices])
         flow_frames = None
         if self.flow:
-            from wherewhen.video.flow import flow_image
-
             pairs = [(squares[min(i, p)], squares[max(i, p)]) for i, p in zip(indices, partners, strict=True)]
             flow_frames = torch.from_numpy(np.stack([flow_image(a, b, method=self.flow) for a, b in pairs]))
         record = self.feature_record(rec, info, sampled)

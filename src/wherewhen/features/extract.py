@@ -17,7 +17,6 @@ import torch
 from torch.utils.data import DataLoader
 
 from wherewhen.backbones import DEFAULT_BACKBONE, Backbone, load_backbone
-from wherewhen.datasets.records import VideoRecord
 from wherewhen.errors import ConfigError
 from wherewhen.features.decoding import DecodeDataset, DecodedVideo
 from wherewhen.features.forward import embed_stream
@@ -25,6 +24,7 @@ from wherewhen.features.prefetch import decoded_ahead, decoding_threads
 from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.progress import progress_bar
+from wherewhen.video.records import VideoRecord
 from wherewhen.video.sampling import SamplingSpec
 
 

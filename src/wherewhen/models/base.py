@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from wherewhen.errors import ConfigError
+from wherewhen.errors import CheckpointError, ConfigError
+from wherewhen.features.store import StoreInfo
 from wherewhen.models.output import ModelOutput
+
+if TYPE_CHECKING:  # models.pretrained imports this module
+    from wherewhen.models.pretrained import Pretrained
 
 
 class VideoModel(nn.Module):
@@ -44,6 +49,26 @@ class VideoModel(nn.Module):
         """Keyword inputs of ``forward`` beyond ``cubes`` and ``flow``, each (B, T, ...) and built per clip by
         ``wherewhen.models.inputs.BUILDERS``; none by default."""
         return ()
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, map_location: str = "cpu") -> Pretrained:
+        """Load a saved model folder (``models.pretrained.from_pretrained``): ``.model`` in eval mode, its
+        ``.classes``, ``.features`` (how its cubes were made) and ``.config``. Called on a subclass, the saved model
+        must be one of that class."""
+        from wherewhen.models import pretrained  # models.pretrained rebuilds models through this module
+
+        loaded = pretrained.from_pretrained(folder, map_location)
+        if not isinstance(loaded.model, cls):
+            raise CheckpointError(Path(folder), f"holds a {loaded.config['model']} model, not a {cls.__name__}")
+        return loaded
+
+    def save_pretrained(
+        self, folder: str | Path, *, classes: list[str], features: StoreInfo, extra: dict[str, Any] | None = None
+    ) -> Path:
+        """Write this model to ``folder`` (``models.pretrained.save_pretrained``) and return it."""
+        from wherewhen.models import pretrained  # models.pretrained rebuilds models through this module
+
+        return pretrained.save_pretrained(self, folder, classes=classes, features=features, extra=extra)
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:  # pragma: no cover
         raise NotImplementedError

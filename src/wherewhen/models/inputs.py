@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import yaml
 from torch import Tensor, nn
 
 from wherewhen.errors import CheckpointError, ConfigError
+from wherewhen.features.frame_selection import load_frame_selection
 
 FRAME_MASK = "frame_mask"
 
@@ -27,7 +29,7 @@ FRAME_MASK = "frame_mask"
 class InputSources:
     """What extra inputs are built from.
 
-    selection: {video id: chosen cube rows} (a frame selection file, ``datasets.frame_selection``), or None.
+    selection: {video id: chosen cube rows} (a frame selection file, ``features.frame_selection``), or None.
     chosen:    the chosen cube rows of the one video being explained; wins over ``selection`` for that video.
     """
 
@@ -86,15 +88,11 @@ def sources_of_run(run_dir: str | Path, names: Sequence[str]) -> InputSources:
     declares no input."""
     if FRAME_MASK not in names:
         return InputSources()
-    from wherewhen.datasets.frame_selection import load_frame_selection
-
     path = selection_path(Path(run_dir))
     return InputSources(selection=load_frame_selection(path))
 
 
 def selection_path(run_dir: Path) -> Path:
-    import yaml
-
     config_path = run_dir / "config.yaml"
     try:
         config = yaml.safe_load(config_path.read_text(encoding="utf-8"))

@@ -6,13 +6,14 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from wherewhen.errors import ConfigError
 from wherewhen.models.base import VideoModel
 
 _REGISTRY: dict[str, type[VideoModel]] = {}
-_INFRASTRUCTURE = {"base", "output", "registry"}
+_INFRASTRUCTURE = {"base", "inputs", "output", "pretrained", "registry"}
 _SHAPE_ARGS = ("self", "num_classes", "in_channels", "grid")
 
 
@@ -28,11 +29,9 @@ def register_model(name: str) -> Callable[[type[VideoModel]], type[VideoModel]]:
 
 
 def _discover() -> None:
-    import wherewhen.models as package
-
-    for info in pkgutil.iter_modules(package.__path__):
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
         if info.name not in _INFRASTRUCTURE and not info.name.startswith("_"):
-            importlib.import_module(f"{package.__name__}.{info.name}")
+            importlib.import_module(f"{__package__}.{info.name}")
 
 
 def available_models() -> list[str]:

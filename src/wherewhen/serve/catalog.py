@@ -16,8 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from wherewhen.datasets.registry import read_dataset
 from wherewhen.errors import WherewhenError
-from wherewhen.models.inputs import FRAME_MASK
+from wherewhen.evaluate.runner import read_run
+from wherewhen.explain.truth import folder_kind, store_records
+from wherewhen.models import build_model
+from wherewhen.models.inputs import FRAME_MASK, declared_inputs
+from wherewhen.models.pretrained import read_model_config
 from wherewhen.serve.config import ServeConfig
 from wherewhen.serve.jobs import LOG
 
@@ -87,8 +92,6 @@ class StoreEntry:
 
 
 def store_videos(store: StoreEntry) -> dict[str, VideoEntry]:
-    from wherewhen.explain.truth import store_records
-
     out = {}
     for r in store_records(store.root):
         ref = f"{store.id}:{r.video_id}"
@@ -98,8 +101,6 @@ def store_videos(store: StoreEntry) -> dict[str, VideoEntry]:
 
 
 def benchmark_videos(store: StoreEntry) -> dict[str, VideoEntry]:
-    from wherewhen.datasets.registry import read_dataset
-
     out = {}
     for r in read_dataset("embedded", store.root).records:
         ref = f"{store.id}:{r.video_id}"
@@ -118,8 +119,6 @@ class Catalog:
         self.uploads = config.folder("uploads")
 
     def add_store(self, root: Path) -> None:
-        from wherewhen.explain.truth import folder_kind
-
         root = root.expanduser().resolve()
         kind = folder_kind(root) if root.is_dir() else None
         if kind is None or any(s.root == root for s in self.stores.values()):
@@ -184,8 +183,6 @@ def is_run(path: Path) -> bool:
 
 
 def run_entry(ref: str, path: Path, roots: tuple[Path, ...]) -> RunEntry:
-    from wherewhen.evaluate.runner import read_run
-
     run = read_run(path)
     names = [str(path.relative_to(r.resolve().parent)) for r in roots if path.is_relative_to(r.resolve().parent)]
     store = run.get("store") or run.get("data")
@@ -203,9 +200,6 @@ def run_entry(ref: str, path: Path, roots: tuple[Path, ...]) -> RunEntry:
 
 def model_inputs(model_dir: Path) -> tuple[str, ...]:
     """The extra inputs the saved model declares, from its config.json (the model is built without its weights)."""
-    from wherewhen.models import build_model
-    from wherewhen.models.inputs import declared_inputs
-    from wherewhen.train.pretrained import read_model_config
 
     config = read_model_config(model_dir)
     model = build_model(

@@ -19,9 +19,24 @@ from typing import Any
 
 import numpy as np
 
+from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import ConfigError, FeatureStoreError
-from wherewhen.evaluate.predict import VideoPrediction
-from wherewhen.features.store import FeatureRecord
+from wherewhen.evaluate.aggregation import video_probabilities
+from wherewhen.evaluate.boxes import attention_peaks, point_in_box
+from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, predict_records
+from wherewhen.evaluate.report import write_outputs
+from wherewhen.evaluate.runner import (
+    EvaluationConfig,
+    check_store_matches,
+    evaluate_predictions,
+    read_run,
+    split_records,
+)
+from wherewhen.evaluate.spatial import SpatialConfig
+from wherewhen.evaluate.temporal import video_timeline
+from wherewhen.features.store import FeatureRecord, FeatureStore
+from wherewhen.models.inputs import declared_inputs, sources_of_run
+from wherewhen.models.pretrained import from_pretrained
 from wherewhen.serve.catalog import Catalog, RunEntry
 from wherewhen.serve.explaining import digest, file_identity, read
 from wherewhen.serve.jobs import Job, JobManager
@@ -37,8 +52,6 @@ class EvaluationService:
         self.folder = catalog.config.folder("cache/eval")
 
     def request(self, run_ref: object, split: object = None) -> Job:
-        from wherewhen.evaluate.runner import read_run
-
         run = self.catalog.run(run_ref)
         if run.store is None or not (run.store / "manifest.jsonl").is_file():
             raise FeatureStoreError(run.store or run.path, "the run's feature store is not there to evaluate on")
@@ -55,21 +68,9 @@ class EvaluationService:
         )  # fmt: skip
 
     def evaluate(self, job: Job, run: RunEntry, split: str, folder: Path) -> dict[str, Any]:
-        from wherewhen.evaluate.predict import ClipPlan, predict_records
-        from wherewhen.evaluate.report import write_outputs
-        from wherewhen.evaluate.runner import (
-            EvaluationConfig,
-            check_store_matches,
-            evaluate_predictions,
-            read_run,
-            split_records,
-        )
-        from wherewhen.features.store import FeatureStore, atomic_write_text
-        from wherewhen.models.inputs import declared_inputs, sources_of_run
-        from wherewhen.train.pretrained import load_pretrained
 
         job.report(0.01, "loading the model")
-        pretrained = load_pretrained(run.path / "model", map_location=self.device)
+        pretrained = from_pretrained(run.path / "model", map_location=self.device)
         store = FeatureStore(run.store)
         check_store_matches(store, pretrained.classes, pretrained.features)
         records = split_records(store, split)
@@ -95,8 +96,6 @@ class EvaluationService:
         return payload
 
     def video_row(self, run: RunEntry, prediction: VideoPrediction, classes: list[str]) -> dict[str, Any]:
-        from wherewhen.evaluate.aggregation import video_probabilities
-
         record = prediction.record
         probabilities = video_probabilities(prediction, "model")
         best = int(np.argmax(probabilities))
@@ -124,8 +123,6 @@ def reporting(job: Job, items: Iterable[FeatureRecord], total: int) -> Iterator[
 
 def pointing(prediction: VideoPrediction) -> tuple[int, int]:
     """(frames with a ground-truth box that some clip covered, those whose attention peak lies in the box)."""
-    from wherewhen.evaluate.boxes import attention_peaks, point_in_box
-    from wherewhen.evaluate.spatial import SpatialConfig
 
     record, config = prediction.record, SpatialConfig()
     maps, covered = prediction.spatial_maps()
@@ -143,8 +140,6 @@ def pointing(prediction: VideoPrediction) -> tuple[int, int]:
 
 def segment_weight(prediction: VideoPrediction) -> float | None:
     """The share of the video's temporal weight (its clips merged) on rows inside a ground-truth segment."""
-    from wherewhen.evaluate.temporal import video_timeline
-
     if not prediction.record.segments:
         return None
     timeline, covered = video_timeline(prediction)

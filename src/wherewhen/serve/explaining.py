@@ -15,10 +15,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import ConfigError
+from wherewhen.evaluate.runner import read_run
 from wherewhen.explain import Explainer, Explanation
+from wherewhen.explain.detections import detection_rows
+from wherewhen.explain.explanation import truth_line
+from wherewhen.explain.sliding import default_plan, explain_sliding, is_long, training_clip_seconds
+from wherewhen.explain.truth import find_truth, with_truth
 from wherewhen.serve.catalog import Catalog, NotFound, RunEntry, VideoEntry
 from wherewhen.serve.jobs import Job, JobManager
+from wherewhen.serve.preview import write_preview
+from wherewhen.video.probe import probe
 
 SLIDING = ("auto", "on", "off")
 
@@ -89,8 +97,6 @@ class Explainers:
 
 
 def backbone_of(run: RunEntry) -> str | None:
-    from wherewhen.evaluate.runner import read_run
-
     features = read_run(run.path).get("features")
     return features.get("backbone") if isinstance(features, dict) else None
 
@@ -120,9 +126,6 @@ class ExplainService:
         return self.previews / f"{digest(file_identity(video.path))}.mp4"
 
     def explain(self, job: Job, run: RunEntry, video: VideoEntry, settings: ExplainSettings, path: Path) -> Any:
-        from wherewhen.explain.sliding import explain_sliding
-        from wherewhen.explain.truth import find_truth, with_truth
-        from wherewhen.features.store import atomic_write_text
 
         job.report(0.01, "loading the model")
         explainer = self.explainers.get(run)
@@ -146,8 +149,6 @@ class ExplainService:
         return payload
 
     def make_preview(self, job: Job, video: VideoEntry) -> None:
-        from wherewhen.serve.preview import write_preview
-
         out = self.preview_path(video)
         if out.is_file():
             return
@@ -167,8 +168,6 @@ def read(path: Path) -> Any | None:
 
 def sliding_plan(explainer: Explainer, run: RunEntry, video: VideoEntry, settings: ExplainSettings) -> Any:
     """The sliding clips the settings ask for (``auto``: for a long video), or None."""
-    from wherewhen.explain.sliding import default_plan, is_long, training_clip_seconds
-    from wherewhen.video.probe import probe
 
     if settings.sliding == "off":
         return None
@@ -187,8 +186,6 @@ def result_payload(
     explainer: Explainer,
 ) -> dict[str, Any]:
     """What the page draws: the explanation, its detections, and the store rows a person may choose from."""
-    from wherewhen.explain.detections import detection_rows
-    from wherewhen.explain.explanation import truth_line
 
     takes = "frame_mask" in explainer.inputs
     return {

@@ -14,8 +14,8 @@ from pathlib import Path
 import av
 import cv2
 
+from wherewhen.atomic import atomic_path
 from wherewhen.explain.frames import display_for
-from wherewhen.features.store import atomic_path
 from wherewhen.video.decode import iter_frames
 from wherewhen.video.probe import as_fraction, probe
 

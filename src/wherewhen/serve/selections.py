@@ -1,5 +1,5 @@
 """Human frame selections saved from the page: per feature store, the JSON ``lrcn_st`` with ``temporal="given"``
-trains on (``data.frame_selection``; ``{"<video id>": [0-based cube rows], ...}``, ``datasets.frame_selection``).
+trains on (``data.frame_selection``; ``{"<video id>": [0-based cube rows], ...}``, ``features.frame_selection``).
 
 Each store's selection is ``selections/<store folder name>.json`` in the server's working folder (a store of the
 same name elsewhere gets ``-2``, ``-3``, ...); saving one video's rows rewrites the file atomically with the others
@@ -15,8 +15,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import ConfigError
-from wherewhen.features.store import atomic_write_text
+from wherewhen.features.frame_selection import load_frame_selection
 from wherewhen.serve.catalog import Catalog, StoreEntry
 
 OWNER = ".store"  # beside each selection file: the store it belongs to
@@ -45,7 +46,6 @@ class Selections:
         path = self.path(store)
         if not path.is_file():
             return {}
-        from wherewhen.datasets.frame_selection import load_frame_selection
 
         return load_frame_selection(path)
 

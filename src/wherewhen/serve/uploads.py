@@ -18,9 +18,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from starlette.concurrency import run_in_threadpool
+
+from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import WherewhenError
-from wherewhen.features.store import atomic_write_text
 from wherewhen.serve.catalog import UPLOAD_SUFFIX
+from wherewhen.video.decode import read_frames
+from wherewhen.video.probe import probe
 
 
 class UploadError(WherewhenError):
@@ -44,8 +48,6 @@ async def receive_upload(
 ) -> dict[str, Any]:
     """Store one uploaded video from ``body`` in ``folder``; its description for the page (``id``, ``name``,
     ``info``). Raises ``UploadError`` (413 over ``limit``, 400 when it is no video)."""
-    from starlette.concurrency import run_in_threadpool
-
     mb = limit / (1 << 20)
     if declared is not None and declared > limit:
         raise UploadError(f"{name} is {declared / (1 << 20):.1f} MB; uploads are limited to {mb:g} MB", 413)
@@ -73,8 +75,6 @@ async def receive_upload(
 
 def check_video(path: Path, name: str) -> dict[str, Any]:
     """The probe of a file that PyAV opens as a video and whose first frame decodes; else an ``UploadError``."""
-    from wherewhen.video.decode import read_frames
-    from wherewhen.video.probe import probe
 
     try:
         info = probe(path)

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from wherewhen.atomic import atomic_path, atomic_write_text
 from wherewhen.backbones.weights import load_error
 from wherewhen.errors import CheckpointError
-from wherewhen.features.store import atomic_path, atomic_write_text
 
 CHECKPOINT_FORMAT = "wherewhen-checkpoint/1"
 

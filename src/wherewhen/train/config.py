@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from wherewhen.errors import ConfigError
+from wherewhen.models import available_models, model_class
+from wherewhen.models.registry import model_parameters
 from wherewhen.train.augment import AugmentSection
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
@@ -220,8 +222,6 @@ def _check_augment(cfg: AugmentSection) -> None:
 
 def check_model_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
     """Type-check model keyword arguments against the registered constructor's signature and defaults."""
-    from wherewhen.models.registry import model_class, model_parameters
-
     cls = model_class(name)
     params = model_parameters(cls)
     try:
@@ -277,8 +277,6 @@ def load_config(
 
 def recommended_training(model_name: str) -> dict[str, Any]:
     """The training settings a registered model recommends (empty for an unknown name: validation reports it)."""
-    from wherewhen.models import available_models, model_class
-
     if model_name not in available_models():
         return {}
     return dict(getattr(model_class(model_name), "recommended_training", {}))

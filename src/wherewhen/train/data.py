@@ -18,27 +18,10 @@ from torch.utils.data import Dataset
 
 from wherewhen.errors import ConfigError, FeatureStoreError
 from wherewhen.evaluate.truth import box_cells, segment_rows
+from wherewhen.features.clips import one_row_per_segment, record_clips
 from wherewhen.features.store import FeatureRecord, FeatureStore
 from wherewhen.models.inputs import InputSources, clip_inputs
 from wherewhen.wording import count
-
-
-def row_positions(length: int, frames: int, offsets: np.ndarray | None = None) -> list[int]:
-    """T row positions in [0, length): segment i covers [i*R/T, (i+1)*R/T); take ``offsets[i]`` (in [0, 1)) of it.
-
-    ``offsets=None`` takes the segment centres, which is the uniform sampling used for validation and testing.
-    """
-    if length < 1:
-        raise ValueError("a clip needs at least one row")
-    u = np.full(frames, 0.5) if offsets is None else np.asarray(offsets, dtype=np.float64)
-    pos = np.floor((np.arange(frames) + u) * length / frames).astype(np.int64)
-    return np.clip(pos, 0, length - 1).tolist()
-
-
-def record_clips(record: FeatureRecord) -> list[list[int]]:
-    """The record's clips (lists of cube rows); a record without clips is one clip of all its rows."""
-    clips = [list(c) for c in record.clips if len(c) > 0]
-    return clips or [list(range(len(record.frame_indices)))]
 
 
 class ClipDataset(Dataset[dict[str, Any]]):
@@ -103,7 +86,7 @@ class ClipDataset(Dataset[dict[str, Any]]):
             if self.jitter:
                 offsets = rng.random(self.frames)
         rows = clips[clip]
-        picked = [rows[p] for p in row_positions(len(rows), self.frames, offsets)]
+        picked = [rows[p] for p in one_row_per_segment(len(rows), self.frames, offsets)]
         tensors = self.store.load(record.video_id, keys=self.keys)
         item: dict[str, Any] = {"label": self.labels[video], "video": video}
         item.update(clip_inputs(self.inputs, self.sources, record.video_id, picked))

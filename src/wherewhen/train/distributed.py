@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from wherewhen.errors import ConfigError
+from wherewhen.device import resolve_device
 
 
 @dataclass
@@ -34,26 +34,6 @@ class DistContext:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
-
-
-def resolve_device(choice: str, local_rank: int = 0, option: str = "train.device") -> torch.device:
-    """``auto`` is the process's GPU when CUDA is present, else the CPU; errors name the setting as ``option``."""
-    if choice == "auto":
-        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(choice)
-    except RuntimeError:
-        raise ConfigError(f"{option}={choice!r} is not a device; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"{option}={choice!r} but CUDA is not available here; use {option}=cpu")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-        if device.index >= torch.cuda.device_count():
-            raise ConfigError(f"{option}={choice!r} but only {torch.cuda.device_count()} GPUs are visible")
-    elif device.type != "cpu":
-        raise ConfigError(f"{option}={choice!r} is not supported; use auto, cpu, cuda or cuda:N")
-    return device
 
 
 def setup(device_choice: str) -> DistContext:

@@ -11,7 +11,9 @@ import csv
 import io
 from pathlib import Path
 
-from wherewhen.features.store import atomic_write_text
+from torch.utils.tensorboard import SummaryWriter
+
+from wherewhen.atomic import atomic_write_text
 
 FIRST_COLUMNS = ("epoch", "lr", "seconds")
 
@@ -26,7 +28,6 @@ class RunLogger:
         self.rows: list[dict[str, str]] = []
         if not enabled:
             return
-        from torch.utils.tensorboard import SummaryWriter
 
         if self.csv_path.exists():
             with open(self.csv_path, newline="", encoding="utf-8") as f:

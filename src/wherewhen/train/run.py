@@ -4,7 +4,7 @@ A run directory holds::
 
     config.yaml              the resolved configuration
     run.json                 store, model, classes, the train / val video ids, the test split's name, best epoch
-    model/                   the best model so far (save_pretrained: config.json, model.safetensors, classes.txt)
+    model/                   the best model so far (models.pretrained: config.json, model.safetensors, classes.txt)
     checkpoints/last.pt      everything needed to continue after the last finished epoch (+ last.json)
     logs/                    TensorBoard events
     metrics.csv              one row per epoch: each loss term, accuracies, learning rate, seconds
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wherewhen.atomic import remove_stale_temporaries
 from wherewhen.errors import CheckpointError, ConfigError
-from wherewhen.features.store import remove_stale_temporaries
 from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.distributed import setup, teardown
 from wherewhen.train.logs import RunLogger

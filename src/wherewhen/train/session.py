@@ -18,13 +18,16 @@ from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from wherewhen.datasets.frame_selection import load_frame_selection
+from wherewhen import __version__
+from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import CheckpointError, ConfigError, FeatureStoreError
 from wherewhen.evaluate.truth import has_truth
-from wherewhen.features.store import FeatureStore, StoreInfo, atomic_write_text
+from wherewhen.features.frame_selection import load_frame_selection
+from wherewhen.features.store import FeatureStore, StoreInfo
 from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
 from wherewhen.models.inputs import FRAME_MASK
+from wherewhen.models.pretrained import save_pretrained
 from wherewhen.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from wherewhen.train.config import RunConfig
 from wherewhen.train.data import ClipDataset, SplitPlan, clip_count, collate, plan_splits, resolve_frames
@@ -41,7 +44,6 @@ from wherewhen.train.engine import (
     validate,
 )
 from wherewhen.train.logs import RunLogger
-from wherewhen.train.pretrained import save_pretrained
 
 RUN_FORMAT = "wherewhen-run/1"
 
@@ -141,8 +143,6 @@ class Session:
     verbose: bool
 
     def run_json(self, epoch: int, finished: bool) -> dict[str, Any]:
-        from wherewhen import __version__
-
         plan, tracker = self.data.plan, self.opt.tracker
         return {
             "format": RUN_FORMAT,

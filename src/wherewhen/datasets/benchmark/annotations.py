@@ -19,10 +19,10 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from wherewhen.atomic import atomic_path, atomic_write_text
 from wherewhen.datasets.benchmark.config import GENERATOR_VERSION, PRESETS, BenchmarkConfig
 from wherewhen.datasets.benchmark.plan import VideoPlan
 from wherewhen.datasets.benchmark.sources import class_names
-from wherewhen.features.store import atomic_path, atomic_write_text
 
 BENCHMARK_JSON = "benchmark.json"
 THUMOS_DIR = Path("annotations") / "thumos14"

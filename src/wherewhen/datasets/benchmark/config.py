@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any
 
+from wherewhen.datasets.benchmark.sources import CLASS_SOURCES
 from wherewhen.errors import ConfigError
 
 GENERATOR_VERSION = "wherewhen-benchmark/1"
@@ -54,8 +55,6 @@ class BenchmarkConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from wherewhen.datasets.benchmark.sources import CLASS_SOURCES
-
         checks: list[tuple[bool, str]] = [
             (2 <= self.classes <= len(CLASS_SOURCES), f"classes must be in 2..{len(CLASS_SOURCES)}"),
             (self.videos_per_class >= 2, "videos_per_class must be at least 2 (one train, one test)"),

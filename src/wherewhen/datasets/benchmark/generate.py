@@ -21,13 +21,13 @@ from typing import Any
 import av
 import numpy as np
 
+from wherewhen.atomic import atomic_path, atomic_write_text, remove_stale_temporaries
 from wherewhen.datasets.benchmark.annotations import BENCHMARK_JSON, VIDEOS_DIR, video_relpath, write_annotations
 from wherewhen.datasets.benchmark.config import GENERATOR_VERSION, BenchmarkConfig
 from wherewhen.datasets.benchmark.plan import VideoPlan, plan_video, split_of
 from wherewhen.datasets.benchmark.render import render_frames
 from wherewhen.datasets.benchmark.sources import class_names
 from wherewhen.errors import DatasetError, VideoError
-from wherewhen.features.store import atomic_path, atomic_write_text, remove_stale_temporaries
 
 IN_PROGRESS = ".generating.json"  # the settings of an unfinished generation, so a resume cannot mix two
 Progress = Callable[[int, int], None]  # (videos done, videos in all)

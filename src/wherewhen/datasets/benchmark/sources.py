@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import skimage.data
 
 from wherewhen.errors import VideoError
 
@@ -75,8 +76,6 @@ def _scale_short_side(image: np.ndarray, short: int) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _photo(name: str) -> np.ndarray:
-    import skimage.data
-
     image = getattr(skimage.data, name)()
     if isinstance(image, tuple):  # stereo_motorcycle returns (left, right, disparity)
         image = image[0]

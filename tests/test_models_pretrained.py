@@ -1,4 +1,4 @@
-"""Saved model directories: round trip without pickle, and one-line errors for missing, truncated or edited files."""
+"""Saved model folders: round trip without pickle, and one-line errors for missing, truncated or edited files."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import torch
 
 from wherewhen.errors import CheckpointError
 from wherewhen.features.store import StoreInfo
-from wherewhen.models import build_model
-from wherewhen.train.pretrained import load_pretrained, save_pretrained
+from wherewhen.models import VideoModel, build_model
+from wherewhen.models.pretrained import from_pretrained, save_pretrained
+from wherewhen.models.stam import SpatioTemporalAttention
 
 CLASSES = ["wave", "point", "clap"]
 INFO = StoreInfo(
@@ -31,7 +32,7 @@ def saved(tmp_path: Path) -> tuple[Path, torch.nn.Module]:
 def test_round_trip_gives_the_same_model(saved: tuple[Path, torch.nn.Module]) -> None:
     directory, model = saved
     assert sorted(p.name for p in directory.iterdir()) == ["classes.txt", "config.json", "model.safetensors"]
-    loaded = load_pretrained(directory)
+    loaded = from_pretrained(directory)
     assert loaded.classes == CLASSES
     assert loaded.features == INFO
     assert loaded.config["format"] == "wherewhen-model/1" and loaded.config["extra"] == {"epoch": 4}
@@ -47,14 +48,12 @@ def test_round_trip_gives_the_same_model(saved: tuple[Path, torch.nn.Module]) ->
 
 
 def test_a_later_default_does_not_change_a_saved_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from wherewhen.models.stam import SpatioTemporalAttention
-
     model = build_model("stam", num_classes=3, in_channels=8, grid=3, reduce_dim=4, hidden_channels=4)
     assert model.build_kwargs["energy"] == "sum" and model.build_kwargs["reduce_dim"] == 4  # every argument
     directory = save_pretrained(model, tmp_path / "model", classes=CLASSES, features=INFO)
     # energy has no weights of its own: with only the given arguments saved, the model would load as another one
     monkeypatch.setitem(SpatioTemporalAttention.__init__.__kwdefaults__, "energy", "mean")
-    loaded = load_pretrained(directory).model
+    loaded = from_pretrained(directory).model
     assert loaded.energy == "sum" and loaded.build_kwargs == model.build_kwargs
     cubes = torch.rand(1, 4, 8, 3, 3)
     model.eval()
@@ -63,7 +62,7 @@ def test_a_later_default_does_not_change_a_saved_model(tmp_path: Path, monkeypat
 
 def _error(directory: Path) -> str:
     with pytest.raises(CheckpointError) as exc:
-        load_pretrained(directory)
+        from_pretrained(directory)
     text = str(exc.value)
     assert "\n" not in text
     return text
@@ -122,10 +121,20 @@ def test_a_model_saved_before_the_preprocessing_tag_reads_as_resize_then_crop(
     saved: tuple[Path, torch.nn.Module],
 ) -> None:
     directory, _ = saved
-    assert load_pretrained(directory).features.preprocessing == "centred-square"
+    assert from_pretrained(directory).features.preprocessing == "centred-square"
     path = directory / "config.json"
     config = json.loads(path.read_text())
     del config["features"]["preprocessing"]
     path.write_text(json.dumps(config))
-    features = load_pretrained(directory).features
+    features = from_pretrained(directory).features
     assert features.preprocessing == "resize-then-crop" and features.compatible_with(INFO) == ["preprocessing"]
+
+
+def test_the_model_saves_and_its_class_loads_the_folder(tmp_path: Path) -> None:
+    model = build_model("softmax_cube", num_classes=3, in_channels=8, grid=3)
+    folder = model.save_pretrained(tmp_path / "model", classes=CLASSES, features=INFO)
+    loaded = VideoModel.from_pretrained(folder)
+    assert loaded.classes == CLASSES and type(loaded.model) is type(model)
+    assert type(model).from_pretrained(folder).features == INFO
+    with pytest.raises(CheckpointError, match="holds a softmax_cube model, not a SpatioTemporalAttention"):
+        SpatioTemporalAttention.from_pretrained(folder)

@@ -1,9 +1,12 @@
-"""Saved models: a directory with config.json, model.safetensors and classes.txt, loaded without pickle.
+"""Saved models: a folder with config.json, model.safetensors and classes.txt, loaded without pickle.
+
+``save_pretrained`` writes one and ``from_pretrained`` reads it back (also as ``model.save_pretrained(folder, ...)``
+and ``VideoModel.from_pretrained(folder)``, in the manner of Hugging Face transformers).
 
 ``config.json`` names the model and its constructor arguments, the class list, how the feature cubes were made
 (:class:`StoreInfo`) and the sha256 and size of ``model.safetensors``, so a truncated or modified weights file is
-caught before it is read. The directory is written next to its final place and swapped in, so a reader never sees
-a half-written model.
+caught before it is read. The folder is written next to its final place and swapped in, so a reader never sees a
+half-written model.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from typing import Any
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from wherewhen import __version__
 from wherewhen.errors import CheckpointError, WherewhenError
 from wherewhen.features.store import StoreInfo
-from wherewhen.models import VideoModel, build_model
+from wherewhen.models.base import VideoModel
+from wherewhen.models.registry import build_model
 
 MODEL_FORMAT = "wherewhen-model/1"
 CONFIG_NAME = "config.json"
@@ -32,7 +37,7 @@ CLASSES_NAME = "classes.txt"
 
 @dataclass
 class Pretrained:
-    """A loaded model directory."""
+    """A loaded model folder."""
 
     model: VideoModel  # in eval mode
     classes: list[str]
@@ -50,20 +55,18 @@ def sha256_file(path: Path) -> str:
 
 def save_pretrained(
     model: VideoModel,
-    directory: Path,
+    folder: str | Path,
     *,
     classes: list[str],
     features: StoreInfo,
     extra: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``directory`` (replacing an older one as a whole) and return it."""
-    from wherewhen import __version__
-
-    directory = Path(directory)
+    """Write ``folder`` (replacing an older one as a whole) and return it."""
+    folder = Path(folder)
     if len(classes) != model.num_classes:
-        raise CheckpointError(directory, f"{len(classes)} class names for a model with {model.num_classes} classes")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+        raise CheckpointError(folder, f"{len(classes)} class names for a model with {model.num_classes} classes")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
         # Clone so tensors that share storage (tied weights, views) are saved separately and contiguous.
         state = {k: v.detach().to("cpu").clone().contiguous() for k, v in model.state_dict().items()}
@@ -88,31 +91,31 @@ def save_pretrained(
         }
         (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (tmp / CLASSES_NAME).write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
-        _swap_in(tmp, directory)
+        _swap_in(tmp, folder)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return directory
+    return folder
 
 
-def _swap_in(tmp: Path, directory: Path) -> None:
-    """Replace ``directory`` by ``tmp``: rename the old one aside, rename the new one in, delete the old one."""
-    old = directory.with_name(f".{directory.name}.old")
+def _swap_in(tmp: Path, folder: Path) -> None:
+    """Replace ``folder`` by ``tmp``: rename the old one aside, rename the new one in, delete the old one."""
+    old = folder.with_name(f".{folder.name}.old")
     if old.exists():
         shutil.rmtree(old)
-    if directory.exists():
-        os.replace(directory, old)
-    os.replace(tmp, directory)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(tmp, folder)
     if old.exists():
         shutil.rmtree(old, ignore_errors=True)
 
 
-def read_model_config(directory: Path) -> dict[str, Any]:
-    """Parse and check ``config.json`` of a model directory (no weights are read)."""
-    directory = Path(directory)
-    path = directory / CONFIG_NAME
-    if not directory.is_dir():
-        raise CheckpointError(directory, "not a saved model directory (missing)")
+def read_model_config(folder: str | Path) -> dict[str, Any]:
+    """Parse and check ``config.json`` of a model folder (no weights are read)."""
+    folder = Path(folder)
+    path = folder / CONFIG_NAME
+    if not folder.is_dir():
+        raise CheckpointError(folder, "not a saved model directory (missing)")
     if not path.is_file():
         raise CheckpointError(path, "missing; not a saved model directory")
     try:
@@ -131,7 +134,7 @@ def read_model_config(directory: Path) -> dict[str, Any]:
     classes = config["classes"]
     if not isinstance(classes, list) or len(classes) != config["num_classes"]:
         raise CheckpointError(path, f"classes do not match num_classes={config['num_classes']}")
-    classes_path = directory / CLASSES_NAME
+    classes_path = folder / CLASSES_NAME
     if classes_path.is_file():
         listed = classes_path.read_text(encoding="utf-8").splitlines()
         if listed != classes:
@@ -149,14 +152,14 @@ def _features(config: dict[str, Any], path: Path) -> StoreInfo:
         raise CheckpointError(path, f"features: {exc}") from None
 
 
-def load_pretrained(directory: Path, map_location: str = "cpu") -> Pretrained:
+def from_pretrained(folder: str | Path, map_location: str = "cpu") -> Pretrained:
     """Rebuild the model from ``config.json`` and load ``model.safetensors`` after checking its size and sha256."""
-    directory = Path(directory)
-    config = read_model_config(directory)
-    config_path = directory / CONFIG_NAME
+    folder = Path(folder)
+    config = read_model_config(folder)
+    config_path = folder / CONFIG_NAME
     features = _features(config, config_path)
     weights = config["weights"]
-    weights_path = directory / str(weights.get("file", WEIGHTS_NAME))
+    weights_path = folder / str(weights.get("file", WEIGHTS_NAME))
     if not weights_path.is_file():
         raise CheckpointError(weights_path, "missing; the model directory is incomplete")
     size = weights_path.stat().st_size
