@@ -1,7 +1,7 @@
 """The default model beyond the draw it is reported on: another seed of the benchmark, the `full` preset, and 200
 videos per class; three training seeds each, scored on each benchmark's own test split.
 
-    python -m benchmarks.generalization [--settings seed2,full,vpc200] [--seeds 0,1,2]
+    python -m benchmarks.generalization [--settings seed2,vpc200,full] [--seeds 0,1,2]
 
 Each setting generates its benchmark once (under benchmarks/_work/, resumable), extracts its cubes, trains
 `wherewhen train`'s default model with its defaults for every seed and evaluates it on the test split. Nothing is
@@ -24,8 +24,8 @@ SECTION = "Accuracy: the default model on other benchmarks (test splits)"
 COMMAND = "python -m benchmarks.generalization"
 SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "seed2": ("default", {"seed": 2}),
-    "full": ("full", {}),
     "vpc200": ("default", {"videos_per_class": 200}),
+    "full": ("full", {}),
 }
 TARGETS = {"vpc200": {"top1": ">= 0.97", "pointing_game": ">= 0.90", "frame_map_0.3": ">= 0.50",
                       "temporal_map_0.5": ">= 0.70"}}  # fmt: skip
@@ -46,7 +46,11 @@ def setting_store(name: str) -> Path:
     return store
 
 
-def measure(results: Results, settings: list[str], seeds: tuple[int, ...], jobs: int = 2) -> list[dict[str, Any]]:
+def measure(
+    results: Results, settings: list[str], seeds: tuple[int, ...], jobs: int = 2, folder: Path | None = None
+) -> list[dict[str, Any]]:
+    """Every setting in the order given; with ``folder``, RESULTS.md is written after each (a long run that stops
+    keeps what it measured)."""
     from wherewhen.train.config import RunConfig
 
     model = RunConfig().model.name
@@ -60,6 +64,8 @@ def measure(results: Results, settings: list[str], seeds: tuple[int, ...], jobs:
             note = f"range {row[f'{key}_min']:.3f}-{row[f'{key}_max']:.3f}, {row['seeds']} seeds"
             results.add(SECTION, f"{model} on {name}: {title}, mean of seeds", float(row[key]), target=target,
                         command=f"{COMMAND} --settings {name}", note=note)  # fmt: skip
+        if folder is not None:
+            results.write(folder)
     return rows
 
 
@@ -74,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.exit(2, f"error: unknown setting {unknown[0]!r}; choose from {', '.join(SETTINGS)}\n")
     results = Results()
-    measure(results, settings, tuple(int(s) for s in args.seeds.split(",")), args.jobs)
-    written = results.write(Path(__file__).resolve().parent)
-    print(f"wrote {written[0]}")
+    here = Path(__file__).resolve().parent
+    measure(results, settings, tuple(int(s) for s in args.seeds.split(",")), args.jobs, here)
+    print(f"wrote {here / 'RESULTS.md'}")
     return 0
 
 
