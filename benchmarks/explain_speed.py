@@ -36,9 +36,7 @@ import torch
 from benchmarks.common import run_or_exit
 from benchmarks.results import Results
 from wherewhen.explain import Explainer, explain_to_folder, write_explanation
-from wherewhen.features.decoding import DecodeDataset
 from wherewhen.features.forward import embed_frames
-from wherewhen.video.records import VideoRecord
 
 COMMAND = "python -m benchmarks.explain_speed"
 
@@ -71,8 +69,7 @@ def small_run(root: Path) -> Path:
 def time_explain(run: Path, video: Path, results: Results, repeats: int = 7) -> float:
     explainer = Explainer.from_pretrained(run, device="cpu")
     backbone = explainer.backbone
-    record = VideoRecord(path=video.resolve(), label="", split="test")
-    dataset = DecodeDataset([record], explainer.sampling, explainer.resize, explainer.features.input_size)
+    record, dataset = explainer._decoding(video)  # the decoding that makes the model's cubes
 
     bound: list[dict[str, float]] = []
 
@@ -81,7 +78,7 @@ def time_explain(run: Path, video: Path, results: Results, repeats: int = 7) -> 
         frames = dataset.decode(record).frames
         assert frames is not None
         decoded = time.perf_counter()
-        embed_frames(backbone, [frames], explainer.batch_size)
+        embed_frames(backbone, [frames], explainer._batch_size)
         bound.append({"decode": decoded - start, "backbone": time.perf_counter() - decoded})
         return len(frames)
 

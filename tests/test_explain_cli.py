@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 
 from wherewhen.cli import main
 from wherewhen.datasets.benchmark import generate_benchmark
@@ -19,6 +20,7 @@ from wherewhen.datasets.registry import read_dataset
 from wherewhen.errors import CheckpointError
 from wherewhen.explain import FILES, Explainer, Explanation, load_explanation, write_explanation
 from wherewhen.features.extract import ExtractOptions, extract_videos
+from wherewhen.features.store import FeatureStore
 from wherewhen.train.config import load_config
 from wherewhen.train.run import train
 from wherewhen.video.probe import probe
@@ -129,8 +131,9 @@ def test_cli_and_api_explain_real_videos(
 
 def test_api_writes_the_same_folder_layout(run_dir: Path, bikes_mp4: Path, tmp_path: Path) -> None:
     explainer = Explainer.from_pretrained(run_dir, device="cpu")
-    assert explainer.plan.frames == json.loads((run_dir / "run.json").read_text())["frames"]
+    frames = json.loads((run_dir / "run.json").read_text())["frames"]
     explanation = explainer.explain(bikes_mp4)
+    assert explainer._plan.frames == frames and {len(clip) for clip in explanation.clips} == {frames}  # as trained
     assert set(explainer.timings) == {"decode", "backbone", "model"}
     files = write_explanation(explanation, tmp_path / "api")
     assert {k: p.name for k, p in files.items()} == FILES and all(p.is_file() for p in files.values())
@@ -216,18 +219,35 @@ def test_existing_output_is_kept_unless_forced(
     assert "not a folder" in err
 
 
-def test_frames_are_drawn_in_order_and_a_dead_encoder_stops_the_drawing(run_dir: Path, bikes_mp4: Path) -> None:
+def test_cubes_and_explain_cubes_are_the_two_halves_of_explain(run_dir: Path, bikes_mp4: Path) -> None:
+    explainer = Explainer.from_pretrained(run_dir, device="cpu")
+    info = probe(bikes_mp4)
+    record, rgb, flow, display = explainer.cubes(bikes_mp4, info=info, display_side=64, display_frames=3)
+    assert rgb.dtype == torch.float16 and rgb.shape == (SAMPLED, 1280, 7, 7) and flow is None
+    assert len(record.frame_indices) == SAMPLED and record.frame_size == (info.width, info.height)
+    assert sorted(display) == record.frame_indices[:3]  # the display frames: the first sampled ones
+    assert all(min(frame.shape[:2]) == 64 for frame in display.values())
+    assert explainer.explain_cubes(record, rgb).to_dict() == explainer.explain(bikes_mp4).to_dict()
+    decoded = explainer._decode(bikes_mp4)  # decoding first, then the backbone (models on flow cubes)
+    assert decoded.record is not None and decoded.record.frame_indices == record.frame_indices
+    assert decoded.record.frame_size == record.frame_size and decoded.record.crop == record.crop
+
+    store = FeatureStore(run_dir.parent / "store")  # cubes from a feature store: no decoding
+    stored = store.records()[0]
+    from_store = explainer.explain_cubes(stored, store.load(stored.video_id)["rgb"])
+    from_video = explainer.explain(stored.video)
+    assert [f.index for f in from_store.frames] == [f.index for f in from_video.frames]
+    assert from_store.label == from_video.label
+    for name, p in from_video.probabilities.items():
+        assert from_store.probabilities[name] == pytest.approx(p, abs=1e-3)
+
+
+def test_frames_are_drawn_in_order_and_a_dead_encoder_stops_the_drawing() -> None:
     import time
     from concurrent.futures import ThreadPoolExecutor
     from queue import Queue
 
     from wherewhen.explain.writer import hand_over, in_order
-
-    explainer = Explainer.from_pretrained(run_dir, device="cpu")
-    info, indices = explainer.frame_indices(bikes_mp4)
-    decoded = explainer.decode(bikes_mp4)
-    assert decoded.record is not None and indices == decoded.record.frame_indices  # what the display prefetch reads
-    assert (info.width, info.height) == decoded.record.frame_size
 
     def slow_square(k: int) -> int:
         time.sleep(0.002 * (5 - k % 5))  # later items finish first

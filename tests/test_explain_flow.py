@@ -49,12 +49,12 @@ def test_a_model_that_reads_no_flow_skips_the_flow_of_its_store(
     config = load_config(None, overrides, values={"data.store": str(flow_run.parent / "store")})
     run = train(config, flow_run.parent / "run-rgb", verbose=False).run_dir
     explainer = Explainer.from_pretrained(run, device="cpu")
-    assert explainer.features.flow and not explainer.reads_flow
+    assert explainer.features.flow and not explainer._reads_flow
     passes = []
     original = decoding.iter_frames
     monkeypatch.setattr(decoding, "iter_frames", lambda *a, **k: passes.append(a[1]) or original(*a, **k))
     explanation = explainer.explain(bikes_mp4)
     assert len(passes) == 1 and len(set(passes[0])) == SAMPLED
     monkeypatch.undo()
-    explainer.reads_flow = True  # as before: flow images made and embedded, then not read by the model
+    explainer._reads_flow = True  # as before: flow images made and embedded, then not read by the model
     assert explainer.explain(bikes_mp4).to_dict() == explanation.to_dict()

@@ -161,7 +161,7 @@ def test_box_of_a_known_map_in_original_and_display_pixels() -> None:
     attention = np.full((7, 7), 0.1)
     attention[1, 2], attention[3, 4] = 1.0, 0.6  # kept (>= 0.5 of the peak): rows 1..3, columns 2..4
     x1, y1, x2, y2 = (float(v) for v in attention_boxes(attention[None], crop, (1920, 1080), 0.5)[0])
-    box = (x1, y1, x2, y2)  # what Explainer.assemble does
+    box = (x1, y1, x2, y2)  # what Explainer._assemble does
     cx, cy, cw, ch = crop
     cell_w, cell_h = cw / 7, ch / 7
     assert box == pytest.approx((cx + 2 * cell_w, cy + 1 * cell_h, cx + 5 * cell_w, cy + 4 * cell_h))

@@ -6,7 +6,7 @@
 >>> explanation = with_truth(explanation, find_truth("video.mp4", "runs/alstm"))   # its ground truth, if any
 """
 
-from wherewhen.explain.explainer import Explainer
+from wherewhen.explain.explainer import Explainer, VideoCubes
 from wherewhen.explain.explanation import (
     AttendedSegment,
     Explanation,
@@ -29,6 +29,7 @@ __all__ = [
     "HeatmapStyle",
     "RenderOptions",
     "TruthSummary",
+    "VideoCubes",
     "VideoSummary",
     "check_output_dir",
     "explain_to_folder",

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -57,12 +57,40 @@ from wherewhen.video.sampling import SamplingSpec
 FLOW_METHOD = "dis"  # StoreInfo records only whether flow cubes exist, not the method; extraction defaults to DIS
 
 
+class VideoCubes(NamedTuple):
+    """A video's cubes as :meth:`Explainer.cubes` makes them (a tuple: ``record, rgb, flow, display = ...``)."""
+
+    record: FeatureRecord  # the sampled frame indices, clips, fps, size and crop, as a feature store records them
+    rgb: torch.Tensor  # float16 (R, D, K, K): one cube per sampled frame
+    flow: torch.Tensor | None  # the same for the flow images, for a model that reads flow cubes; else None
+    display: dict[int, np.ndarray]  # {frame index: RGB frame at the display size}, the first frames asked for
+
+
 class Explainer:
     """Explain videos with a trained model.
 
     >>> explainer = Explainer.from_pretrained("runs/stam")          # a run directory or its model/ folder
     >>> explanation = explainer.explain("video.mp4")
     >>> explanation.label, explanation.top5, explanation.frames[0].box, explanation.segments
+
+    The API:
+
+    - ``Explainer.from_pretrained(directory, device=None, **options)``: load a run (``RUN``) or its saved model
+      (``RUN/model``); ``Explainer(model, classes, features, **options)`` takes a model built by hand. The options:
+      ``frames`` (rows per clip; from the run's ``run.json``), ``threshold``, ``backbone`` (an already loaded one,
+      to share), ``backbone_weights``, ``batch_size``, ``clips_per_batch``, ``sources`` (where extra inputs come
+      from; from the run's config).
+    - ``explain(video, chosen=None) -> Explanation``: the one entry point for a video file (``chosen``: the cube
+      rows of a frame selection, for a model that takes one).
+    - ``cubes(video, ...) -> VideoCubes`` and ``explain_cubes(record, rgb, flow=None, chosen=None) -> Explanation``:
+      the two halves of ``explain`` (decoding + backbone, then model + boxes + segments); ``explain_cubes`` also
+      explains cubes read from a feature store (``FeatureStore.load``).
+    - read-only attributes: ``model``, ``classes``, ``features`` (the ``StoreInfo`` of the training cubes),
+      ``inputs`` (the extra inputs the model declares), ``sources``, ``threshold``, ``backbone`` (loaded on first
+      use), ``notes`` (what the user should know), ``timings`` (seconds of the last explanation: decode, backbone,
+      model).
+
+    Long videos: ``explain.sliding.explain_sliding``; the five files: ``explain.writer.explain_to_folder``.
     """
 
     def __init__(
@@ -93,24 +121,25 @@ class Explainer:
             raise ConfigError(f"--threshold must lie in (0, 1], got {threshold}")
         if frames is not None and frames < 0:
             raise ConfigError(f"--frames must be at least 0, got {frames}")
-        self.device = resolve_device(str(device) if device else "auto", option="--device")
-        self.model = model.to(self.device).eval()
+        self._device = resolve_device(str(device) if device else "auto", option="--device")
+        self.model = model.to(self._device).eval()
         self.classes = list(classes)
         self.features = features
-        self.plan = ClipPlan(frames=frames or None)
         self.threshold = threshold
-        self.batch_size = batch_size
-        self.clips_per_batch = clips_per_batch
-        self.sampling, self.resize = sampling_from_info(features)
-        # flow cubes only for a model that reads them: a store extracted with flow serves every model, and optical
-        # flow plus a second backbone pass over it doubled the work of explaining with a model that ignores them
-        self.reads_flow = "flow" in keys_for(self.model)
         self.inputs = declared_inputs(self.model)
         self.sources = sources or InputSources()
-        self.run_notes: list[str] = []
-        self._backbone = backbone.to(self.device).eval() if backbone is not None else None
+        self.timings: dict[str, float] = {}  # seconds of the last explanation: decode, backbone, model
+        # what explain.sliding reads too
+        self._plan = ClipPlan(frames=frames or None)
+        self._batch_size = batch_size
+        self._clips_per_batch = clips_per_batch
+        self._sampling, self._resize = sampling_from_info(features)
+        # flow cubes only for a model that reads them: a store extracted with flow serves every model, and optical
+        # flow plus a second backbone pass over it doubled the work of explaining with a model that ignores them
+        self._reads_flow = "flow" in keys_for(self.model)
+        self._run_notes: list[str] = []
+        self._backbone = backbone.to(self._device).eval() if backbone is not None else None
         self._backbone_weights = backbone_weights
-        self.timings: dict[str, float] = {}  # seconds of the last explain(): decode, backbone, model
 
     @classmethod
     def from_pretrained(
@@ -131,7 +160,7 @@ class Explainer:
             except WherewhenError as exc:
                 notes.append(f"note: {exc}; every frame counts as chosen")
         explainer = cls(pretrained.model, pretrained.classes, pretrained.features, device=device, **kwargs)
-        explainer.run_notes = notes
+        explainer._run_notes = notes
         return explainer
 
     @property
@@ -139,9 +168,9 @@ class Explainer:
         """What the user should know about how this explanation is made (printed by the ``explain`` command)."""
         made = self.features.preprocessing
         if made == PREPROCESSING:
-            return list(self.run_notes)
+            return list(self._run_notes)
         return [
-            *self.run_notes,
+            *self._run_notes,
             f"note: the model was trained on cubes of {made} frames, from an older wherewhen; explain cuts the "
             f"{PREPROCESSING} first, so its cubes differ from the training cubes by resampling (extract and train "
             "again to match)",
@@ -149,110 +178,20 @@ class Explainer:
 
     @property
     def backbone(self) -> Backbone:
+        """The backbone that made the model's cubes, loaded on first use (``backbone=`` shares one already loaded);
+        a backbone that would make other cubes is a ConfigError."""
         if self._backbone is None:
-            self._backbone = load_backbone(self.features.backbone, self._backbone_weights, self.device)
+            self._backbone = load_backbone(self.features.backbone, self._backbone_weights, self._device)
         spec, info = self._backbone.spec, self.features
         have = (spec.name, spec.input_size, spec.grid, spec.channels, spec.resize)
-        want = (info.backbone, info.input_size, info.grid, info.channels, self.resize)
+        want = (info.backbone, info.input_size, info.grid, info.channels, self._resize)
         if have != want:
             raise ConfigError(
                 f"backbone {spec.name} ({spec.input_size} px, resize {spec.resize}, {spec.channels}x{spec.grid}x"
                 f"{spec.grid}) does not make the cubes the model was trained on ({info.backbone}, {info.input_size} "
-                f"px, resize {self.resize}, {info.channels}x{info.grid}x{info.grid})"
+                f"px, resize {self._resize}, {info.channels}x{info.grid}x{info.grid})"
             )
         return self._backbone
-
-    def decoding(self, video: str | Path) -> tuple[VideoRecord, DecodeDataset]:
-        """The record of a video to explain and the decoding that made the model's cubes (sampling, square, flow)."""
-        record = VideoRecord(path=Path(video).expanduser().resolve(), label="", split="test")
-        flow = FLOW_METHOD if self.reads_flow else None
-        return record, DecodeDataset([record], self.sampling, self.resize, self.features.input_size, flow)
-
-    def decode(
-        self, video: str | Path, info: VideoInfo | None = None, display_side: int | None = None, shown: int = 0
-    ) -> DecodedVideo:
-        """The sampled frames of a video, resized and centre-cropped as extraction does, and its record; with
-        ``shown``, the first ``shown`` sampled frames at ``display_side`` too (``DecodeDataset.decode``)."""
-        record, dataset = self.decoding(video)
-        start = time.perf_counter()
-        with one_line_errors(record.path):
-            decoded = dataset.decode(record, info, display_side, shown)
-        self.timings["decode"] = time.perf_counter() - start
-        return decoded
-
-    def frame_indices(self, video: str | Path) -> tuple[VideoInfo, list[int]]:
-        """The video's probe and the frames ``decode`` reads (the same sampling), without decoding any."""
-        record, dataset = self.decoding(video)
-        with one_line_errors(record.path):
-            info, sampled = dataset.plan(record)
-        return info, list(sampled.frame_indices)
-
-    def embed(self, decoded: DecodedVideo) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None]:
-        """(record, rgb float16 (R, D, K, K), flow or None): the backbone over decoded frames, as in extraction."""
-        assert decoded.record is not None and decoded.frames is not None
-        backbone = self.backbone
-        start = time.perf_counter()
-        rgb = embed_frames(backbone, [decoded.frames], self.batch_size)[0]
-        flow = None
-        if decoded.flow_frames is not None:
-            flow = embed_frames(backbone, [decoded.flow_frames], self.batch_size)[0]
-        self.timings["backbone"] = time.perf_counter() - start
-        return decoded.record, rgb, flow
-
-    def cubes(self, video: str | Path) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None]:
-        """(record, rgb float16 (R, D, K, K), flow or None) of a video, made the way the training cubes were."""
-        return self.embed(self.decode(video))
-
-    def sources_for(self, chosen: Sequence[int] | None) -> InputSources:
-        """Where the model's extra inputs come from: ``chosen`` rows of this video when given, else the run's."""
-        return self.sources if chosen is None else InputSources(chosen=list(chosen))
-
-    def predict(
-        self,
-        record: FeatureRecord,
-        rgb: torch.Tensor,
-        flow: torch.Tensor | None = None,
-        chosen: Sequence[int] | None = None,
-    ) -> VideoPrediction:
-        """Every clip of the video's cubes through the model, batched, as evaluation would (``chosen``: the rows
-        of a frame selection for a model that takes one)."""
-        sources = self.sources_for(chosen)
-        items = []
-        for rows in select_clips(record, self.plan):
-            index = torch.as_tensor(rows, dtype=torch.long)
-            flow_rows = flow[index] if self.reads_flow and flow is not None else None
-            extra = clip_inputs(self.inputs, sources, record.video_id, rows)
-            items.append((0, np.asarray(rows), rgb[index], flow_rows, extra))
-        clips = []
-        for first in range(0, len(items), self.clips_per_batch):
-            clips.extend(clip for _, clip in forward_clips(self.model, items[first : first + self.clips_per_batch]))
-        return VideoPrediction(record=record, target=None, clips=clips, num_rows=len(record.frame_indices))
-
-    def cubes_overlapped(
-        self,
-        video: str | Path,
-        display_side: int | None = None,
-        display_frames: int = 0,
-        info: VideoInfo | None = None,
-    ) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None, dict[int, np.ndarray]]:
-        """``cubes`` with the backbone running while the video is still being decoded (in a thread), and
-        {frame index: frame at ``display_side``} of the first ``display_frames`` sampled frames, converted from the
-        same decoded pictures (``info``: the video's probe, when the caller has it). Models on flow cubes decode
-        first, then run the backbone (flow needs each frame's neighbour)."""
-        if self.reads_flow:
-            decoded = self.decode(video, info, display_side, display_frames)
-            return (*self.embed(decoded), decoded.display)
-        record, dataset = self.decoding(video)
-        backbone = self.backbone
-        with one_line_errors(record.path):
-            info, sampled = dataset.plan(record, info)
-            pictures = dataset.pictures(info, list(sampled.frame_indices), None, display_side, display_frames)
-            done = embed_while_decoding(backbone, pictures, self.batch_size)
-        self.timings["decode"] = done.decode_seconds
-        self.timings["backbone"] = done.backbone_seconds
-        rgb = torch.stack([done.cubes[i] for i in sampled.frame_indices])
-        display = {i: images[0] for i, images in done.extra.items() if images}
-        return dataset.feature_record(record, info, sampled), rgb, None, display
 
     def explain(self, video: str | Path, chosen: Sequence[int] | None = None) -> Explanation:
         """Predict the class of ``video`` and say where and when the model looked (``chosen``: the cube rows of a
@@ -260,24 +199,107 @@ class Explainer:
 
         Decoding overlaps with the backbone: ``timings["decode"]`` is the time until the last frame was decoded,
         ``timings["backbone"]`` the backbone's time after that."""
-        record, rgb, flow, _ = self.cubes_overlapped(video)
+        record, rgb, flow, _ = self.cubes(video)
         return self.explain_cubes(record, rgb, flow, chosen)
 
-    def explain_decoded(self, decoded: DecodedVideo) -> Explanation:
-        """``explain`` after ``decode``: the backbone, the model, then boxes and segments."""
-        return self.explain_cubes(*self.embed(decoded))
+    def cubes(
+        self,
+        video: str | Path,
+        *,
+        info: VideoInfo | None = None,
+        display_side: int | None = None,
+        display_frames: int = 0,
+    ) -> VideoCubes:
+        """The cubes of ``video``, made the way the training cubes were (sampling, resize, centre crop, backbone,
+        float16), with the backbone running while the video is still being decoded (in a thread); and {frame index:
+        frame at ``display_side``} of the first ``display_frames`` sampled frames, converted from the same decoded
+        pictures (``info``: the video's probe, when the caller has it). Models on flow cubes decode first, then run
+        the backbone (flow needs each frame's neighbour)."""
+        if self._reads_flow:
+            decoded = self._decode(video, info, display_side, display_frames)
+            return VideoCubes(*self._embed(decoded), decoded.display)
+        record, dataset = self._decoding(video)
+        backbone = self.backbone
+        with one_line_errors(record.path):
+            info, sampled = dataset.plan(record, info)
+            pictures = dataset.pictures(info, list(sampled.frame_indices), None, display_side, display_frames)
+            done = embed_while_decoding(backbone, pictures, self._batch_size)
+        self.timings["decode"] = done.decode_seconds
+        self.timings["backbone"] = done.backbone_seconds
+        rgb = torch.stack([done.cubes[i] for i in sampled.frame_indices])
+        display = {i: images[0] for i, images in done.extra.items() if images}
+        return VideoCubes(dataset.feature_record(record, info, sampled), rgb, None, display)
 
     def explain_cubes(
-        self, record: FeatureRecord, rgb: torch.Tensor, flow: torch.Tensor | None, chosen: Sequence[int] | None = None
+        self,
+        record: FeatureRecord,
+        rgb: torch.Tensor,
+        flow: torch.Tensor | None = None,
+        chosen: Sequence[int] | None = None,
     ) -> Explanation:
-        """``explain`` after the backbone: the model, then boxes and segments."""
+        """``explain`` after the backbone: every clip of ``record`` through the model, then boxes and segments.
+        ``rgb`` (and ``flow``, for a model that reads flow cubes) are float16 (R, D, K, K), one cube per row of
+        ``record`` (from ``cubes`` or a feature store's ``load``)."""
         start = time.perf_counter()
-        prediction = self.predict(record, rgb, flow, chosen)
+        prediction = self._predict(record, rgb, flow, chosen)
         self.timings["model"] = time.perf_counter() - start
-        return self.assemble(prediction)
+        return self._assemble(prediction)
 
-    def assemble(self, prediction: VideoPrediction) -> Explanation:
-        """The explanation of one video's model outputs: the rows some clip covered, in time order."""
+    def _decoding(self, video: str | Path) -> tuple[VideoRecord, DecodeDataset]:
+        """The record of a video to explain and the decoding that made the model's cubes (sampling, square, flow)."""
+        record = VideoRecord(path=Path(video).expanduser().resolve(), label="", split="test")
+        flow = FLOW_METHOD if self._reads_flow else None
+        return record, DecodeDataset([record], self._sampling, self._resize, self.features.input_size, flow)
+
+    def _decode(
+        self, video: str | Path, info: VideoInfo | None = None, display_side: int | None = None, shown: int = 0
+    ) -> DecodedVideo:
+        """The sampled frames of a video, resized and centre-cropped as extraction does, and its record; with
+        ``shown``, the first ``shown`` sampled frames at ``display_side`` too (``DecodeDataset.decode``)."""
+        record, dataset = self._decoding(video)
+        start = time.perf_counter()
+        with one_line_errors(record.path):
+            decoded = dataset.decode(record, info, display_side, shown)
+        self.timings["decode"] = time.perf_counter() - start
+        return decoded
+
+    def _embed(self, decoded: DecodedVideo) -> tuple[FeatureRecord, torch.Tensor, torch.Tensor | None]:
+        """(record, rgb float16 (R, D, K, K), flow or None): the backbone over decoded frames, as in extraction."""
+        assert decoded.record is not None and decoded.frames is not None
+        backbone = self.backbone
+        start = time.perf_counter()
+        rgb = embed_frames(backbone, [decoded.frames], self._batch_size)[0]
+        flow = None
+        if decoded.flow_frames is not None:
+            flow = embed_frames(backbone, [decoded.flow_frames], self._batch_size)[0]
+        self.timings["backbone"] = time.perf_counter() - start
+        return decoded.record, rgb, flow
+
+    def _predict(
+        self,
+        record: FeatureRecord,
+        rgb: torch.Tensor,
+        flow: torch.Tensor | None = None,
+        chosen: Sequence[int] | None = None,
+    ) -> VideoPrediction:
+        """Every clip of the video's cubes through the model, batched, as evaluation would (``chosen``: the rows
+        of a frame selection for a model that takes one, else the run's selection for the video)."""
+        sources = self.sources if chosen is None else InputSources(chosen=list(chosen))
+        items = []
+        for rows in select_clips(record, self._plan):
+            index = torch.as_tensor(rows, dtype=torch.long)
+            flow_rows = flow[index] if self._reads_flow and flow is not None else None
+            extra = clip_inputs(self.inputs, sources, record.video_id, rows)
+            items.append((0, np.asarray(rows), rgb[index], flow_rows, extra))
+        clips = []
+        for first in range(0, len(items), self._clips_per_batch):
+            batch = items[first : first + self._clips_per_batch]
+            clips.extend(clip for _, clip in forward_clips(self.model, batch))
+        return VideoPrediction(record=record, target=None, clips=clips, num_rows=len(record.frame_indices))
+
+    def _assemble(self, prediction: VideoPrediction) -> Explanation:
+        """The explanation of one video's model outputs (``explain_cubes``, ``explain.sliding``): the rows some clip
+        covered, in time order."""
         record = prediction.record
         probabilities = video_probabilities(prediction, "model")
         maps, covered = prediction.spatial_maps()

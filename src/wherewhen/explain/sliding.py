@@ -8,7 +8,7 @@ over the length of a training clip (the median video of the run's feature store,
 (``features.forward.embed_stream``); a clip goes through the model as soon as its last row is embedded, and a row's
 cube is dropped once no clip ahead needs it. Memory thus holds a window of cubes and a few chunks of frames whatever
 the length; the per-row outputs (a K x K map, a weight) are all that grows. Everything after the model is the same
-as for a short video (``Explainer.assemble``): one timeline over the whole video, segments with class and score.
+as for a short video (``Explainer.explain_cubes``): one timeline over the whole video, segments with class and score.
 
 ``progress(done, total)`` hears of the rows embedded after every chunk; raising from it stops the work (a
 cancelled job).
@@ -81,7 +81,7 @@ def default_plan(
     rate: float | None = None,
 ) -> SlidingPlan:
     """The plan with every option not given set to suit the training clips (see the module docstring)."""
-    window = window or explainer.plan.frames or int(explainer.sampling.frames)
+    window = window or explainer._plan.frames or int(explainer._sampling.frames)
     if rate is None:
         rate = window / clip_seconds if clip_seconds else DEFAULT_RATE
     return SlidingPlan(window=window, stride=stride or max(1, window // 2), rate=round(rate, 3))
@@ -101,7 +101,7 @@ def explain_sliding(
     progress: Progress | None = None,
 ) -> Explanation:
     """The explanation of ``video`` over its whole length, as sliding clips (see the module docstring)."""
-    if explainer.reads_flow:
+    if explainer._reads_flow:
         raise ConfigError(f"model {explainer.model.name!r} reads flow cubes; sliding clips are for RGB models")
     path = Path(video).expanduser().resolve()
     with one_line_errors(path):
@@ -109,7 +109,7 @@ def explain_sliding(
         indices = fps_indices(info.num_frames, info.fps, plan.rate)
         record = sliding_record(explainer, path, info, indices, plan)
         clips = run_windows(explainer, record, embedded_rows(explainer, info, indices), progress)
-    return explainer.assemble(VideoPrediction(record=record, target=None, clips=clips, num_rows=len(indices)))
+    return explainer._assemble(VideoPrediction(record=record, target=None, clips=clips, num_rows=len(indices)))
 
 
 def sliding_record(
@@ -128,14 +128,14 @@ def sliding_record(
         num_frames=info.num_frames,
         duration=info.duration,
         frame_size=info.frame_size,
-        crop=center_crop_box(info.width, info.height, explainer.resize, explainer.features.input_size),
+        crop=center_crop_box(info.width, info.height, explainer._resize, explainer.features.input_size),
     )
 
 
 def embedded_rows(explainer: Explainer, info: VideoInfo, indices: list[int]) -> Iterator[tuple[int, torch.Tensor]]:
     """(row, float16 cube (D, K, K)) of every row in order; a chunk decodes while the one before is embedded."""
     backbone = explainer.backbone
-    square = CenterSquare(explainer.resize, explainer.features.input_size)
+    square = CenterSquare(explainer._resize, explainer.features.input_size)
     position = {index: row for row, index in enumerate(indices)}
 
     def chunks() -> Iterator[tuple[list[int], list[torch.Tensor]]]:
@@ -154,7 +154,7 @@ def embedded_rows(explainer: Explainer, info: VideoInfo, indices: list[int]) -> 
         finally:
             frames.close()
 
-    for rows, cubes in embed_stream(backbone, chunks(), explainer.batch_size, ahead=2):
+    for rows, cubes in embed_stream(backbone, chunks(), explainer._batch_size, ahead=2):
         yield from zip(rows, cubes[0], strict=True)
 
 
@@ -177,7 +177,7 @@ def run_windows(
         while ready < len(windows) and max(windows[ready]) <= row:
             pending.append(clip_item(explainer, record.video_id, picked[ready], buffer))
             ready += 1
-        if len(pending) >= explainer.clips_per_batch:
+        if len(pending) >= explainer._clips_per_batch:
             outputs.add(forward_clips(explainer.model, pending))
             pending = []
         first_needed = min(windows[ready]) if ready < len(windows) else row + 1
@@ -217,7 +217,7 @@ class ClipOutputs:
 
 def model_rows(explainer: Explainer, window: Sequence[int]) -> list[int]:
     """The rows of a window the model sees: T at segment centres when the run trained with T rows per clip."""
-    frames = explainer.plan.frames
+    frames = explainer._plan.frames
     return [window[p] for p in one_row_per_segment(len(window), frames)] if frames else list(window)
 
 

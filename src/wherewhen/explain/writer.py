@@ -240,7 +240,7 @@ def explain_to_folder(
     """``explainer.explain(video)`` written to ``out`` (what the ``explain`` command does), with the video's ground
     truth when ``truth`` holds it (``truth.find_truth``) and ``chosen`` rows for a model that takes a frame
     selection. The backbone runs while the video is still decoding, and the first frames at display size are
-    converted from the same decoded pictures (``Explainer.cubes_overlapped``), so drawing them decodes nothing
+    converted from the same decoded pictures (``Explainer.cubes``), so drawing them decodes nothing
     again. With ``sliding``, the video is explained as sliding clips, streamed (``explain.sliding``; ``progress``
     hears of the rows done)."""
     options = options or RenderOptions()
@@ -256,6 +256,8 @@ def explain_to_folder(
         explanation = with_truth(explain_sliding(explainer, path, sliding, info=info, progress=progress), truth)
         return explanation, write_explanation(explanation, out, force=force, options=options)
     display = display_for(*info.frame_size, options.max_side)
-    record, rgb, flow, frames = explainer.cubes_overlapped(path, display.shorter_side, PREFETCH_FRAMES, info)
+    record, rgb, flow, frames = explainer.cubes(
+        path, info=info, display_side=display.shorter_side, display_frames=PREFETCH_FRAMES
+    )
     explanation = with_truth(explainer.explain_cubes(record, rgb, flow, chosen), truth)
     return explanation, write_explanation(explanation, out, force=force, options=options, decoded=frames)
