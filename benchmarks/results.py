@@ -91,25 +91,26 @@ class Results:
             f.cpu = f.cpu or machine["cpu"]
         for t in self.tables:
             t.date = t.date or machine["date"]
+        figures, tables = list(self.figures), list(self.tables)  # a later write merges this run's own figures again
         if keep_previous and json_path.is_file():
-            measured = {(f.section, f.name): f for f in self.figures}
+            measured = {(f.section, f.name): f for f in figures}
             earlier = json.loads(json_path.read_text())
-            fresh = {t.section for t in self.tables}
-            self.tables = [Table(**t) for t in earlier.get("tables", []) if t["section"] not in fresh] + self.tables
+            fresh = {t.section for t in tables}
+            tables = [Table(**t) for t in earlier.get("tables", []) if t["section"] not in fresh] + tables
             previous = [Figure(**f) for f in earlier.get("figures", [])]
             for f in previous:  # results written before figures carried dates: the file's date
                 f.date = f.date or earlier.get("machine", {}).get("date", "")
-            fresh_sections = {f.section for f in self.figures} | {t.section for t in self.tables}
+            fresh_sections = {f.section for f in figures} | fresh
             kept = [f for f in previous if f.section not in fresh_sections or (f.section, f.name) in measured]
             merged = [measured.pop((f.section, f.name), f) for f in kept]  # keep the previous order
-            self.figures = merged + list(measured.values())
+            figures = merged + list(measured.values())
         atomic_write_text(
             json_path,
             json.dumps(
                 {
                     "machine": machine,
-                    "figures": [asdict(f) for f in self.figures],
-                    "tables": [asdict(t) for t in self.tables],
+                    "figures": [asdict(f) for f in figures],
+                    "tables": [asdict(t) for t in tables],
                 },
                 indent=2,
             ),
@@ -125,20 +126,20 @@ class Results:
             + ".",
             "",
         ]
-        for section in dict.fromkeys([t.section for t in self.tables] + [f.section for f in self.figures]):
-            dates = sorted({f.date for f in self.figures if f.section == section and f.date})
-            dates = sorted(set(dates) | {t.date for t in self.tables if t.section == section and t.date})
+        for section in dict.fromkeys([t.section for t in tables] + [f.section for f in figures]):
+            dates = sorted({f.date for f in figures if f.section == section and f.date})
+            dates = sorted(set(dates) | {t.date for t in tables if t.section == section and t.date})
             lines += [f"## {section}", ""]
-            cpus = sorted({f.cpu for f in self.figures if f.section == section and f.cpu})
+            cpus = sorted({f.cpu for f in figures if f.section == section and f.cpu})
             if dates:
                 on = f" on {' and '.join(cpus)}" if cpus else ""
                 lines += [f"Measured {' and '.join(dates)}{on}.", ""]
-            for t in (t for t in self.tables if t.section == section):
+            for t in (t for t in tables if t.section == section):
                 lines += [t.markdown, "", f"`{t.command}`", ""] if t.command else [t.markdown, ""]
-            if not any(f.section == section for f in self.figures):
+            if not any(f.section == section for f in figures):
                 continue
             lines += ["| figure | value | target | command |", "|---|---|---|---|"]
-            for f in (f for f in self.figures if f.section == section):
+            for f in (f for f in figures if f.section == section):
                 value = f"{f.value:.3f}" if isinstance(f.value, float) else str(f.value)
                 note = f" ({f.note})" if f.note else ""
                 lines.append(f"| {f.name}{note} | {value} {f.unit} | {f.target} | `{f.command}` |")
