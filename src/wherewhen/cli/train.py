@@ -36,7 +36,10 @@ def train_command(
     data: Annotated[
         Path | None, typer.Option("--data", help="Feature store folder made by `wherewhen extract`.")
     ] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model name (see `wherewhen models`).")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model name (see `wherewhen models`); default attention_pool, where and when."),
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="YAML file with config sections.")] = None,
     overrides: Annotated[
         list[str] | None, typer.Option("--set", help="Override one value: --set optim.lr=3e-4 (repeatable).")
