@@ -28,6 +28,7 @@ import numpy as np
 
 from benchmarks.common import WORK as COMMON_WORK
 from benchmarks.common import add_set_option, embedded_store, with_settings
+from benchmarks.results import Results
 
 WORK = COMMON_WORK / "attention-check"
 METRICS = (
@@ -277,9 +278,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",")] if args.models else None
     seeds = tuple(int(s) for s in args.seeds.split(","))
-    rows = run(args.store, args.work, models, overrides=tuple(args.overrides), seeds=seeds, jobs=args.jobs)
+    # the section of RESULTS.md holds the full comparison only: a run of some models or settings just prints
+    full = models is None and not args.overrides and seeds == SEEDS
+    results = Results() if full else None
+    rows = run(args.store, args.work, models, results, tuple(args.overrides), seeds, args.jobs)
     print()
     print(table(rows, rows[0]))
+    if results is not None:
+        print(f"wrote {results.write(Path(__file__).resolve().parent)[0]}")
     return 0
 
 
