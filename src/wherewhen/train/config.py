@@ -25,6 +25,7 @@ from wherewhen.train.augment import AugmentSection
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "step", "plateau")
 MONITORS = ("val_accuracy", "val_loss")
+TIE_BREAKS = ("val_loss", "earliest")
 
 
 @dataclass
@@ -75,6 +76,7 @@ class TrainSection:
     grad_clip: float = 1.0  # max global L2 norm of the gradients; 0 = off
     label_smoothing: float = 0.0  # cross-entropy against (1 - e) one-hot + e / C (Szegedy et al. 2016)
     monitor: str = "val_accuracy"  # what selects the best epoch and drives early stopping
+    tie_break: str = "val_loss"  # epochs tied on val_accuracy: the lower validation loss wins, or the earliest
     patience: int = 10  # early stopping: epochs without improvement; 0 = never stop early
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # float16 autocast + gradient scaling on CUDA; ignored on CPU
@@ -168,6 +170,7 @@ class RunConfig:
         _choice("optim.name", self.optim.name, OPTIMIZERS)
         _choice("schedule.name", self.schedule.name, SCHEDULES)
         _choice("train.monitor", self.train.monitor, MONITORS)
+        _choice("train.tie_break", self.train.tie_break, TIE_BREAKS)
         _at_least("seed", self.seed, 0)
         _at_least("data.frames", self.data.frames, 0)
         _at_least("data.batch_size", self.data.batch_size, 1)

@@ -261,13 +261,16 @@ def validate(
 class BestTracker:
     """Best epoch by the monitored metric, and how many epochs passed without improving it.
 
-    ``val_accuracy`` breaks ties by lower validation loss (small validation sets tie often); ``val_loss`` is
-    minimized. Without validation the last epoch is the best one.
+    ``val_accuracy`` breaks ties by lower validation loss (small validation sets tie often), or with
+    ``tie_break="earliest"`` keeps the first epoch that reached it (a saturated accuracy then stops training instead
+    of following an ever more confident model); ``val_loss`` is minimized. Without validation the last epoch is the
+    best one.
     """
 
-    def __init__(self, monitor: str, patience: int) -> None:
+    def __init__(self, monitor: str, patience: int, tie_break: str = "val_loss") -> None:
         self.monitor = monitor
         self.patience = patience
+        self.tie_break = tie_break
         self.best_epoch = 0
         self.best_key: list[float] | None = None
         self.best_metric: float | None = None
@@ -277,7 +280,8 @@ class BestTracker:
         if "val/loss" not in metrics:
             return None
         if self.monitor == "val_accuracy":
-            return [metrics["val/accuracy"], -metrics["val/loss"]]
+            tie = [] if self.tie_break == "earliest" else [-metrics["val/loss"]]
+            return [metrics["val/accuracy"], *tie]
         return [-metrics["val/loss"]]
 
     def update(self, epoch: int, metrics: dict[str, float]) -> bool:

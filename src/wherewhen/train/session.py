@@ -432,7 +432,7 @@ def set_up_optimization(config: RunConfig, module: VideoModel, data: Data, devic
     amp = config.train.amp and device.type == "cuda"
     train = config.train
     settings = StepSettings(device, amp, train.grad_clip, train.progress, augment=config.augment)
-    tracker = BestTracker(train.monitor, train.patience if validating else 0)
+    tracker = BestTracker(train.monitor, train.patience if validating else 0, train.tie_break)
     return Optimization(optimizer, schedule, torch.amp.GradScaler(device.type, enabled=amp), tracker, settings)
 
 
