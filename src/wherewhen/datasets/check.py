@@ -16,7 +16,6 @@ from pathlib import Path
 
 from wherewhen.datasets.records import SPLITS, DatasetIndex
 from wherewhen.errors import VideoError
-from wherewhen.progress import progress_bar
 from wherewhen.video.files import file_problem
 from wherewhen.video.records import VideoRecord
 
@@ -121,5 +120,7 @@ def check_dataset(index: DatasetIndex, probe: bool = True, progress: bool = Fals
 def _progress(records: list[VideoRecord], enabled: bool) -> Iterable[VideoRecord]:
     if not enabled or not records:
         return records
+
+    from wherewhen.progress import progress_bar  # tqdm only when probing: the command line imports this module at start
 
     return progress_bar(records, desc="probing videos", unit="video", leave=False)
