@@ -301,3 +301,18 @@ def test_resuming_with_more_epochs_follows_the_longer_cosine() -> None:
         )
         assert current_lr(resumed) == want and resumed_schedule.scheduler.get_last_lr() == [want]
     assert want > 0.009  # epoch 6 starts 80 % of the way down a cosine over epochs 2-6: 0.1 (1 + cos 0.8 pi) / 2
+
+
+def test_max_steps_caps_the_epochs_and_the_schedule(store: FeatureStore, tmp_path: Path) -> None:
+    """24 training clips in batches of 8 are 3 steps an epoch: max_steps=7 keeps ceil(7 / 3) = 3 of 10 epochs, and the
+    cosine reaches its end in the last of them; a cap above the run changes nothing."""
+    capped = train(config(store, "train.epochs=10", "train.max_steps=7", "data.batch_size=8"), tmp_path / "a")
+    assert capped.finished and capped.epochs_done == 3
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["epochs"] == 3
+    assert load_config(tmp_path / "a" / "config.yaml").train.epochs == 3  # a resume keeps the capped length
+    optimizer = load_checkpoint(tmp_path / "a" / "checkpoints/last.pt")["optimizer"]
+    assert optimizer["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-9)  # the cosine ended with the run
+    loose = train(config(store, "train.epochs=2", "train.max_steps=100", "data.batch_size=8"), tmp_path / "b")
+    assert loose.epochs_done == 2
+    with pytest.raises(ConfigError, match=r"train\.max_steps"):
+        config(store, "train.max_steps=-1")

@@ -13,6 +13,10 @@ backbone features (not the reduced ones): the reduction only has to learn what t
 linearly from the D features of the attended cells. Ilse et al. pool the same embedding they score; reading the
 input features instead is the ``z`` of their eq. 9 with the identity as the embedding.
 
+``uniform_start=True`` (the default; False starts from a random w, as Ilse et al.) sets w = 0: every s_{t,i} = 0,
+so the first step pools all cells equally (average pooling) and the attention departs from it only as the labels
+ask (w gets its gradient at once, W_r, V and U from the second step).
+
 Outputs: spatial = a_{t,i} / sum_j a_{t,j} (each frame's share of the attention, sums to 1 per frame);
 temporal = sum_i a_{t,i} (sums to 1 over T); frame_logits = W_c x^_t + b_c with x^_t the frame's attended
 feature (what the classifier says about that frame alone). No regularizers.
@@ -39,6 +43,7 @@ class AttentionPooling(VideoModel):
         "augment.mix": 0.5,
         "train.epochs": 80,
         "train.patience": 20,
+        "train.max_steps": 700,
     }
 
     def __init__(
@@ -52,6 +57,7 @@ class AttentionPooling(VideoModel):
         gated: bool = True,
         dropout: float = 0.3,
         normalize: bool = False,
+        uniform_start: bool = True,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         self.reduce = ChannelReducer(in_channels, reduce_dim)
@@ -59,6 +65,8 @@ class AttentionPooling(VideoModel):
         self.att_v = nn.Linear(feat, attention_size)
         self.att_u = nn.Linear(feat, attention_size) if gated else None
         self.att_w = nn.Linear(attention_size, 1, bias=False)  # a bias cancels in the softmax
+        if uniform_start:
+            nn.init.zeros_(self.att_w.weight)
         self.norm = nn.BatchNorm1d(in_channels, affine=False) if normalize else None
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(in_channels, num_classes)

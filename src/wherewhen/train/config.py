@@ -73,6 +73,7 @@ class ScheduleSection:
 @dataclass
 class TrainSection:
     epochs: int = 40
+    max_steps: int = 0  # caps the epochs at ceil(max_steps / batches per epoch) once the data is known; 0 = no cap
     grad_clip: float = 1.0  # max global L2 norm of the gradients; 0 = off
     label_smoothing: float = 0.0  # cross-entropy against (1 - e) one-hot + e / C (Szegedy et al. 2016)
     monitor: str = "val_accuracy"  # what selects the best epoch and drives early stopping
@@ -177,6 +178,7 @@ class RunConfig:
         _at_least("data.num_workers", self.data.num_workers, 0)
         _at_least("train.epochs", self.train.epochs, 1)
         _at_least("train.patience", self.train.patience, 0)
+        _at_least("train.max_steps", self.train.max_steps, 0)
         _at_least("train.grad_clip", self.train.grad_clip, 0.0)
         _at_least("optim.weight_decay", self.optim.weight_decay, 0.0)
         _at_least("optim.momentum", self.optim.momentum, 0.0)

@@ -4,6 +4,7 @@ the optimization, restore a checkpoint; then the epoch loop with its files (``Se
 from __future__ import annotations
 
 import json
+import math
 import random
 import sys
 import time
@@ -473,6 +474,7 @@ def prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCont
     seed_everything(config.seed)
     module = build_module(config, store, plan, run)
     data = load_data(config, store, plan, frames, module, ctx)
+    cap_epochs(config, len(data.train_loader), ctx, verbose)
     first = check_cube_shape(store, data.train_ds)
     module.to(ctx.device)
     unused = unused_parameters(module, collate([first]), ctx.device)
@@ -495,6 +497,17 @@ def prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCont
     if unused:
         say(ctx, verbose, f"parameters without gradient (DDP will look for them): {', '.join(unused[:5])}")
     return session
+
+
+def cap_epochs(config: RunConfig, batches_per_epoch: int, ctx: DistContext, verbose: bool) -> None:
+    """Apply ``train.max_steps``: the run (and its schedule) stops after the epoch that reaches that many optimizer
+    steps, if that comes before ``train.epochs``; config.yaml and run.json then record the capped epochs."""
+    steps = config.train.max_steps
+    if steps and config.train.epochs * batches_per_epoch > steps:
+        capped = max(1, math.ceil(steps / batches_per_epoch))
+        epochs = config.train.epochs
+        say(ctx, verbose, f"train.max_steps={steps}: {capped} epochs of {batches_per_epoch} steps instead of {epochs}")
+        config.train.epochs = capped
 
 
 def start_files(session: Session, resume: bool) -> None:
