@@ -37,8 +37,9 @@ from wherewhen.models.registry import register_model
 
 @register_model("attention_pool")
 class AttentionPooling(VideoModel):
-    # chosen on a validation draw of the embedded benchmark (docs/models.md): clips mixed with another clip's rows
-    # teach the scorer the cue that holds in every video, not the cells that happen to carry the label in one
+    # chosen on validation (docs/models.md): clips mixed with another clip's rows teach the scorer the cue that holds
+    # in every video, not the cells that happen to carry the label in one; the schedule ends after 700 updates,
+    # before the attention drifts off the cue once the class is found, however large the training split
     recommended_training: ClassVar[dict[str, Any]] = {
         "augment.mix": 0.5,
         "train.epochs": 80,
