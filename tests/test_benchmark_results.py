@@ -13,18 +13,19 @@ def figures(folder: Path) -> dict[tuple[str, str], float]:
     return {(f["section"], f["name"]): f["value"] for f in data["figures"]}
 
 
+def written(folder: Path, section: str, name: str, value: float, results: Results | None = None) -> Results:
+    """``results`` (a new run when None) with one more figure, written to ``folder``."""
+    results = results or Results()
+    results.add(section, name, value, command=section.lower())
+    results.write(folder)
+    return results
+
+
 def test_a_run_that_writes_twice_keeps_what_another_run_wrote_in_between(tmp_path: Path) -> None:
-    other = Results()
-    other.add("Other", "figure", 2.0, command="other")
-    other.write(tmp_path)
-    long_run = Results()
-    long_run.add("Long", "first setting", 1.0, command="long")
-    long_run.write(tmp_path)
-    other_again = Results()
-    other_again.add("Other", "figure", 5.0, command="other")
-    other_again.write(tmp_path)
-    long_run.add("Long", "second setting", 3.0, command="long")
-    long_run.write(tmp_path)
+    written(tmp_path, "Other", "figure", 2.0)
+    long_run = written(tmp_path, "Long", "first setting", 1.0)
+    written(tmp_path, "Other", "figure", 5.0)
+    written(tmp_path, "Long", "second setting", 3.0, long_run)
     assert figures(tmp_path) == {
         ("Long", "first setting"): 1.0,
         ("Long", "second setting"): 3.0,
@@ -34,10 +35,6 @@ def test_a_run_that_writes_twice_keeps_what_another_run_wrote_in_between(tmp_pat
 
 
 def test_a_section_measured_again_holds_only_its_new_figures(tmp_path: Path) -> None:
-    first = Results()
-    first.add("Section", "old figure", 1.0, command="c")
-    first.write(tmp_path)
-    again = Results()
-    again.add("Section", "new figure", 2.0, command="c")
-    again.write(tmp_path)
+    written(tmp_path, "Section", "old figure", 1.0)
+    written(tmp_path, "Section", "new figure", 2.0)
     assert figures(tmp_path) == {("Section", "new figure"): 2.0}

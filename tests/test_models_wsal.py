@@ -10,20 +10,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from model_cells import B, C, D, K, T, cells, cubes
 from wherewhen.models import build_model
 from wherewhen.models.cola import boundary_cells, info_nce
 from wherewhen.models.wtalc import co_activity_loss
-
-B, T, D, K, C = 2, 3, 6, 2, 3
-
-
-def cubes(seed: int = 0) -> torch.Tensor:
-    return torch.rand(B, T, D, K, K, generator=torch.Generator().manual_seed(seed))
-
-
-def cells(x: torch.Tensor) -> list[list[torch.Tensor]]:
-    """x (T, D, K, K) -> per frame, the list of its cells' D-vectors in row-major order."""
-    return [[x[t, :, r, c] for r in range(K) for c in range(K)] for t in range(x.shape[0])]
 
 
 def built(name: str, **kwargs: object) -> torch.nn.Module:

@@ -504,7 +504,7 @@ def cap_epochs(config: RunConfig, batches_per_epoch: int, ctx: DistContext, verb
     steps, if that comes before ``train.epochs``; config.yaml and run.json then record the capped epochs."""
     steps = config.train.max_steps
     if steps and config.train.epochs * batches_per_epoch > steps:
-        capped = max(1, math.ceil(steps / batches_per_epoch))
+        capped = math.ceil(steps / batches_per_epoch)
         epochs = config.train.epochs
         say(ctx, verbose, f"train.max_steps={steps}: {capped} epochs of {batches_per_epoch} steps instead of {epochs}")
         config.train.epochs = capped
