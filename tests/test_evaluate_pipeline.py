@@ -25,6 +25,7 @@ from wherewhen.errors import CheckpointError, ConfigError
 from wherewhen.evaluate.predict import ClipPlan, predict_records
 from wherewhen.evaluate.report import print_report, write_outputs
 from wherewhen.evaluate.runner import EvaluationConfig, evaluate_model, evaluate_predictions, evaluate_run
+from wherewhen.evaluate.spatial import SpatialConfig
 from wherewhen.evaluate.temporal import TemporalConfig, video_segments
 from wherewhen.features.store import FeatureRecord, FeatureStore, StoreInfo
 from wherewhen.models import ModelOutput, VideoModel, build_model
@@ -113,6 +114,41 @@ def test_oracle_attention_localizes_perfectly(store: FeatureStore) -> None:
     assert spatial["frames"] == 6 * 8 + 12 and spatial["frames_with_ground_truth"] == 6 * 3 + 4
     assert temporal["map"] == {k: pytest.approx(1.0) for k in ("0.1", "0.2", "0.3", "0.4", "0.5")}
     assert temporal["predicted_segments"] == 7 and temporal["ambiguous_segments"] == 7
+
+
+class WideOracle(OracleModel):
+    """The oracle's map with a halo: the cells around the action at 0.6 of its peak."""
+
+    def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
+        out = super().forward(cubes, flow)
+        where = cubes[:, :, 0].float()
+        halo = torch.nn.functional.max_pool2d(where.flatten(0, 1)[:, None], 3, stride=1, padding=1).view_as(where)
+        spatial = where + 0.6 * (halo - where) + 0.01
+        return dataclasses.replace(out, spatial=spatial / spatial.sum(dim=(-2, -1), keepdim=True))
+
+
+class TightOracle(WideOracle):
+    box_threshold = 0.8
+
+
+def test_boxes_use_the_models_box_threshold_unless_one_is_set(store: FeatureStore) -> None:
+    def spatial(model: VideoModel, config: EvaluationConfig) -> dict:
+        result = evaluate_model(model, store, CLASSES, config)
+        assert result.spatial is not None
+        return {k: v for k, v in result.spatial.items() if k != "per_class_ap"}, result.protocol
+
+    wide, tight = WideOracle(len(CLASSES), D, K), TightOracle(len(CLASSES), D, K)
+    at = {t: EvaluationConfig(spatial=SpatialConfig(threshold=t)) for t in (0.5, 0.8)}
+    (halo_box, _), (own, protocol) = spatial(wide, EvaluationConfig()), spatial(tight, EvaluationConfig())
+    # at half the peak the halo (0.6) is kept and the box grows by a cell on each side; at 0.8 it is not
+    assert halo_box == spatial(wide, at[0.5])[0] and halo_box["mean_iou"] < 0.5
+    assert own == spatial(wide, at[0.8])[0] and own["mean_iou"] > 0.8
+    assert any("keeps values >= 0.8;" in line for line in protocol)
+    assert spatial(tight, at[0.5])[0] == halo_box  # a threshold the user sets wins
+    assert spatial(tight, EvaluationConfig().with_threshold(0.5))[0] == halo_box
+    assert (
+        spatial(tight, EvaluationConfig().with_decoding("paper"))[1] == spatial(wide, at[0.5].with_decoding("paper"))[1]
+    )
 
 
 def test_untrained_softmax_cube_end_to_end(store: FeatureStore, tmp_path: Path) -> None:

@@ -140,6 +140,29 @@ def test_api_writes_the_same_folder_layout(run_dir: Path, bikes_mp4: Path, tmp_p
     assert (files["json"].stat().st_mode & 0o044) == 0o044  # readable by others, like any file the user writes
 
 
+def test_boxes_use_the_models_box_threshold_unless_one_is_given(
+    run_dir: Path, bikes_mp4: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wherewhen.evaluate.boxes import attention_boxes
+    from wherewhen.models.stam import SpatioTemporalAttention
+
+    def boxes_at(explanation: Explanation, threshold: float) -> list:
+        maps = np.stack([f.attention for f in explanation.frames])
+        size = (explanation.video.width, explanation.video.height)
+        return [
+            tuple(float(v) for v in b)
+            for b in attention_boxes(maps, explanation.crop, size, threshold, "peak", upsample=4)
+        ]
+
+    monkeypatch.setattr(SpatioTemporalAttention, "box_threshold", 0.99)  # this small mask varies by < 16 %
+    own = Explainer.from_pretrained(run_dir, device="cpu").explain(bikes_mp4)
+    assert (own.box_threshold, own.threshold) == (0.99, 0.5)  # segments keep half the mean weight
+    assert [f.box for f in own.frames] == boxes_at(own, 0.99) != boxes_at(own, 0.5)
+    given = Explainer.from_pretrained(run_dir, device="cpu", threshold=0.5).explain(bikes_mp4)
+    assert (given.box_threshold, given.threshold) == (0.5, 0.5)
+    assert [f.box for f in given.frames] == boxes_at(given, 0.5)
+
+
 def fails(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)

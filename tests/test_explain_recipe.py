@@ -116,6 +116,7 @@ def hand_made() -> Explanation:
         grid=7,
         clips=[[0, 1, 2]],
         threshold=0.5,
+        box_threshold=0.65,
     )
 
 

@@ -22,8 +22,12 @@ def evaluate(
         str, typer.Option(help="Clip probabilities: model (its logits), or frames by mean, mode, attention.")
     ] = "model",
     threshold: Annotated[
-        float, typer.Option(help="Threshold of the maps (x their max) and temporal weights (x their mean).")
-    ] = 0.5,
+        float | None,
+        typer.Option(
+            help="Threshold of the maps (x their max) and temporal weights (x their mean) "
+            "(default: the model's box threshold for maps, 0.5 for temporal weights)."
+        ),
+    ] = None,
     decoding: Annotated[
         str, typer.Option(help="practice (upsampled maps, sub-cell peaks) or paper (the paper's box rule).")
     ] = "practice",

@@ -121,7 +121,13 @@ Video = Annotated[Path, typer.Argument(help="any video file FFmpeg reads")]
 Out = Annotated[Path, typer.Option("--out", "-o", help="output folder (refused if it exists and is not empty)")]
 Force = Annotated[bool, typer.Option("--force", help="replace an existing output folder")]
 Device = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1 (default: CUDA when present)")]
-Threshold = Annotated[float, typer.Option("--threshold", help="attention / max kept for boxes and segments")]
+Threshold = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        help="attention / max kept for boxes and / mean for segments (default: the model's box threshold; 0.5)",
+    ),
+]
 Percentile = Annotated[float, typer.Option("--percentile", help="heatmap shows pixels above this percentile")]
 Alpha = Annotated[float, typer.Option("--alpha", help="heatmap opacity")]
 Colormap = Annotated[str, typer.Option("--colormap", help="OpenCV colormap name (jet, turbo, inferno, ...)")]
@@ -164,7 +170,7 @@ def explain(
     out: Out,
     force: Force = False,
     device: Device = None,
-    threshold: Threshold = 0.5,
+    threshold: Threshold = None,
     percentile: Percentile = 80.0,
     alpha: Alpha = 0.5,
     colormap: Colormap = "jet",

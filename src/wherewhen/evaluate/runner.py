@@ -41,8 +41,11 @@ class EvaluationConfig:
     spatial: SpatialConfig = field(default_factory=SpatialConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
 
-    def with_threshold(self, threshold: float) -> EvaluationConfig:
-        """The same config with one attention threshold for both the spatial and the temporal maps."""
+    def with_threshold(self, threshold: float | None) -> EvaluationConfig:
+        """The same config with one attention threshold for both the spatial and the temporal maps; None keeps
+        the model's box threshold and the temporal default."""
+        if threshold is None:
+            return self
         if not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"--threshold must be in [0, 1], got {threshold}")
         return replace(
@@ -50,6 +53,10 @@ class EvaluationConfig:
             spatial=replace(self.spatial, threshold=threshold),
             temporal=replace(self.temporal, threshold=threshold),
         )
+
+    def for_model(self, model: nn.Module) -> EvaluationConfig:
+        """This config with ``model``'s box threshold where none is set (``VideoModel.box_threshold``)."""
+        return replace(self, spatial=self.spatial.for_model(model))
 
     def with_decoding(self, decoding: str) -> EvaluationConfig:
         """``"practice"`` (the defaults) or ``"paper"`` (the paper's box and segment rule) at this config's
@@ -62,7 +69,7 @@ class EvaluationConfig:
             raise ConfigError(f"--decoding must be 'practice' or 'paper', got {decoding!r}")
         return replace(
             self,
-            spatial=replace(spatial, threshold=self.spatial.threshold),
+            spatial=spatial if self.spatial.threshold is None else replace(spatial, threshold=self.spatial.threshold),
             temporal=replace(temporal, threshold=self.temporal.threshold),
         )
 
@@ -118,8 +125,8 @@ def protocol_lines(
         }[s.frame_score]
         peak = "the peak cell's centre" if s.peak == "cell" else "the centroid of the peak cell and its neighbours"
         lines.append(
-            f"spatial: per frame, the map ({norm}, {grid}) keeps values >= {s.threshold:g}; the tightest box around "
-            f"{region} goes through the crop to frame pixels. Frame-AP at IoU >= {iou}: one detection per frame "
+            f"spatial: per frame, the map ({norm}, {grid}) keeps values >= {s.box_threshold:g}; the tightest box "
+            f"around {region} goes through the crop to frame pixels. Frame-AP at IoU >= {iou}: one detection per frame "
             f"and class scored with {score}, trapezoid AP as in ACT, mean over classes with boxes. Pointing game: "
             f"{peak} inside the box (tolerance {s.pointing_tolerance:g} px)"
         )
@@ -194,6 +201,7 @@ def evaluate_model(
     """Run ``model`` over the ``config.split`` records of ``store`` (its extra inputs made from ``sources``) and
     evaluate its outputs."""
     check_aggregation(config.aggregate)
+    config = config.for_model(model)
     records = split_records(store, config.split)
     predictions = predict_records(
         model,

@@ -20,7 +20,7 @@ Evaluated frames: the cube rows covered by at least one clip, of the videos that
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -39,6 +39,7 @@ from wherewhen.evaluate.boxes import (
 )
 from wherewhen.evaluate.predict import VideoPrediction
 from wherewhen.evaluate.temporal import video_timeline
+from wherewhen.models.base import VideoModel
 
 FRAME_IOU_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5)
 
@@ -53,7 +54,7 @@ class SpatialConfig:
     of "Where and When to Look?": every cell >= 0.5 of the peak, whole cells, the peak cell's centre, the video's
     class probability as the score."""
 
-    threshold: float = 0.5
+    threshold: float | None = None  # share of the map's peak a box keeps; None: the model's box_threshold
     region: Region = "peak"
     normalize: Normalize = "max"
     upsample: int = 4  # the map is resized bilinearly by this factor before thresholding (boxes.upsampled)
@@ -66,6 +67,17 @@ class SpatialConfig:
     @classmethod
     def paper(cls, threshold: float = 0.5) -> SpatialConfig:
         return cls(threshold=threshold, region="all", upsample=1, peak="cell", frame_score="video")
+
+    @property
+    def box_threshold(self) -> float:
+        """The threshold boxes use: the set one, else the models' default (``VideoModel.box_threshold``)."""
+        return VideoModel.box_threshold if self.threshold is None else self.threshold
+
+    def for_model(self, model: object) -> SpatialConfig:
+        """This config with ``model``'s box threshold where none is set."""
+        if self.threshold is not None:
+            return self
+        return replace(self, threshold=float(getattr(model, "box_threshold", VideoModel.box_threshold)))
 
 
 def match_frame_detections(
@@ -183,7 +195,7 @@ class FrameDetections:
         rows = np.flatnonzero(covered)
         timeline, _ = video_timeline(pred)
         frame_boxes = attention_boxes(
-            maps[rows], rec.crop, rec.frame_size, config.threshold, config.region, config.normalize, config.upsample
+            maps[rows], rec.crop, rec.frame_size, config.box_threshold, config.region, config.normalize, config.upsample
         )
         frame_peaks = attention_peaks(maps[rows], rec.crop, config.peak)
         frame_keys = self.next_key + np.arange(len(rows))

@@ -10,9 +10,10 @@ run trained with T rows per clip. Everything after the model is evaluation's too
 - a row's map: the mean of its maps over the clips that cover it (``VideoPrediction.spatial_maps``);
 - a row's temporal weight: the mean over those clips of ``w * T`` (``temporal.merge_windows``), renormalized to sum
   to 1 over the explained rows; with one clip this is the model's own ``w``;
-- boxes: ``boxes.attention_boxes`` with evaluation's ``SpatialConfig`` (the map upsampled, values >= threshold x
-  its max around the peak, through the crop); segments: ``temporal.video_segments`` with evaluation's
-  ``TemporalConfig`` (rows with weight >= threshold x the mean weight, short gaps closed, single rows dropped),
+- boxes: ``boxes.attention_boxes`` with evaluation's ``SpatialConfig`` (the map upsampled, values >= the box
+  threshold x its max around the peak, through the crop; the box threshold is ``threshold`` when given, else the
+  model's ``box_threshold``); segments: ``temporal.video_segments`` with evaluation's ``TemporalConfig`` (rows with
+  weight >= threshold (0.5 when not given) x the mean weight, short gaps closed, single rows dropped),
   each with the class of the clips around it (``explain.detections``).
 
 A model that declares extra inputs (``lrcn_st`` with ``temporal="given"``: a frame mask) gets them from
@@ -103,7 +104,7 @@ class Explainer:
         device: str | torch.device | None = None,
         backbone: Backbone | None = None,
         backbone_weights: str | Path | None = None,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         batch_size: int = 64,
         clips_per_batch: int = 16,
         sources: InputSources | None = None,
@@ -117,7 +118,7 @@ class Explainer:
             )
         if model.uses_flow and not features.flow:
             raise ConfigError(f"model {model.name!r} needs flow cubes but its feature description has none")
-        if not 0.0 < threshold <= 1.0:
+        if threshold is not None and not 0.0 < threshold <= 1.0:
             raise ConfigError(f"--threshold must lie in (0, 1], got {threshold}")
         if frames is not None and frames < 0:
             raise ConfigError(f"--frames must be at least 0, got {frames}")
@@ -125,7 +126,8 @@ class Explainer:
         self.model = model.to(self._device).eval()
         self.classes = list(classes)
         self.features = features
-        self.threshold = threshold
+        self.threshold = 0.5 if threshold is None else threshold
+        self.box_threshold = model.box_threshold if threshold is None else threshold
         self.inputs = declared_inputs(self.model)
         self.sources = sources or InputSources()
         self.timings: dict[str, float] = {}  # seconds of the last explanation: decode, backbone, model
@@ -307,9 +309,9 @@ class Explainer:
         timeline = video_timeline(prediction)[0][rows]
         total = timeline.sum()
         weights = timeline / total if total > 0 else np.full(len(rows), 1.0 / len(rows))
-        spatial = SpatialConfig(threshold=self.threshold)  # boxes as evaluation makes them
+        spatial = SpatialConfig(threshold=self.box_threshold)  # boxes as evaluation makes them
         boxes = attention_boxes(
-            maps[rows], record.crop, record.frame_size, spatial.threshold, spatial.region, spatial.normalize,
+            maps[rows], record.crop, record.frame_size, spatial.box_threshold, spatial.region, spatial.normalize,
             spatial.upsample,
         )  # fmt: skip
         frame_probs = row_frame_probabilities(prediction)
@@ -345,6 +347,7 @@ class Explainer:
             grid=self.model.grid,
             clips=[[position[int(r)] for r in clip.rows] for clip in prediction.clips],
             threshold=self.threshold,
+            box_threshold=self.box_threshold,
         )
 
 

@@ -35,7 +35,7 @@ class FrameExplanation:
     time_s:      index / fps.
     attention:   (K, K) the model's spatial attention (a distribution or a [0, 1] mask), averaged over the clips
                  that contain the row.
-    box:         tightest box around the region of the upsampled map >= threshold x its max that holds the peak
+    box:         tightest box around the region of the upsampled map >= box_threshold x its max that holds the peak
                  (evaluation's ``SpatialConfig``), in original pixels; None when
                  no cell passes.
     weight:      temporal weight of the row; the weights of all rows sum to 1.
@@ -142,7 +142,7 @@ class Explanation:
     crop:          (x, y, w, h) the region of the original frame the K x K grid covers; grid: K.
     clips:         the clips the model saw, as positions in ``frames`` (one clip unless the features use sliding
                    windows).
-    threshold:     for boxes (x the map's max) and segments (x the mean temporal weight).
+    threshold:     for segments (x the mean temporal weight); box_threshold: for boxes (x the map's max).
     truth_segments: the ground-truth segments (start_s, end_s) of the action; empty without ground truth.
     truth:         how the attention matches the ground truth; None when the video has none.
     """
@@ -159,6 +159,7 @@ class Explanation:
     grid: int
     clips: list[list[int]] = field(default_factory=list)
     threshold: float = 0.5
+    box_threshold: float = 0.5
     truth_segments: list[tuple[float, float]] = field(default_factory=list)
     truth: TruthSummary | None = None
     format: str = EXPLANATION_FORMAT
@@ -188,6 +189,7 @@ class Explanation:
             "crop": list(self.crop),
             "grid": self.grid,
             "threshold": self.threshold,
+            "box_threshold": self.box_threshold,
             "clips": [list(c) for c in self.clips],
             "segments": [asdict(s) for s in self.segments],
             "truth_segments": [[start, end] for start, end in self.truth_segments],
@@ -214,6 +216,7 @@ class Explanation:
             grid=int(data["grid"]),
             clips=[[int(i) for i in c] for c in data.get("clips", [])],
             threshold=float(data.get("threshold", 0.5)),
+            box_threshold=float(data.get("box_threshold", data.get("threshold", 0.5))),
             truth_segments=[(float(start), float(end)) for start, end in data.get("truth_segments") or []],
             truth=None if data.get("truth") is None else TruthSummary(**data["truth"]),
             format=str(data.get("format", EXPLANATION_FORMAT)),

@@ -207,7 +207,7 @@ model <b>{escape(e.model)}</b> looked at {len(e.frames)} sampled frames in {len(
 
 <h2>Where and when</h2>
 <p class="meta">Each sampled frame with the attention heatmap (kept above its percentile), the crop the grid covers
-(grey), the box around the cells with attention / max &ge; {e.threshold:g} (green), and the temporal-attention
+(grey), the box around the cells with attention / max &ge; {e.box_threshold:g} (green), and the temporal-attention
 timeline with a cursor.</p>
 {truth_paragraph(e)}
 <video src="{escape(files["video"])}" controls loop muted playsinline></video>

@@ -31,6 +31,9 @@ class VideoModel(nn.Module):
     # Training settings this model trains best with (dotted config keys, e.g. {"optim.lr": 3e-3}); they replace
     # the engine's defaults, never what a user sets (wherewhen.train.config.load_config).
     recommended_training: ClassVar[dict[str, Any]] = {}
+    # The share of a spatial map's peak that its box keeps (evaluate.boxes), unless a user sets --threshold. Maps
+    # differ in shape (a [0, 1] mask, a softmax share of the frame), so each model's is chosen on validation.
+    box_threshold: ClassVar[float] = 0.5
 
     def __init__(self, num_classes: int, in_channels: int, grid: int) -> None:
         super().__init__()

@@ -76,6 +76,7 @@ class EvaluationService:
         records = split_records(store, split)
         frames = read_run(run.path).get("frames")
         config = EvaluationConfig(split=split, clips=ClipPlan(frames=frames if isinstance(frames, int) else None))
+        config = config.for_model(pretrained.model)
         predictions = predict_records(
             pretrained.model, store, records, pretrained.classes, plan=config.clips,
             progress=lambda items: reporting(job, items, len(records)),
