@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from multiprocessing import get_context
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +126,19 @@ def one_run(job: tuple[str, Path, Path, tuple[str, ...], bool]) -> dict[str, Any
     return train_and_evaluate(*job)
 
 
+@contextmanager
+def worker_pool(jobs: int) -> Iterator[Pool]:
+    """A pool of ``jobs`` spawned processes that dies with the benchmark: leaving the block, normally or by an
+    exception, Ctrl-C or a SIGTERM (turned into SystemExit here), terminates the workers, so a stopped benchmark
+    leaves no training behind."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        with get_context("spawn").Pool(jobs) as pool:  # its exit is terminate()
+            yield pool
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def seed_runs(
     store: Path,
     work: Path,
@@ -140,8 +156,8 @@ def seed_runs(
         for seed in seeds
     ]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in models}
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        for task, row in zip(tasks, pool.map(one_run, tasks), strict=True):
+    with worker_pool(jobs) as pool:
+        for task, row in zip(tasks, pool.imap(one_run, tasks), strict=True):
             print(f"{task[0]} {task[3][-1]}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS), flush=True)
             runs[task[0]].append(row)
     return runs

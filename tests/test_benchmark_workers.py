@@ -1,0 +1,57 @@
+"""A stopped benchmark stops its training processes too (benchmarks.attention_check.worker_pool)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = """
+import time
+from benchmarks.attention_check import worker_pool
+
+if __name__ == "__main__":
+    with worker_pool(2) as pool:
+        pending = pool.map_async(time.sleep, [600, 600])
+        print("running", flush=True)
+        pending.get()
+"""
+
+
+def alive(pid: int) -> bool:
+    """True while ``pid`` runs (an exited process nobody has reaped yet counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to list child processes")
+def test_sigterm_to_the_benchmark_ends_its_workers(tmp_path: Path) -> None:
+    script = tmp_path / "bench.py"
+    script.write_text(SCRIPT)
+    env = os.environ | {"PYTHONPATH": str(ROOT)}  # the script lies elsewhere; benchmarks/ is a folder of the repo
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "running"
+        children_file = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        deadline = time.monotonic() + 60
+        while len(children := [int(p) for p in children_file.read_text().split()]) < 2:
+            assert time.monotonic() < deadline, "the pool's workers did not start"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        deadline = time.monotonic() + 30
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in children if alive(pid)]
+    finally:
+        proc.kill()
+        proc.wait()
