@@ -1,12 +1,18 @@
-"""Shared pieces of the benchmarks: the embedded benchmark's feature store, made once under benchmarks/_work/, and
-the command-line pieces several benchmarks take (``--set`` overrides, one-line errors)."""
+"""Shared pieces of the benchmarks: the embedded benchmark's feature store, made once under benchmarks/_work/, views
+of a store, and the command-line pieces several benchmarks take (``--set`` overrides, one-line errors)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wherewhen.features.store import FeatureRecord, FeatureStore
 
 WORK = Path(__file__).resolve().parent / "_work"
 
@@ -34,6 +40,21 @@ def embedded_store(preset: str = "default") -> Path:
     drop_stale_store(store)
     extract_videos(index.records, store, ExtractOptions(flow="dis"), classes=index.classes)
     return store
+
+
+def linked_view(source: FeatureStore, records: Iterable[FeatureRecord], out: Path) -> Path:
+    """A store at ``out`` (replaced if there) holding ``records``, which may carry other splits than in ``source``,
+    as links to ``source``'s cube files."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "features").mkdir(parents=True)
+    shutil.copy(source.info_path, out / "store.json")
+    kept = sorted(records, key=lambda r: r.video_id)  # the order FeatureStore.write_manifest writes
+    for record in kept:
+        path = source.path_for(record.video_id)
+        os.symlink(path.resolve(), out / "features" / path.name)
+    (out / "manifest.jsonl").write_text("".join(r.to_json() + "\n" for r in kept), encoding="utf-8")
+    return out
 
 
 class Stopwatch:

@@ -16,9 +16,6 @@ command resumes where it stopped and adds models or seeds to what is there.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.attention_check import METRICS, seed_runs, summarize
-from benchmarks.common import WORK, add_set_option
+from benchmarks.common import WORK, add_set_option, linked_view
 
 SECTION = "Learning curves: default preset, 400 videos per class, fixed test split"
 COMMAND = "python -m benchmarks.learning_curves"
@@ -60,20 +57,8 @@ def store_view(store: Path, out: Path, per_class: int, seed: int = 0) -> Path:
         if len(train) < per_class:
             raise SystemExit(f"{store}: class {label} has {len(train)} train videos, fewer than {per_class}")
         chosen |= {train[i] for i in rng.permutation(len(train))[:per_class]}
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "features").mkdir(parents=True)
-    shutil.copy(source.info_path, out / "store.json")
-    lines = []
-    for r in records:
-        if r.split == "train" and r.video_id not in chosen:
-            continue
-        os.symlink(source.path_for(r.video_id).resolve(), out / "features" / source.path_for(r.video_id).name)
-        lines.append(r.to_json())
-    # the manifest is written in the order of the files, as FeatureStore.write_manifest does
-    order = sorted(lines, key=lambda line: json.loads(line)["video_id"])
-    (out / "manifest.jsonl").write_text("".join(line + "\n" for line in order), encoding="utf-8")
-    return out
+    kept = [r for r in records if r.split != "train" or r.video_id in chosen]
+    return linked_view(source, kept, out)
 
 
 def curves(

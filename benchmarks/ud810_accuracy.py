@@ -18,13 +18,12 @@ the six person-to-person accuracies; those of fold P are the two that leave P ou
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.common import WORK, add_set_option, shared_data, with_settings
+from benchmarks.common import WORK, add_set_option, linked_view, shared_data, with_settings
 from benchmarks.results import Results
 
 COMMAND = "python -m benchmarks.ud810_accuracy"
@@ -63,21 +62,10 @@ def person_view(store: Path, train: str, test: str, out: Path) -> Path:
     from wherewhen.features.store import FeatureStore
 
     source = FeatureStore(store)
-    if out.exists():
-        shutil.rmtree(out)
-    (out / "features").mkdir(parents=True)
-    shutil.copy(source.info_path, out / "store.json")
-    lines = []
-    for record in source.records():
-        if record.group not in (train, test):
-            continue
-        path = source.path_for(record.video_id)
-        os.symlink(path.resolve(), out / "features" / path.name)
-        line = json.loads(record.to_json()) | {"split": "train" if record.group == train else "test"}
-        lines.append(json.dumps(line))
-    order = sorted(lines, key=lambda line: json.loads(line)["video_id"])  # FeatureStore.write_manifest's order
-    (out / "manifest.jsonl").write_text("".join(line + "\n" for line in order), encoding="utf-8")
-    return out
+    records = [
+        replace(r, split="train" if r.group == train else "test") for r in source.records() if r.group in (train, test)
+    ]
+    return linked_view(source, records, out)
 
 
 def validate(

@@ -127,7 +127,7 @@ class Explainer:
         self.classes = list(classes)
         self.features = features
         self.threshold = 0.5 if threshold is None else threshold
-        self.box_threshold = model.box_threshold if threshold is None else threshold
+        self.box_threshold = SpatialConfig(threshold=threshold).for_model(model).box_threshold
         self.inputs = declared_inputs(self.model)
         self.sources = sources or InputSources()
         self.timings: dict[str, float] = {}  # seconds of the last explanation: decode, backbone, model
