@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from serving import client_for, finished, video_ids
 from wherewhen.cli import main
 from wherewhen.features.store import FeatureStore
+from wherewhen.models.attention_pool import AttentionPooling
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,23 @@ def test_a_restarted_server_reads_the_explanation_back(served: tuple[TestClient,
         assert time.perf_counter() - started < 1.0
     assert (job["state"], job["message"]) == ("done", "done (cached)")
     assert job["result"] == first["result"]
+
+
+def test_a_cached_result_made_under_another_box_threshold_is_made_anew(
+    served: tuple[TestClient, Path], trained_runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, workdir = served
+    video = video_ids(client, "test")[0]
+    first = finished(client, client.post("/api/explain", json={"run": "r0", "video": video}).json())
+    evaluation = finished(client, client.post("/api/evaluate", json={"run": "r0"}).json())
+    assert first["result"]["explanation"]["box_threshold"] == AttentionPooling.box_threshold
+    monkeypatch.setattr(AttentionPooling, "box_threshold", 0.9)  # a release that changes the model's decoding
+    with client_for(trained_runs, workdir) as upgraded:
+        again = finished(upgraded, upgraded.post("/api/explain", json={"run": "r0", "video": video}).json())
+        rescored = finished(upgraded, upgraded.post("/api/evaluate", json={"run": "r0"}).json())
+    assert again["message"] != "done (cached)" and again["result"]["explanation"]["box_threshold"] == 0.9
+    assert rescored["message"] != "done (cached)" and rescored["id"] != evaluation["id"]
+    assert any("keeps values >= 0.9;" in line for line in rescored["result"]["metrics"]["protocol"])
 
 
 def test_the_server_answers_while_a_job_runs_and_the_job_can_be_cancelled(

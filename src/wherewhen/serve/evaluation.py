@@ -38,7 +38,7 @@ from wherewhen.features.store import FeatureRecord, FeatureStore
 from wherewhen.models.inputs import declared_inputs, sources_of_run
 from wherewhen.models.pretrained import from_pretrained
 from wherewhen.serve.catalog import Catalog, RunEntry
-from wherewhen.serve.explaining import digest, file_identity, read
+from wherewhen.serve.explaining import decoding_of, digest, file_identity, read
 from wherewhen.serve.jobs import Job, JobManager
 
 SPLIT_NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}")
@@ -60,7 +60,7 @@ class EvaluationService:
         if not isinstance(split, str) or not SPLIT_NAME.fullmatch(split):
             raise ConfigError("split must be a split name such as test")
         weights = run.path / "model" / "model.safetensors"
-        key = digest(["eval", file_identity(weights), file_identity(run.store / "manifest.jsonl"), split])
+        key = digest(["eval", file_identity(weights), decoding_of(run), file_identity(run.store / "manifest.jsonl"), split])
         folder = self.folder / key
         return self.jobs.submit(
             key, f"evaluate {run.name} ({split})", lambda job: self.evaluate(job, run, split, folder),

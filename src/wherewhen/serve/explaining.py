@@ -2,8 +2,9 @@
 
 The result of a job is ``cache/explain/<key>.json`` (the explanation and what the page needs beside it) and a
 preview every browser plays (``preview``), made once per video and shared by every model. The key hashes the run's
-weights file, the video file (path, size, modification time) and the settings, so a second view of the same thing
-is read back at once, and a changed model or video is explained anew.
+weights file, its model's decoding (the box threshold its class declares), the video file (path, size, modification
+time) and the settings, so a second view of the same thing is read back at once, and a changed model, decoding or
+video is explained anew.
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ def file_identity(path: Path) -> list[Any]:
     return [str(path), stat.st_size, stat.st_mtime_ns]
 
 
+def decoding_of(run: RunEntry) -> dict[str, Any]:
+    """What shapes a run's boxes but lives in the code, not in its weights: a cached result made under another
+    value is stale."""
+    from wherewhen.models import model_class
+
+    return {"box_threshold": model_class(run.model).box_threshold}
+
+
 def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:32]
 
@@ -115,7 +124,7 @@ class ExplainService:
         for path, what in ((video.path, f"the video file of {video.name}"), (weights, f"the weights of {run.name}")):
             if not path.is_file():
                 raise NotFound(f"{what} is not there any more ({path})")
-        key = digest([file_identity(weights), file_identity(video.path), asdict(settings)])
+        key = digest([file_identity(weights), decoding_of(run), file_identity(video.path), asdict(settings)])
         path = self.results / f"{key}.json"
         title = f"{run.name} on {video.name}"
         return self.jobs.submit(
