@@ -60,7 +60,8 @@ class EvaluationService:
         if not isinstance(split, str) or not SPLIT_NAME.fullmatch(split):
             raise ConfigError("split must be a split name such as test")
         weights = run.path / "model" / "model.safetensors"
-        key = digest(["eval", file_identity(weights), decoding_of(run), file_identity(run.store / "manifest.jsonl"), split])
+        manifest = file_identity(run.store / "manifest.jsonl")
+        key = digest(["eval", file_identity(weights), decoding_of(run), manifest, split])
         folder = self.folder / key
         return self.jobs.submit(
             key, f"evaluate {run.name} ({split})", lambda job: self.evaluate(job, run, split, folder),
