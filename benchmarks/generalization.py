@@ -1,5 +1,6 @@
 """The default model beyond the draw it is reported on: another seed of the benchmark, the `full` preset, and 200
-videos per class; three training seeds each, scored on each benchmark's own test split.
+videos per class; three training seeds each, scored on each benchmark's own test split, beside the supervised-attention
+ceiling of that benchmark (``benchmarks.yardstick``), so a gap between benchmarks reads as the draw's or the model's.
 
     python -m benchmarks.generalization [--settings seed2,vpc200,full] [--seeds 0,1,2]
 
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from benchmarks import yardstick
 from benchmarks.attention_check import METRICS, seed_runs, summarize
 from benchmarks.common import WORK
 from benchmarks.results import Results
@@ -30,6 +32,7 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
 TARGETS = {"vpc200": {"top1": ">= 0.97", "pointing_game": ">= 0.90", "frame_map_0.3": ">= 0.50",
                       "temporal_map_0.5": ">= 0.70"}}  # fmt: skip
 WITHIN = "within 0.05 of the default preset's"
+CEILING_NOTE = "benchmarks.yardstick on this benchmark: detector and classifier fitted on its train split"
 
 
 def setting_store(name: str) -> Path:
@@ -56,14 +59,22 @@ def measure(
     model = RunConfig().model.name
     rows = []
     for name in settings:
-        runs = seed_runs(setting_store(name), WORK / "generalization" / name, [model], seeds, (), jobs)
+        store = setting_store(name)
+        runs = seed_runs(store, WORK / "generalization" / name, [model], seeds, (), jobs)
         row = summarize(model, runs[model], f"{model} on {name}")
         rows.append(row)
+        ceiling = yardstick.run(store)[0]
+        command = f"{COMMAND} --settings {name}"
         for key, title in METRICS:
             target = TARGETS.get(name, {}).get(key, "" if name == "vpc200" else WITHIN)
             note = f"range {row[f'{key}_min']:.3f}-{row[f'{key}_max']:.3f}, {row['seeds']} seeds"
+            if ceiling.get(key):
+                note += f", {100 * row[key] / ceiling[key]:.0f} % of the ceiling"
             results.add(SECTION, f"{model} on {name}: {title}, mean of seeds", float(row[key]), target=target,
-                        command=f"{COMMAND} --settings {name}", note=note)  # fmt: skip
+                        command=command, note=note)  # fmt: skip
+        for key, title in METRICS:
+            results.add(SECTION, f"supervised-attention ceiling on {name}: {title}", float(ceiling[key]),
+                        command=command, note=CEILING_NOTE)  # fmt: skip
         if folder is not None:
             results.write(folder)
     return rows
