@@ -83,8 +83,11 @@ def test_model_recommendations_replace_defaults_but_never_user_settings(tmp_path
     from wherewhen.models import model_class
 
     recommended = model_class("stam").recommended_training
-    assert recommended, "stam recommends its learning rate (docs/models.md)"
-    assert load_config(None, ["model.name=stam"]).optim.lr == recommended["optim.lr"]
+    assert recommended, "stam recommends its learning rate and grid augmentation (docs/models.md)"
+    stam = load_config(None, ["model.name=stam"])
+    assert stam.optim.lr == recommended["optim.lr"]
+    assert (stam.augment.mirror, stam.augment.shift) == (recommended["augment.mirror"], recommended["augment.shift"])
+    assert load_config(None, ["model.name=stam", "augment.shift=0"]).augment.shift == 0
     assert load_config(None, ["model.name=lstm_avg"]).optim.lr == RunConfig().optim.lr
     assert load_config(None, ["model.name=stam", "optim.lr=0.02"]).optim.lr == 0.02
     config_file = tmp_path / "run.yaml"
