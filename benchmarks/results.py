@@ -95,12 +95,14 @@ class Results:
         if keep_previous and json_path.is_file():
             measured = {(f.section, f.name): f for f in figures}
             earlier = json.loads(json_path.read_text())
-            fresh = {t.section for t in tables}
-            tables = [Table(**t) for t in earlier.get("tables", []) if t["section"] not in fresh] + tables
+            fresh = {t.section: t for t in tables}
+            # a table measured again takes the old one's place, so the sections of RESULTS.md keep their order
+            tables = [fresh.pop(t["section"], None) or Table(**t) for t in earlier.get("tables", [])]
+            tables += list(fresh.values())
             previous = [Figure(**f) for f in earlier.get("figures", [])]
             for f in previous:  # results written before figures carried dates: the file's date
                 f.date = f.date or earlier.get("machine", {}).get("date", "")
-            fresh_sections = {f.section for f in figures} | fresh
+            fresh_sections = {f.section for f in figures} | {t.section for t in self.tables}
             kept = [f for f in previous if f.section not in fresh_sections or (f.section, f.name) in measured]
             merged = [measured.pop((f.section, f.name), f) for f in kept]  # keep the previous order
             figures = merged + list(measured.values())

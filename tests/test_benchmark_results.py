@@ -38,3 +38,15 @@ def test_a_section_measured_again_holds_only_its_new_figures(tmp_path: Path) -> 
     written(tmp_path, "Section", "old figure", 1.0)
     written(tmp_path, "Section", "new figure", 2.0)
     assert figures(tmp_path) == {("Section", "new figure"): 2.0}
+
+
+def test_a_table_measured_again_keeps_its_place(tmp_path: Path) -> None:
+    for section in ("First", "Second"):
+        results = Results()
+        results.add_table(section, f"| {section} |\n|---|", section.lower())
+        results.write(tmp_path)
+    again = Results()
+    again.add_table("First", "| First, again |\n|---|", "first")
+    again.write(tmp_path)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert text.index("## First") < text.index("## Second") and "| First, again |" in text
