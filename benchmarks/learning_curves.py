@@ -29,8 +29,8 @@ from benchmarks.common import WORK, add_set_option, linked_view
 SECTION = "Learning curves: default preset, 400 videos per class, fixed test split"
 COMMAND = "python -m benchmarks.learning_curves"
 SIZES = (28, 56, 140, 280)
-# the larger sizes only where the run stays affordable on 2 cores: a stpn or wtalc run at 280 per class takes about
-# 6 min, a stam run at 140 about 20 (its ConvLSTM trains about 6 times slower)
+# the larger sizes only where the runs stay affordable on 2 cores (two runs at a time, from the runs' metrics.csv):
+# a wtalc run at 140 per class takes 4 min, a stam run at 56 6-8 min, and a run's time grows with its clips
 MODELS = "attention_pool,stpn:140,wtalc:140,stam:56"
 
 
@@ -69,6 +69,8 @@ def parse_models(text: str) -> dict[str, int | None]:
     out: dict[str, int | None] = {}
     for item in text.split(","):
         name, _, largest = item.strip().partition(":")
+        if not name or (largest and not largest.isdigit()):
+            raise ValueError(f"--models: {item.strip()!r} is not NAME or NAME:N (N videos per class, e.g. stam:56)")
         out[name] = int(largest) if largest else None
     return out
 
@@ -149,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
     add_set_option(parser)
     args = parser.parse_args(argv)
+    try:
+        parse_models(args.models)
+    except ValueError as error:
+        parser.error(str(error))
     results = Results()
     measure(
         results,
