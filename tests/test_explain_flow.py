@@ -58,3 +58,20 @@ def test_a_model_that_reads_no_flow_skips_the_flow_of_its_store(
     monkeypatch.undo()
     explainer._reads_flow = True  # as before: flow images made and embedded, then not read by the model
     assert explainer.explain(bikes_mp4).to_dict() == explanation.to_dict()
+
+
+def test_the_default_model_reads_the_flow_its_store_was_extracted_with(flow_run: Path, bikes_mp4: Path) -> None:
+    """`wherewhen train` without --model on a store with flow cubes trains attention_pool on both streams (saved as
+    flow=True, so evaluation and explanation rebuild it so); model.flow=false keeps it on RGB."""
+    store = flow_run.parent / "store"
+    runs = {}
+    for name, extra in (("default", []), ("rgb", ["model.flow=false"])):
+        overrides = ["train.epochs=1", "train.progress=false", "train.device=cpu", *extra]
+        config = load_config(None, overrides, values={"data.store": str(store)})
+        runs[name] = train(config, flow_run.parent / f"run-attention-pool-{name}", verbose=False).run_dir
+    explainer = Explainer.from_pretrained(runs["default"], device="cpu")
+    assert explainer.model.name == "attention_pool" and explainer.model.uses_flow and explainer._reads_flow
+    assert explainer.model.build_kwargs["flow"] is True
+    check_explanation(explainer.explain(bikes_mp4), bikes_mp4)
+    rgb = Explainer.from_pretrained(runs["rgb"], device="cpu")
+    assert not rgb.model.uses_flow and not rgb._reads_flow

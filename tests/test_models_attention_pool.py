@@ -3,10 +3,13 @@ start: average pooling at step 0."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from model_cells import B, C, D, K, T, cells, cubes
+from wherewhen.errors import ConfigError
 from wherewhen.models import build_model
+from wherewhen.models.registry import with_flow_decided
 
 
 def built(**kwargs: object) -> torch.nn.Module:
@@ -68,3 +71,54 @@ def test_uniform_start_still_learns_where_to_look() -> None:
     assert (out.logits.argmax(1) == labels).all()
     assert (out.temporal.argmax(1) == 1).all()
     assert (out.spatial[:, 1].flatten(1).argmax(1) == 1).all()
+
+
+def test_two_streams_score_and_read_the_rgb_and_flow_features_side_by_side() -> None:
+    """flow=True: every cell is [x^rgb ; x^flow] (2D features) for the scores and the read-out alike."""
+    model = built(reduce_dim=4, attention_size=5, uniform_start=False, flow=True)
+    assert model.uses_flow and model.reduce.proj[0].in_channels == 2 * D and model.classifier.in_features == 2 * D
+    rgb, flow = cubes(0), cubes(1)
+    out = model(rgb, flow)
+    both = torch.cat([rgb, flow], dim=2)  # (B, T, 2D, K, K)
+    conv = model.reduce.proj[0]
+    for b in range(B):
+        h = [[torch.relu(conv.weight.flatten(1) @ v + conv.bias) for v in frame] for frame in cells(both[b])]
+        s = torch.stack(
+            [
+                torch.stack(
+                    [
+                        model.att_w.weight[0] @ (torch.tanh(model.att_v(hi)) * torch.sigmoid(model.att_u(hi)))
+                        for hi in frame
+                    ]
+                )
+                for frame in h
+            ]
+        )
+        a = s.flatten().softmax(0).view_as(s)
+        z = sum(a[t, i] * v for t, frame in enumerate(cells(both[b])) for i, v in enumerate(frame))
+        torch.testing.assert_close(out.logits[b], model.classifier(z))
+        torch.testing.assert_close(out.temporal[b], a.sum(1))
+
+
+def test_without_flow_it_reads_rgb_only_and_refuses_no_flow() -> None:
+    model = built(flow=None)
+    assert not model.uses_flow and model.classifier.in_features == D
+    torch.testing.assert_close(model(cubes(0)).logits, model(cubes(0), cubes(1)).logits)  # flow given, not read
+    with pytest.raises(ConfigError, match="needs flow cubes"):
+        built(flow=True)(cubes(0))
+
+
+def test_flow_left_open_is_decided_by_the_features() -> None:
+    assert with_flow_decided("attention_pool", {}, True) == {"flow": True}
+    assert with_flow_decided("attention_pool", {"flow": None, "dropout": 0.1}, False) == {"flow": False, "dropout": 0.1}
+    assert with_flow_decided("attention_pool", {"flow": False}, True) == {"flow": False}  # what a user set stays
+    assert with_flow_decided("lstm_avg", {}, True) == {}  # a model without the keyword
+
+
+def test_normalized_read_out_trains_on_a_lone_clip() -> None:
+    """normalize=True: batch statistics in training, but a batch of one clip (the trainer's first check, a last
+    batch) reads the running statistics, as evaluation does, instead of failing."""
+    model = built(normalize=True).train()
+    assert model(cubes(0)).logits.shape == (B, C)  # a batch: its statistics (and the running ones updated)
+    lone = model(cubes(1)[:1]).logits
+    torch.testing.assert_close(lone, model.eval()(cubes(1)[:1]).logits)

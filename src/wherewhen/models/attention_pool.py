@@ -17,6 +17,11 @@ input features instead is the ``z`` of their eq. 9 with the identity as the embe
 so the first step pools all cells equally (average pooling) and the attention departs from it only as the labels
 ask (w gets its gradient at once, W_r, V and U from the second step).
 
+``flow=True`` reads two streams: x_{t,i} = [x^rgb_{t,i} ; x^flow_{t,i}], the cell's RGB and optical-flow features
+side by side (2D channels), for the scores and the read-out alike. Actions that differ by motion more than by
+appearance (the same person waving or punching) are told apart by the flow cubes. ``flow=None`` (the default) is
+decided by the features: the model reads flow whenever its store was extracted with it (``models.registry``).
+
 Outputs: spatial = a_{t,i} / sum_j a_{t,j} (each frame's share of the attention, sums to 1 per frame);
 temporal = sum_i a_{t,i} (sums to 1 over T); frame_logits = W_c x^_t + b_c with x^_t the frame's attended
 feature (what the classifier says about that frame alone). No regularizers.
@@ -62,23 +67,28 @@ class AttentionPooling(VideoModel):
         dropout: float = 0.3,
         normalize: bool = False,
         uniform_start: bool = True,
+        flow: bool | None = None,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
-        self.reduce = ChannelReducer(in_channels, reduce_dim)
+        self.uses_flow = bool(flow)
+        channels = in_channels * (2 if self.uses_flow else 1)
+        self.reduce = ChannelReducer(channels, reduce_dim)
         feat = self.reduce.out_channels
         self.att_v = nn.Linear(feat, attention_size)
         self.att_u = nn.Linear(feat, attention_size) if gated else None
         self.att_w = nn.Linear(attention_size, 1, bias=False)  # a bias cancels in the softmax
         if uniform_start:
             nn.init.zeros_(self.att_w.weight)
-        self.norm = nn.BatchNorm1d(in_channels, affine=False) if normalize else None
+        self.norm = nn.BatchNorm1d(channels, affine=False) if normalize else None
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(in_channels, num_classes)
+        self.classifier = nn.Linear(channels, num_classes)
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
         x = as_rows(cubes, self).flatten(2, 3)  # (B, T, L, D)
+        if flow is not None and self.uses_flow:
+            x = torch.cat([x, as_rows(flow, self).flatten(2, 3)], dim=-1)  # (B, T, L, 2D)
         h = self.reduce(x)  # (B, T, L, R)
         gate = torch.tanh(self.att_v(h))
         if self.att_u is not None:
@@ -91,7 +101,11 @@ class AttentionPooling(VideoModel):
         frame_features = per_frame / temporal.clamp_min(torch.finfo(temporal.dtype).tiny).unsqueeze(-1)
         spatial = attention / temporal.clamp_min(torch.finfo(temporal.dtype).tiny).unsqueeze(-1)
         if self.norm is not None:
-            pooled = self.norm(pooled)
+            # batch statistics need two clips: a lone clip (a last batch) reads the running ones
+            if self.training and b == 1:
+                pooled = nn.functional.batch_norm(pooled, self.norm.running_mean, self.norm.running_var, training=False)
+            else:
+                pooled = self.norm(pooled)
             frame_features = nn.functional.batch_norm(
                 frame_features.flatten(0, 1), self.norm.running_mean, self.norm.running_var, training=False
             ).unflatten(0, (b, t))

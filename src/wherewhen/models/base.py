@@ -21,13 +21,14 @@ class VideoModel(nn.Module):
     """A head on top of frame feature cubes.
 
     Subclasses take ``num_classes``, ``in_channels`` (D) and ``grid`` (K) plus their own explicit keyword
-    arguments, and implement :meth:`forward`. ``uses_flow`` models also receive flow cubes of the same shape.
+    arguments, and implement :meth:`forward`. ``uses_flow`` models also receive flow cubes of the same shape; a model
+    that reads them only when asked takes a ``flow`` keyword and sets ``uses_flow`` per instance (``attention_pool``).
     Any other keyword input ``forward`` needs is named in :attr:`extra_inputs` and built by
     ``wherewhen.models.inputs`` wherever the model runs (training, evaluation, explanation).
     """
 
     name: ClassVar[str] = ""
-    uses_flow: ClassVar[bool] = False
+    uses_flow: bool = False  # a class default; an instance may set its own (see above)
     # Training settings this model trains best with (dotted config keys, e.g. {"optim.lr": 3e-3}); they replace
     # the engine's defaults, never what a user sets (wherewhen.train.config.load_config).
     recommended_training: ClassVar[dict[str, Any]] = {}

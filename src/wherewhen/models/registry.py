@@ -61,6 +61,15 @@ def build_model(name: str, *, num_classes: int, in_channels: int, grid: int, **k
     return model
 
 
+def with_flow_decided(name: str, args: dict[str, Any], features_have_flow: bool) -> dict[str, Any]:
+    """``args`` with the model's ``flow`` keyword, where it has one left at None, set to whether the features hold
+    flow cubes: such a model reads motion whenever the store was extracted with it (``extract --flow``)."""
+    parameter = model_parameters(model_class(name)).get("flow")
+    if parameter is None or args.get("flow", parameter.default) is not None:
+        return args
+    return args | {"flow": features_have_flow}
+
+
 def model_parameters(cls: type[VideoModel]) -> dict[str, inspect.Parameter]:
     """The constructor's keyword arguments by name (not num_classes, in_channels, grid)."""
     return {
