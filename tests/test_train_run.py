@@ -227,6 +227,9 @@ def test_bad_inputs_fail_before_training(store: FeatureStore, tmp_path: Path) ->
     with pytest.raises(ConfigError) as exc:
         train(config(store, "model.name=test_flow_cube"), tmp_path / "r3", verbose=False)
     assert "needs flow cubes" in _one_line(exc)
+    with pytest.raises(ConfigError) as exc:  # asked for flow, which this store lacks
+        train(config(store, "model.name=attention_pool", "model.flow=true"), tmp_path / "r4", verbose=False)
+    assert "needs flow cubes" in _one_line(exc) and "extracted without --flow" in _one_line(exc)
     # A run directory that already holds a run.
     train(config(store, "train.epochs=1"), tmp_path / "run", verbose=False)
     with pytest.raises(ConfigError) as exc:

@@ -19,7 +19,7 @@ ask (w gets its gradient at once, W_r, V and U from the second step).
 
 ``flow=True`` reads two streams: x_{t,i} = [x^rgb_{t,i} ; x^flow_{t,i}], the cell's RGB and optical-flow features
 side by side (2D channels), for the scores and the read-out alike. Actions that differ by motion more than by
-appearance (the same person waving or punching) are told apart by the flow cubes. ``flow=None`` (the default) is
+appearance (the same person raising one arm or both) are told apart by the flow cubes. ``flow=None`` (the default) is
 decided by the features: the model reads flow whenever its store was extracted with it (``models.registry``).
 
 Outputs: spatial = a_{t,i} / sum_j a_{t,j} (each frame's share of the attention, sums to 1 per frame);
