@@ -79,6 +79,8 @@ class TrainSection:
     monitor: str = "val_accuracy"  # what selects the best epoch and drives early stopping
     tie_break: str = "val_loss"  # epochs tied on val_accuracy: the lower validation loss wins, or the earliest
     patience: int = 10  # early stopping: epochs without improvement; 0 = never stop early
+    trials: int = 1  # starts: train this many seeds for trial_epochs, finish the best on validation (train/trials.py)
+    trial_epochs: int = 10  # epochs each trial trains before the best one is chosen
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # float16 autocast + gradient scaling on CUDA; ignored on CPU
     progress: bool = True  # progress bars (only on a terminal)
@@ -178,6 +180,8 @@ class RunConfig:
         _at_least("data.num_workers", self.data.num_workers, 0)
         _at_least("train.epochs", self.train.epochs, 1)
         _at_least("train.patience", self.train.patience, 0)
+        _at_least("train.trials", self.train.trials, 1)
+        _at_least("train.trial_epochs", self.train.trial_epochs, 1)
         _at_least("train.max_steps", self.train.max_steps, 0)
         _at_least("train.grad_clip", self.train.grad_clip, 0.0)
         _at_least("optim.weight_decay", self.optim.weight_decay, 0.0)

@@ -15,6 +15,9 @@ state and the exact train / validation videos, so the finished weights equal tho
 
 from __future__ import annotations
 
+import csv
+import os
+from dataclasses import replace
 from pathlib import Path
 
 from wherewhen.atomic import remove_stale_temporaries
@@ -23,6 +26,7 @@ from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.distributed import setup, teardown
 from wherewhen.train.logs import RunLogger
 from wherewhen.train.session import RUN_FORMAT, RunResult, Session, default_run_dir, prepare, read_run_json
+from wherewhen.train.trials import pick_trial, trial_seeds
 
 __all__ = ["RUN_FORMAT", "RunResult", "default_run_dir", "read_run_json", "resume_run", "train"]
 
@@ -46,6 +50,31 @@ def resume_run(
     return train(config, run_dir, resume=True, stop_after_epoch=stop_after_epoch, verbose=verbose)
 
 
+def choose_trial(config: RunConfig, run_dir: Path, verbose: bool) -> RunConfig:
+    """Train ``config.train.trials`` starts and move the best into ``run_dir`` (train/trials.py); its config."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError("train.trials runs in one process; train without torchrun or set train.trials=1")
+    if (run_dir / "run.json").exists() or (run_dir / "checkpoints").exists():
+        raise ConfigError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out")
+
+    def train_trial(trial: RunConfig, folder: Path, started: bool) -> None:
+        if started and epochs_done(folder) >= trial.train.trial_epochs:
+            return
+        train(trial, folder, resume=started, stop_after_epoch=trial.train.trial_epochs, verbose=verbose)
+
+    chosen = pick_trial(config, run_dir, train_trial)
+    if verbose:
+        seeds = ", ".join(map(str, trial_seeds(config.seed, config.train.trials)))
+        epochs = config.train.trial_epochs
+        print(f"trials (seeds {seeds}): seed {chosen.seed} is the best on validation after {epochs} epochs")
+    return replace(chosen, train=replace(chosen.train, trials=config.train.trials))
+
+
+def epochs_done(run_dir: Path) -> int:
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return sum(1 for _ in csv.DictReader(f))
+
+
 def train(
     config: RunConfig,
     run_dir: Path | None = None,
@@ -62,6 +91,10 @@ def train(
     config.validate()
     if not config.data.store:
         raise ConfigError("no feature store given; pass --data FEATURES (or set data.store)")
+    if config.train.trials > 1 and not resume:
+        run_dir = Path(run_dir or default_run_dir(config.model.name))
+        config = choose_trial(config, run_dir, verbose)
+        resume = True
     ctx = setup(config.train.device)
     logger: RunLogger | None = None
     session: Session | None = None
