@@ -60,7 +60,9 @@ def test_a_model_that_reads_no_flow_skips_the_flow_of_its_store(
     assert explainer.explain(bikes_mp4).to_dict() == explanation.to_dict()
 
 
-def test_the_default_model_reads_the_flow_its_store_was_extracted_with(flow_run: Path, bikes_mp4: Path) -> None:
+def test_the_default_model_reads_the_flow_its_store_was_extracted_with(
+    flow_run: Path, bikes_mp4: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`wherewhen train` without --model on a store with flow cubes trains attention_pool on both streams (saved as
     flow=True, so evaluation and explanation rebuild it so); model.flow=false keeps it on RGB."""
     store = flow_run.parent / "store"
@@ -68,7 +70,9 @@ def test_the_default_model_reads_the_flow_its_store_was_extracted_with(flow_run:
     for name, extra in (("default", []), ("rgb", ["model.flow=false"])):
         overrides = ["train.epochs=1", "train.progress=false", "train.device=cpu", *extra]
         config = load_config(None, overrides, values={"data.store": str(store)})
-        runs[name] = train(config, flow_run.parent / f"run-attention-pool-{name}", verbose=False).run_dir
+        runs[name] = train(config, flow_run.parent / f"run-attention-pool-{name}", verbose=True).run_dir
+        said = "training attention_pool on RGB and flow in" in capsys.readouterr().err
+        assert said == (name == "default")
     explainer = Explainer.from_pretrained(runs["default"], device="cpu")
     assert explainer.model.name == "attention_pool" and explainer.model.uses_flow and explainer._reads_flow
     assert explainer.model.build_kwargs["flow"] is True

@@ -491,7 +491,8 @@ def prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCont
     say(
         ctx,
         verbose,
-        f"{'resuming' if resume else 'training'} {module.name} in {run_dir}: {len(plan.train)} training videos, "
+        f"{'resuming' if resume else 'training'} {module.name}{' on RGB and flow' if module.uses_flow else ''} in "
+        f"{run_dir}: {len(plan.train)} training videos, "
         f"{len(plan.val)} validation videos ({plan.val_source}, {clip_count(plan.val)} clips), "
         f"{len(plan.classes)} classes, T={frames}, {where}"
         + (f", from epoch {progress.start_epoch}" if resume else ""),
