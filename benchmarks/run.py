@@ -60,6 +60,8 @@ def main() -> None:
         folder = args.ud810 or ud810_accuracy.default_folder()
         default = ud810_accuracy.default_model()
         ud810_accuracy.measure(results, folder, [default], seeds=(0, 1, 2))
+        # the same model on RGB alone: what the flow cubes of these stores add
+        ud810_accuracy.measure(results, folder, [default], ("model.flow=false",), seeds=(0, 1, 2))
         ud810_accuracy.measure(results, folder, [m for m in available_models() if m != default])
 
     def explain() -> None:
