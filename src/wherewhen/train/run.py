@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,7 +67,10 @@ def choose_trial(config: RunConfig, run_dir: Path, verbose: bool) -> RunConfig:
     if verbose:
         seeds = ", ".join(map(str, trial_seeds(config.seed, config.train.trials)))
         epochs = config.train.trial_epochs
-        print(f"trials (seeds {seeds}): seed {chosen.seed} is the best on validation after {epochs} epochs")
+        print(
+            f"trials (seeds {seeds}): seed {chosen.seed} is the best on validation after {epochs} epochs",
+            file=sys.stderr,
+        )
     return replace(chosen, train=replace(chosen.train, trials=config.train.trials))
 
 
