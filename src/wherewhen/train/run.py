@@ -15,7 +15,6 @@ state and the exact train / validation videos, so the finished weights equal tho
 
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from dataclasses import replace
@@ -26,8 +25,17 @@ from wherewhen.errors import CheckpointError, ConfigError
 from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.distributed import setup, teardown
 from wherewhen.train.logs import RunLogger
-from wherewhen.train.session import RUN_FORMAT, RunResult, Session, default_run_dir, prepare, read_run_json
-from wherewhen.train.trials import pick_trial, trial_seeds
+from wherewhen.train.session import (
+    RUN_FORMAT,
+    RunResult,
+    Session,
+    default_run_dir,
+    holds_a_run,
+    prepare,
+    read_run_json,
+    refuse_taken,
+)
+from wherewhen.train.trials import epochs_done, pick_trial, trial_seeds
 
 __all__ = ["RUN_FORMAT", "RunResult", "default_run_dir", "read_run_json", "resume_run", "train"]
 
@@ -55,8 +63,8 @@ def choose_trial(config: RunConfig, run_dir: Path, verbose: bool) -> RunConfig:
     """Train ``config.train.trials`` starts and move the best into ``run_dir`` (train/trials.py); its config."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         raise ConfigError("train.trials runs in one process; train without torchrun or set train.trials=1")
-    if (run_dir / "run.json").exists() or (run_dir / "checkpoints").exists():
-        raise ConfigError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out")
+    if holds_a_run(run_dir):
+        refuse_taken(run_dir)
 
     def train_trial(trial: RunConfig, folder: Path, started: bool) -> None:
         if started and epochs_done(folder) >= trial.train.trial_epochs:
@@ -72,11 +80,6 @@ def choose_trial(config: RunConfig, run_dir: Path, verbose: bool) -> RunConfig:
             file=sys.stderr,
         )
     return replace(chosen, train=replace(chosen.train, trials=config.train.trials))
-
-
-def epochs_done(run_dir: Path) -> int:
-    with open(run_dir / "metrics.csv", newline="") as f:
-        return sum(1 for _ in csv.DictReader(f))
 
 
 def train(

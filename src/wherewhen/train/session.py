@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -298,11 +298,19 @@ def claim_run_dir(
     if run_dir is None:
         run_dir = broadcast_object(default_run_dir(config.model.name) if ctx.is_main else None, ctx)
     run_dir = Path(run_dir)
-    taken = (run_dir / "run.json").exists() or (run_dir / "checkpoints").exists()
+    taken = holds_a_run(run_dir)
     barrier(ctx)  # every process looks before rank 0 writes anything
     if taken:
-        raise ConfigError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out")
+        refuse_taken(run_dir)
     return run_dir, None
+
+
+def holds_a_run(run_dir: Path) -> bool:
+    return (run_dir / "run.json").exists() or (run_dir / "checkpoints").exists()
+
+
+def refuse_taken(run_dir: Path) -> NoReturn:
+    raise ConfigError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out")
 
 
 def check_resumable(run_dir: Path, run: dict[str, Any], store: FeatureStore, info: StoreInfo) -> None:

@@ -29,6 +29,12 @@ def trial_seeds(seed: int, trials: int) -> list[int]:
     return [seed * trials + k for k in range(trials)]
 
 
+def epochs_done(run_dir: Path) -> int:
+    """How many epochs the run in ``run_dir`` has finished (rows of its metrics.csv)."""
+    with open(run_dir / "metrics.csv", newline="") as f:
+        return sum(1 for _ in csv.DictReader(f))
+
+
 def best_so_far(run_dir: Path, config: RunConfig, epochs: int) -> list[float] | None:
     """The monitored key of the best of the first ``epochs`` epochs in ``run_dir``'s metrics.csv (None without
     validation)."""
