@@ -74,7 +74,8 @@ def test_uniform_start_still_learns_where_to_look() -> None:
 
 
 def test_two_streams_score_and_read_the_rgb_and_flow_features_side_by_side() -> None:
-    """flow=True: every cell is [x^rgb ; x^flow] (2D features) for the scores and the read-out alike."""
+    """flow=True: every cell is [x^rgb ; x^flow] (2D features) for the scores and the read-out alike; the motion of
+    the attended frames as a whole is added to the logits, m_t = mean_i x^flow_{t,i} weighted by tau_t."""
     model = built(reduce_dim=4, attention_size=5, uniform_start=False, flow=True)
     assert model.uses_flow and model.reduce.proj[0].in_channels == 2 * D and model.classifier.in_features == 2 * D
     rgb, flow = cubes(0), cubes(1)
@@ -96,8 +97,27 @@ def test_two_streams_score_and_read_the_rgb_and_flow_features_side_by_side() -> 
         )
         a = s.flatten().softmax(0).view_as(s)
         z = sum(a[t, i] * v for t, frame in enumerate(cells(both[b])) for i, v in enumerate(frame))
-        torch.testing.assert_close(out.logits[b], model.classifier(z))
-        torch.testing.assert_close(out.temporal[b], a.sum(1))
+        tau = a.sum(1)
+        m = [sum(frame) / K**2 for frame in cells(flow[b])]
+        motion = model.motion_out.weight @ sum(tau[t] * m[t] for t in range(T))
+        torch.testing.assert_close(out.logits[b], model.classifier(z) + motion)
+        torch.testing.assert_close(out.temporal[b], tau)
+        for t in range(T):
+            x_hat = sum(a[t, i] * v for i, v in enumerate(cells(both[b])[t])) / tau[t]
+            torch.testing.assert_close(out.frame_logits[b, t], model.classifier(x_hat) + model.motion_out.weight @ m[t])
+
+
+def test_motion_context_only_with_flow_and_off_on_request() -> None:
+    """motion_context adds W_m only where flow is read; motion_context=False is the two-stream read-out alone."""
+    assert built(flow=False).motion_out is None  # RGB alone: the frame's mean would be the scene, not the motion
+    assert built(flow=True).motion_out.in_features == D
+    plain = built(flow=True, motion_context=False)
+    assert plain.motion_out is None
+    rgb, flow = cubes(0), cubes(1)
+    out = plain(rgb, flow)
+    features = torch.cat([rgb, flow], dim=2).flatten(3).permute(0, 1, 3, 2)  # (B, T, K K, 2D)
+    a = out.spatial.flatten(2) * out.temporal.unsqueeze(-1)
+    torch.testing.assert_close(out.logits, plain.classifier(torch.einsum("btl,btld->bd", a, features)))
 
 
 def test_without_flow_it_reads_rgb_only_and_refuses_no_flow() -> None:

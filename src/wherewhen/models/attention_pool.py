@@ -22,9 +22,18 @@ side by side (2D channels), for the scores and the read-out alike. Actions that 
 appearance (the same person raising one arm or both) are told apart by the flow cubes. ``flow=None`` (the default) is
 decided by the features: the model reads flow whenever its store was extracted with it (``models.registry``).
 
+With flow, ``motion_context=True`` (the default) also reads the motion of the attended frames as a whole:
+
+    m_t     = (1/K^2) sum_i x^flow_{t,i}                        (the frame's mean flow feature)
+    logits  = W_c dropout(z) + W_m dropout(sum_t tau_t m_t) + b_c,   tau_t = sum_i a_{t,i}
+
+A few attended cells cannot say how many limbs move; the frame's mean flow can, and a still background adds
+little to it. The RGB frame's mean would add the scene and its distractors instead, so RGB is read through the
+attention only.
+
 Outputs: spatial = a_{t,i} / sum_j a_{t,j} (each frame's share of the attention, sums to 1 per frame);
-temporal = sum_i a_{t,i} (sums to 1 over T); frame_logits = W_c x^_t + b_c with x^_t the frame's attended
-feature (what the classifier says about that frame alone). No regularizers.
+temporal = sum_i a_{t,i} (sums to 1 over T); frame_logits = W_c x^_t [+ W_m m_t] + b_c with x^_t the frame's
+attended feature (what the classifier says about that frame alone). No regularizers.
 """
 
 from __future__ import annotations
@@ -68,6 +77,7 @@ class AttentionPooling(VideoModel):
         normalize: bool = False,
         uniform_start: bool = True,
         flow: bool | None = None,
+        motion_context: bool = True,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         self.uses_flow = bool(flow)
@@ -82,13 +92,17 @@ class AttentionPooling(VideoModel):
         self.norm = nn.BatchNorm1d(channels, affine=False) if normalize else None
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(channels, num_classes)
+        self.motion_out = nn.Linear(in_channels, num_classes, bias=False) if self.uses_flow and motion_context else None
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
         b, t = cubes.shape[:2]
         x = as_rows(cubes, self).flatten(2, 3)  # (B, T, L, D)
+        motion = None
         if flow is not None and self.uses_flow:
-            x = torch.cat([x, as_rows(flow, self).flatten(2, 3)], dim=-1)  # (B, T, L, 2D)
+            flow_rows = as_rows(flow, self).flatten(2, 3)
+            x = torch.cat([x, flow_rows], dim=-1)  # (B, T, L, 2D)
+            motion = flow_rows.mean(dim=2)  # m_t, (B, T, D)
         h = self.reduce(x)  # (B, T, L, R)
         gate = torch.tanh(self.att_v(h))
         if self.att_u is not None:
@@ -109,9 +123,14 @@ class AttentionPooling(VideoModel):
             frame_features = nn.functional.batch_norm(
                 frame_features.flatten(0, 1), self.norm.running_mean, self.norm.running_var, training=False
             ).unflatten(0, (b, t))
+        logits = self.classifier(self.dropout(pooled))
+        frame_logits = self.classifier(frame_features)
+        if self.motion_out is not None and motion is not None:
+            logits = logits + self.motion_out(self.dropout(torch.einsum("bt,btd->bd", temporal, motion)))
+            frame_logits = frame_logits + self.motion_out(motion)
         return ModelOutput(
-            logits=self.classifier(self.dropout(pooled)),
+            logits=logits,
             spatial=spatial.view(b, t, self.grid, self.grid),
             temporal=temporal,
-            frame_logits=self.classifier(frame_features),
+            frame_logits=frame_logits,
         )
