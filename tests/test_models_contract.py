@@ -46,7 +46,13 @@ DOCUMENTED: dict[str, dict[str, Any]] = {
 RECURRENT = {"lstm_avg", "lstm_max", "alstm", "lrcn_st", "convlstm", "conv_alstm", "motion_alstm", "stam"}
 
 # (model, keyword arguments, extra forward arguments): defaults for every model plus the non-default paths.
-VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [(name, {}, {}) for name in available_models()] + [
+
+def shipped_models() -> list[str]:
+    """Registered models of the package (tests elsewhere may register their own)."""
+    return [n for n in available_models() if model_class(n).__module__.startswith("wherewhen.models.")]
+
+
+VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [(name, {}, {}) for name in shipped_models()] + [
     ("lrcn_st", {"temporal": "given"}, {"frame_mask": "every_other"}),
     ("lrcn_st", {"temporal": "reinforce"}, {}),
     ("lrcn_st", {"layers": 3}, {}),
@@ -60,6 +66,8 @@ VARIANTS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [(name, {}, {}) for
     ("lrcn_st", {"deep_output": True, "attend_frame": True}, {}),
     ("attention_pool", {"gated": False, "normalize": True}, {}),
     ("attention_pool", {"uniform_start": False}, {}),
+    ("attention_pool", {"flow": True}, {}),
+    ("attention_pool", {"flow": True, "motion_context": False}, {}),
     ("tsn", {"segments": 0, "reduce_dim": 8}, {}),
     ("wtalc", {"lambda_casl": 0.0}, {}),
     ("lstm_max", {"layers": 2, "reduce_dim": 0}, {}),
@@ -85,11 +93,6 @@ def _forward_kwargs(extra: dict[str, Any]) -> dict[str, Any]:
         mask[:, ::2] = 1.0
         return {"frame_mask": mask}
     return {}
-
-
-def shipped_models() -> list[str]:
-    """Registered models of the package (tests elsewhere may register their own)."""
-    return [n for n in available_models() if model_class(n).__module__.startswith("wherewhen.models.")]
 
 
 def _build(name: str, kwargs: dict[str, Any]) -> VideoModel:
