@@ -31,7 +31,7 @@ COMMAND = "python -m benchmarks.learning_curves"
 SIZES = (28, 56, 140, 280)
 # the larger sizes only where the runs stay affordable on 2 cores (two runs at a time, from the runs' metrics.csv):
 # a wtalc run at 140 per class takes 4 min, a stam run at 56 6-8 min, and a run's time grows with its clips
-MODELS = "attention_pool,stpn:140,wtalc:140,stam:56"
+MODELS = "attention_pool,stpn:140,wtalc:140,basnet:140,cola:140,stam:56"
 
 
 def full_store() -> Path:

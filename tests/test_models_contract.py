@@ -47,6 +47,7 @@ RECURRENT = {"lstm_avg", "lstm_max", "alstm", "lrcn_st", "convlstm", "conv_alstm
 
 # (model, keyword arguments, extra forward arguments): defaults for every model plus the non-default paths.
 
+
 def shipped_models() -> list[str]:
     """Registered models of the package (tests elsewhere may register their own)."""
     return [n for n in available_models() if model_class(n).__module__.startswith("wherewhen.models.")]
