@@ -57,6 +57,11 @@ def fold_stores(folder: Path) -> list[tuple[str, Path]]:
     return stores
 
 
+def run_name(name: str, setting: str) -> str:
+    """A run folder's name: the model and its settings, so runs of different settings never share a folder."""
+    return f"{name}{setting.replace(' ', '_')}"
+
+
 def person_view(store: Path, train: str, test: str, out: Path) -> Path:
     """A store of links to ``store``'s cubes of two people: ``train``'s videos in split train, ``test``'s in test."""
     from wherewhen.features.store import FeatureStore
@@ -86,7 +91,7 @@ def validate(
             held_out = next(p for p in stores if p not in (first, second))
             view = person_view(stores[held_out], first, second, WORK / "ud810-validation" / f"{first}-to-{second}")
             for seed in seeds:
-                run_dir = WORK / "ud810-validation-runs" / f"{name}-{first}-to-{second}-seed{seed}"
+                run_dir = WORK / "ud810-validation-runs" / f"{run_name(name, setting)}-{first}-to-{second}-seed{seed}"
                 if run_dir.exists():
                     shutil.rmtree(run_dir)
                 sets = [f"model.name={name}", "train.progress=false", f"seed={seed}", "data.val_fraction=0"]
@@ -137,7 +142,7 @@ def measure(
         for seed in seeds:
             accuracies = []
             for person, store in stores:
-                run_dir = WORK / "ud810-runs" / f"{name}{setting.replace(' ', '_')}-{person}-seed{seed}"
+                run_dir = WORK / "ud810-runs" / f"{run_name(name, setting)}-{person}-seed{seed}"
                 if run_dir.exists():  # an earlier run's: train afresh
                     shutil.rmtree(run_dir)
                 sets = [f"model.name={name}", "train.progress=false", f"seed={seed}", *overrides]
