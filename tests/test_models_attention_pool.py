@@ -75,8 +75,9 @@ def test_uniform_start_still_learns_where_to_look() -> None:
 
 def test_two_streams_score_and_read_the_rgb_and_flow_features_side_by_side() -> None:
     """flow=True: every cell is [x^rgb ; x^flow] (2D features) for the scores and the read-out alike; the motion of
-    the attended frames as a whole is added to the logits, m_t = mean_i x^flow_{t,i} weighted by tau_t."""
-    model = built(reduce_dim=4, attention_size=5, uniform_start=False, flow=True)
+    the attended frames as a whole is added to the logits: m_t, the mean flow of each column band (here the K = 2
+    columns, one band each), weighted by tau_t."""
+    model = built(reduce_dim=4, attention_size=5, uniform_start=False, flow=True, motion_columns=K)
     assert model.uses_flow and model.reduce.proj[0].in_channels == 2 * D and model.classifier.in_features == 2 * D
     rgb, flow = cubes(0), cubes(1)
     out = model(rgb, flow)
@@ -98,7 +99,7 @@ def test_two_streams_score_and_read_the_rgb_and_flow_features_side_by_side() -> 
         a = s.flatten().softmax(0).view_as(s)
         z = sum(a[t, i] * v for t, frame in enumerate(cells(both[b])) for i, v in enumerate(frame))
         tau = a.sum(1)
-        m = [sum(frame) / K**2 for frame in cells(flow[b])]
+        m = [torch.cat([sum(frame[r * K + c] for r in range(K)) / K for c in range(K)]) for frame in cells(flow[b])]
         motion = model.motion_out.weight @ sum(tau[t] * m[t] for t in range(T))
         torch.testing.assert_close(out.logits[b], model.classifier(z) + motion)
         torch.testing.assert_close(out.temporal[b], tau)
@@ -110,7 +111,8 @@ def test_two_streams_score_and_read_the_rgb_and_flow_features_side_by_side() -> 
 def test_motion_context_only_with_flow_and_off_on_request() -> None:
     """motion_context adds W_m only where flow is read; motion_context=False is the two-stream read-out alone."""
     assert built(flow=False).motion_out is None  # RGB alone: the frame's mean would be the scene, not the motion
-    assert built(flow=True).motion_out.in_features == D
+    assert built(flow=True).motion_out.in_features == 3 * D  # three column bands by default
+    assert built(flow=True, motion_columns=1).motion_out.in_features == D
     plain = built(flow=True, motion_context=False)
     assert plain.motion_out is None
     rgb, flow = cubes(0), cubes(1)
@@ -118,6 +120,20 @@ def test_motion_context_only_with_flow_and_off_on_request() -> None:
     features = torch.cat([rgb, flow], dim=2).flatten(3).permute(0, 1, 3, 2)  # (B, T, K K, 2D)
     a = out.spatial.flatten(2) * out.temporal.unsqueeze(-1)
     torch.testing.assert_close(out.logits, plain.classifier(torch.einsum("btl,btld->bd", a, features)))
+
+
+def test_column_bands_split_a_seven_column_grid_into_overlapping_thirds() -> None:
+    """K = 7, S = 3: bands of columns 0-2, 2-4 and 4-6, each the mean over its cells, left to right; S = 1 is the
+    frame's mean flow."""
+    model = build_model("attention_pool", num_classes=C, in_channels=D, grid=7, flow=True)
+    flow = torch.rand(B, T, D, 7, 7, generator=torch.Generator().manual_seed(3))
+    rows = flow.permute(0, 1, 3, 4, 2)
+    bands = [flow[..., :, 0:3].mean(dim=(3, 4)), flow[..., :, 2:5].mean(dim=(3, 4)), flow[..., :, 4:7].mean(dim=(3, 4))]
+    torch.testing.assert_close(model.column_bands(rows), torch.cat(bands, dim=-1))
+    whole = build_model("attention_pool", num_classes=C, in_channels=D, grid=7, flow=True, motion_columns=1)
+    torch.testing.assert_close(whole.column_bands(rows), flow.mean(dim=(3, 4)))
+    with pytest.raises(ConfigError, match="motion_columns must be at least 1"):
+        build_model("attention_pool", num_classes=C, in_channels=D, grid=7, flow=True, motion_columns=0)
 
 
 def test_without_flow_it_reads_rgb_only_and_refuses_no_flow() -> None:

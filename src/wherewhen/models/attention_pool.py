@@ -22,14 +22,18 @@ side by side (2D channels), for the scores and the read-out alike. Actions that 
 appearance (the same person raising one arm or both) are told apart by the flow cubes. ``flow=None`` (the default) is
 decided by the features: the model reads flow whenever its store was extracted with it (``models.registry``).
 
-With flow, ``motion_context=True`` (the default) also reads the motion of the attended frames as a whole:
+With flow, ``motion_context=True`` (the default) also reads the motion of the attended frames as a whole, band
+by band across the frame:
 
-    m_t     = (1/K^2) sum_i x^flow_{t,i}                        (the frame's mean flow feature)
+    m_{t,s} = mean of x^flow_{t,i} over the cells i of column band s   (s = 1..S, ``motion_columns`` = S)
+    m_t     = [m_{t,1} ; ... ; m_{t,S}]                                (the frame's flow, left to right, S*D)
     logits  = W_c dropout(z) + W_m dropout(sum_t tau_t m_t) + b_c,   tau_t = sum_i a_{t,i}
 
-A few attended cells cannot say how many limbs move; the frame's mean flow can, and a still background adds
-little to it. The RGB frame's mean would add the scene and its distractors instead, so RGB is read through the
-attention only.
+The S bands split the K columns as adaptive average pooling does (K = 7, S = 3: columns 0-2, 2-4, 4-6); S = 1 is
+the frame's mean flow. A few attended cells cannot say how many limbs move; the frame's flow can, and a still
+background adds little to it. Bands across the frame say on which side it moves (one arm or both); bands up and
+down would follow the person's height and the framing instead. The RGB frame's mean would add the scene and its
+distractors, so RGB is read through the attention only.
 
 Outputs: spatial = a_{t,i} / sum_j a_{t,j} (each frame's share of the attention, sums to 1 per frame);
 temporal = sum_i a_{t,i} (sums to 1 over T); frame_logits = W_c x^_t [+ W_m m_t] + b_c with x^_t the frame's
@@ -43,6 +47,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from wherewhen.errors import ConfigError
 from wherewhen.models._reduce import ChannelReducer, as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
@@ -78,6 +83,7 @@ class AttentionPooling(VideoModel):
         uniform_start: bool = True,
         flow: bool | None = None,
         motion_context: bool = True,
+        motion_columns: int = 3,
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         self.uses_flow = bool(flow)
@@ -92,7 +98,11 @@ class AttentionPooling(VideoModel):
         self.norm = nn.BatchNorm1d(channels, affine=False) if normalize else None
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(channels, num_classes)
-        self.motion_out = nn.Linear(in_channels, num_classes, bias=False) if self.uses_flow and motion_context else None
+        if motion_columns < 1:
+            raise ConfigError(f"attention_pool: motion_columns must be at least 1, got {motion_columns}")
+        self.motion_columns = motion_columns
+        reads_motion = self.uses_flow and motion_context
+        self.motion_out = nn.Linear(in_channels * motion_columns, num_classes, bias=False) if reads_motion else None
 
     def forward(self, cubes: Tensor, flow: Tensor | None = None) -> ModelOutput:
         self.check_input(cubes, flow)
@@ -100,9 +110,9 @@ class AttentionPooling(VideoModel):
         x = as_rows(cubes, self).flatten(2, 3)  # (B, T, L, D)
         motion = None
         if flow is not None and self.uses_flow:
-            flow_rows = as_rows(flow, self).flatten(2, 3)
-            x = torch.cat([x, flow_rows], dim=-1)  # (B, T, L, 2D)
-            motion = flow_rows.mean(dim=2)  # m_t, (B, T, D)
+            flow_rows = as_rows(flow, self)  # (B, T, K, K, D)
+            x = torch.cat([x, flow_rows.flatten(2, 3)], dim=-1)  # (B, T, L, 2D)
+            motion = self.column_bands(flow_rows)  # m_t, (B, T, S D)
         h = self.reduce(x)  # (B, T, L, R)
         gate = torch.tanh(self.att_v(h))
         if self.att_u is not None:
@@ -134,3 +144,10 @@ class AttentionPooling(VideoModel):
             temporal=temporal,
             frame_logits=frame_logits,
         )
+
+    def column_bands(self, flow_rows: Tensor) -> Tensor:
+        """(B, T, K, K, D) flow rows -> (B, T, S D): m_t, the mean flow of each column band, left to right."""
+        b, t, _, k, d = flow_rows.shape
+        columns = flow_rows.mean(dim=2).reshape(b * t, k, d).transpose(1, 2)  # (B T, D, K): each column's mean
+        bands = nn.functional.adaptive_avg_pool1d(columns, self.motion_columns)  # (B T, D, S)
+        return bands.transpose(1, 2).reshape(b, t, self.motion_columns * d)
