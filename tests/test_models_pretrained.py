@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,30 @@ def test_the_model_saves_and_its_class_loads_the_folder(tmp_path: Path) -> None:
     assert type(model).from_pretrained(folder).features == INFO
     with pytest.raises(CheckpointError, match="holds a softmax_cube model, not a SpatioTemporalAttention"):
         SpatioTemporalAttention.from_pretrained(folder)
+
+
+@pytest.mark.parametrize(
+    ("built_with", "dropped"),
+    [
+        ({"motion_columns": 1}, ("motion_columns",)),  # saved before the bands: the frame's mean flow
+        ({"motion_context": False}, ("motion_context", "motion_columns")),  # saved before the motion read-out
+    ],
+)
+def test_a_model_saved_before_a_keyword_existed_loads_as_it_was(
+    tmp_path: Path, built_with: dict[str, object], dropped: tuple[str, ...]
+) -> None:
+    """A keyword added later (``added_keywords``) rebuilds an older saved model at the value it had before."""
+    torch.manual_seed(0)
+    model = build_model("attention_pool", num_classes=3, in_channels=8, grid=3, flow=True, **built_with)
+    directory = save_pretrained(model, tmp_path / "model", classes=CLASSES, features=replace(INFO, flow=True))
+    config_path = directory / "config.json"
+    config = json.loads(config_path.read_text())
+    for key in dropped:
+        del config["build_kwargs"][key]
+    config_path.write_text(json.dumps(config))
+    loaded = from_pretrained(directory).model
+    older = {key: model.added_keywords[key] for key in dropped}
+    assert loaded.build_kwargs == model.build_kwargs | older
+    rgb, flow = torch.rand(2, 4, 8, 3, 3), torch.rand(2, 4, 8, 3, 3)
+    model.eval()
+    assert torch.equal(loaded(rgb, flow).logits, model(rgb, flow).logits)

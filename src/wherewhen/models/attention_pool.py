@@ -68,6 +68,8 @@ class AttentionPooling(VideoModel):
     # chosen on two validation draws (docs/models.md): a softmax share of the frame falls off more slowly around
     # its peak than the actor's edge, so half the peak draws the box about a cell too wide
     box_threshold: ClassVar[float] = 0.65
+    # a flow model saved before the motion read-out had none; one saved before the bands read the frame's mean
+    added_keywords: ClassVar[dict[str, Any]] = {"motion_context": False, "motion_columns": 1}
 
     def __init__(
         self,

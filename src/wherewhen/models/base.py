@@ -35,6 +35,9 @@ class VideoModel(nn.Module):
     # The share of a spatial map's peak that its box keeps (evaluate.boxes), unless a user sets --threshold. Maps
     # differ in shape (a [0, 1] mask, a softmax share of the frame), so each model's is chosen on validation.
     box_threshold: ClassVar[float] = 0.5
+    # Keywords added after models of this class were first saved, each with the value that rebuilds a model saved
+    # without it (``models.registry.saved_kwargs``); a new model starts with none.
+    added_keywords: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, num_classes: int, in_channels: int, grid: int) -> None:
         super().__init__()

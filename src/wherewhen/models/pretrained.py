@@ -27,7 +27,7 @@ from wherewhen import __version__
 from wherewhen.errors import CheckpointError, WherewhenError
 from wherewhen.features.store import StoreInfo
 from wherewhen.models.base import VideoModel
-from wherewhen.models.registry import build_model
+from wherewhen.models.registry import build_model, saved_kwargs
 
 MODEL_FORMAT = "wherewhen-model/1"
 CONFIG_NAME = "config.json"
@@ -178,7 +178,7 @@ def from_pretrained(folder: str | Path, map_location: str = "cpu") -> Pretrained
             num_classes=int(config["num_classes"]),
             in_channels=int(config["in_channels"]),
             grid=int(config["grid"]),
-            **kwargs,
+            **saved_kwargs(str(config["model"]), kwargs),
         )
     except WherewhenError as exc:
         raise CheckpointError(config_path, f"cannot rebuild the model: {exc}") from None

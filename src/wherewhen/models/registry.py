@@ -61,6 +61,12 @@ def build_model(name: str, *, num_classes: int, in_channels: int, grid: int, **k
     return model
 
 
+def saved_kwargs(name: str, saved: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments that rebuild a saved model or run: ``saved`` (every argument it was built with), plus
+    the model's ``added_keywords`` that it predates, at the values that rebuild it as it was."""
+    return model_class(name).added_keywords | saved
+
+
 def with_flow_decided(name: str, args: dict[str, Any], features_have_flow: bool) -> dict[str, Any]:
     """``args`` with the model's ``flow`` keyword, where it has one left at None, set to whether the features hold
     flow cubes: such a model reads motion whenever the store was extracted with it (``extract --flow``)."""

@@ -23,6 +23,7 @@ from wherewhen.explain.truth import folder_kind, store_records
 from wherewhen.models import build_model
 from wherewhen.models.inputs import FRAME_MASK, declared_inputs
 from wherewhen.models.pretrained import read_model_config
+from wherewhen.models.registry import saved_kwargs
 from wherewhen.serve.config import ServeConfig
 from wherewhen.serve.jobs import LOG
 
@@ -204,6 +205,6 @@ def model_inputs(model_dir: Path) -> tuple[str, ...]:
     config = read_model_config(model_dir)
     model = build_model(
         str(config["model"]), num_classes=int(config["num_classes"]), in_channels=int(config["in_channels"]),
-        grid=int(config["grid"]), **dict(config.get("build_kwargs") or {}),
+        grid=int(config["grid"]), **saved_kwargs(str(config["model"]), dict(config.get("build_kwargs") or {})),
     )  # fmt: skip
     return declared_inputs(model)

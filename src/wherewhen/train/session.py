@@ -29,7 +29,7 @@ from wherewhen.memory import pin_mmap_threshold
 from wherewhen.models import VideoModel, build_model
 from wherewhen.models.inputs import FRAME_MASK
 from wherewhen.models.pretrained import save_pretrained
-from wherewhen.models.registry import with_flow_decided
+from wherewhen.models.registry import saved_kwargs, with_flow_decided
 from wherewhen.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from wherewhen.train.config import RunConfig
 from wherewhen.train.data import ClipDataset, SplitPlan, clip_count, collate, plan_splits, resolve_frames
@@ -352,7 +352,8 @@ def build_module(config: RunConfig, store: FeatureStore, plan: SplitPlan, run: d
     info = store.info
     args = config.model.args
     if run is not None and isinstance(run.get("model_args"), dict):
-        args = run["model_args"] | args  # every argument the run was built with, whatever today's defaults
+        # every argument the run was built with, whatever today's defaults
+        args = saved_kwargs(config.model.name, run["model_args"]) | args
     args = with_flow_decided(config.model.name, args, info.flow)
     module = build_model(
         config.model.name, num_classes=len(plan.classes), in_channels=info.channels, grid=info.grid, **args
