@@ -87,6 +87,8 @@ class EvaluationResult:
     source: dict[str, Any] = field(default_factory=dict)
     # one row per video: video_id, video, label, predicted, confidence (written as predictions.csv)
     videos: list[dict[str, Any]] = field(default_factory=list)
+    # the model's outputs per video that the numbers come from (kept in memory, never written)
+    predictions: list[VideoPrediction] = field(default_factory=list, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -179,6 +181,7 @@ def evaluate_predictions(
             }
             for p, row in zip(predictions, probabilities, strict=True)
         ],
+        predictions=list(predictions),
     )
 
 

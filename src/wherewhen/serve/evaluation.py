@@ -1,7 +1,7 @@
 """A run's evaluation for the page, as a background job: the numbers of ``wherewhen evaluate`` and one row per
 test video with how its attention met the ground truth.
 
-The job runs the same code as ``wherewhen evaluate RUN`` (the run's store, test split and rows per clip; the run's
+The job is ``wherewhen evaluate RUN`` (``evaluate_run``: the run's store, test split and rows per clip; the run's
 frame selection for a model that takes one) and writes its files (metrics.json, per_class.csv, confusion.png,
 predictions.csv) under ``cache/eval/<key>/`` in the server's working folder, never into the run. Per video:
 ``pointing`` is the share of its frames with a ground-truth box whose attention peak lies in the box (the pointing
@@ -23,20 +23,11 @@ from wherewhen.atomic import atomic_write_text
 from wherewhen.errors import ConfigError, FeatureStoreError
 from wherewhen.evaluate.aggregation import video_probabilities
 from wherewhen.evaluate.boxes import attention_peaks, point_in_box
-from wherewhen.evaluate.predict import ClipPlan, VideoPrediction, predict_records
-from wherewhen.evaluate.report import write_outputs
-from wherewhen.evaluate.runner import (
-    EvaluationConfig,
-    check_store_matches,
-    evaluate_predictions,
-    read_run,
-    split_records,
-)
+from wherewhen.evaluate.predict import VideoPrediction
+from wherewhen.evaluate.runner import evaluate_run, read_run
 from wherewhen.evaluate.spatial import SpatialConfig
 from wherewhen.evaluate.temporal import video_timeline
-from wherewhen.features.store import FeatureRecord, FeatureStore
-from wherewhen.models.inputs import declared_inputs, sources_of_run
-from wherewhen.models.pretrained import from_pretrained
+from wherewhen.features.store import FeatureRecord
 from wherewhen.serve.catalog import Catalog, RunEntry
 from wherewhen.serve.explaining import decoding_of, digest, file_identity, read
 from wherewhen.serve.jobs import Job, JobManager
@@ -69,30 +60,18 @@ class EvaluationService:
         )  # fmt: skip
 
     def evaluate(self, job: Job, run: RunEntry, split: str, folder: Path) -> dict[str, Any]:
-
         job.report(0.01, "loading the model")
-        pretrained = from_pretrained(run.path / "model", map_location=self.device)
-        store = FeatureStore(run.store)
-        check_store_matches(store, pretrained.classes, pretrained.features)
-        records = split_records(store, split)
-        frames = read_run(run.path).get("frames")
-        config = EvaluationConfig(split=split, clips=ClipPlan(frames=frames if isinstance(frames, int) else None))
-        config = config.for_model(pretrained.model)
-        predictions = predict_records(
-            pretrained.model, store, records, pretrained.classes, plan=config.clips,
-            progress=lambda items: reporting(job, items, len(records)),
-            sources=sources_of_run(run.path, declared_inputs(pretrained.model)),
+        result, _ = evaluate_run(
+            run.path, split=split, data=run.store, out=folder, force=True, device=self.device,
+            progress=lambda items: reporting(job, items),
         )  # fmt: skip
-        job.report(0.9, "computing the metrics")
-        result = evaluate_predictions(predictions, pretrained.classes, config)
-        write_outputs(result, folder)
         payload = {
             "run": run.id,
             "run_name": run.name,
             "split": split,
             "metrics": result.to_json(),
             "confusion": f"/media/eval/{folder.name}/confusion.png" if (folder / "confusion.png").is_file() else None,
-            "videos": [self.video_row(run, p, pretrained.classes) for p in predictions],
+            "videos": [self.video_row(run, p, result.classes) for p in result.predictions],
         }
         atomic_write_text(folder / "result.json", json.dumps(payload))
         return payload
@@ -117,10 +96,12 @@ class EvaluationService:
         }
 
 
-def reporting(job: Job, items: Iterable[FeatureRecord], total: int) -> Iterator[FeatureRecord]:
-    for done, item in enumerate(items):
-        job.report(0.05 + 0.85 * done / max(1, total), f"video {done + 1} of {total}")
+def reporting(job: Job, items: Iterable[FeatureRecord]) -> Iterator[FeatureRecord]:
+    records = list(items)
+    for done, item in enumerate(records):
+        job.report(0.05 + 0.85 * done / max(1, len(records)), f"video {done + 1} of {len(records)}")
         yield item
+    job.report(0.9, "computing the metrics")
 
 
 def pointing(prediction: VideoPrediction) -> tuple[int, int]:
