@@ -36,9 +36,14 @@ class DistContext:
         return self.world_size > 1
 
 
+def launched_world_size() -> int:
+    """How many processes the launcher started (torchrun's WORLD_SIZE); 1 for a plain process."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def setup(device_choice: str) -> DistContext:
     """Join the process group torchrun describes (or the one already started), else a single process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = launched_world_size()
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if dist.is_available() and dist.is_initialized():
         device = resolve_device(device_choice, local_rank)

@@ -15,7 +15,6 @@ state and the exact train / validation videos, so the finished weights equal tho
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 from wherewhen.atomic import remove_stale_temporaries
 from wherewhen.errors import CheckpointError, ConfigError
 from wherewhen.train.config import RunConfig, load_config
-from wherewhen.train.distributed import setup, teardown
+from wherewhen.train.distributed import launched_world_size, setup, teardown
 from wherewhen.train.logs import RunLogger
 from wherewhen.train.session import (
     RUN_FORMAT,
@@ -61,7 +60,7 @@ def resume_run(
 
 def choose_trial(config: RunConfig, run_dir: Path, verbose: bool) -> RunConfig:
     """Train ``config.train.trials`` starts and move the best into ``run_dir`` (train/trials.py); its config."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+    if launched_world_size() > 1:
         raise ConfigError("train.trials runs in one process; train without torchrun or set train.trials=1")
     if holds_a_run(run_dir):
         refuse_taken(run_dir)
