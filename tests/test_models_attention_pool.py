@@ -158,3 +158,23 @@ def test_normalized_read_out_trains_on_a_lone_clip() -> None:
     assert model(cubes(0)).logits.shape == (B, C)  # a batch: its statistics (and the running ones updated)
     lone = model(cubes(1)[:1]).logits
     torch.testing.assert_close(lone, model.eval()(cubes(1)[:1]).logits)
+
+
+def test_linear_scorer_equations() -> None:
+    """scorer="linear": s_{t,i} = w^T x_{t,i} on the unreduced cell features (the form the refinement fits)."""
+    model = built(scorer="linear", uniform_start=False)
+    assert model.att_v is None and model.att_u is None and model.att_w.in_features == D
+    x = cubes()
+    out = model(x)
+    for b in range(B):
+        s = torch.stack([torch.stack([model.att_w.weight[0] @ v for v in frame]) for frame in cells(x[b])])
+        a = s.flatten().softmax(0).view_as(s)
+        z = sum(a[t, i] * v for t, frame in enumerate(cells(x[b])) for i, v in enumerate(frame))
+        torch.testing.assert_close(out.logits[b], model.classifier(z))
+        torch.testing.assert_close(out.temporal[b], a.sum(1))
+        torch.testing.assert_close(out.spatial[b].flatten(1), a / a.sum(1, keepdim=True))
+
+
+def test_unknown_scorer_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="scorer must be one of gated, linear"):
+        built(scorer="mlp")

@@ -65,6 +65,6 @@ def test_trials_need_validation_and_a_free_folder(store: FeatureStore, tmp_path:
 def test_trials_refuse_a_torchrun_launch(store: FeatureStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each trial is a whole run of one process; under torchrun (WORLD_SIZE > 1) the choice would run in each."""
     monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(ConfigError, match="train.trials runs in one process"):
+    with pytest.raises(ConfigError, match=r"train\.trials runs in one process"):
         train(config(store, "train.trials=2"), tmp_path / "run", verbose=False)
     assert not (tmp_path / "run").exists()

@@ -13,6 +13,10 @@ backbone features (not the reduced ones): the reduction only has to learn what t
 linearly from the D features of the attended cells. Ilse et al. pool the same embedding they score; reading the
 input features instead is the ``z`` of their eq. 9 with the identity as the embedding.
 
+``scorer="linear"`` scores each cell with one linear map of its (unreduced) feature, s_{t,i} = w^T x_{t,i}: the form
+the pseudo-label refinement fits (``train.refine``, ``wherewhen.train.refine``), which turns a trained gated scorer
+into a linear cell detector. ``reduce_dim``, ``attention_size`` and ``gated`` then go unused.
+
 ``uniform_start=True`` (the default; False starts from a random w, as Ilse et al.) sets w = 0: every s_{t,i} = 0,
 so the first step pools all cells equally (average pooling) and the attention departs from it only as the labels
 ask (w gets its gradient at once, W_r, V and U from the second step).
@@ -53,17 +57,21 @@ from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import register_model
 
+SCORERS = ("gated", "linear")
+
 
 @register_model("attention_pool")
 class AttentionPooling(VideoModel):
     # chosen on validation (docs/models.md): clips mixed with another clip's rows teach the scorer the cue that holds
     # in every video, not the cells that happen to carry the label in one; the schedule ends after 700 updates,
-    # before the attention drifts off the cue once the class is found, however large the training split
+    # before the attention drifts off the cue once the class is found, however large the training split; then the
+    # attention is re-fitted as a linear cell detector on its own pseudo labels (train/refine.py)
     recommended_training: ClassVar[dict[str, Any]] = {
         "augment.mix": 0.5,
         "train.epochs": 80,
         "train.patience": 20,
         "train.max_steps": 700,
+        "train.refine": True,
     }
     # chosen on two validation draws (docs/models.md): a softmax share of the frame falls off more slowly around
     # its peak than the actor's edge, so half the peak draws the box about a cell too wide
@@ -86,15 +94,20 @@ class AttentionPooling(VideoModel):
         flow: bool | None = None,
         motion_context: bool = True,
         motion_columns: int = 3,
+        scorer: str = "gated",
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
+        if scorer not in SCORERS:
+            raise ConfigError(f"attention_pool: scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
         self.uses_flow = bool(flow)
         channels = in_channels * (2 if self.uses_flow else 1)
-        self.reduce = ChannelReducer(channels, reduce_dim)
+        linear = scorer == "linear"
+        self.reduce = ChannelReducer(channels, None if linear else reduce_dim)
         feat = self.reduce.out_channels
-        self.att_v = nn.Linear(feat, attention_size)
-        self.att_u = nn.Linear(feat, attention_size) if gated else None
-        self.att_w = nn.Linear(attention_size, 1, bias=False)  # a bias cancels in the softmax
+        self.att_v = None if linear else nn.Linear(feat, attention_size)
+        self.att_u = nn.Linear(feat, attention_size) if gated and not linear else None
+        # a bias cancels in the softmax
+        self.att_w = nn.Linear(feat if linear else attention_size, 1, bias=False)
         if uniform_start:
             nn.init.zeros_(self.att_w.weight)
         self.norm = nn.BatchNorm1d(channels, affine=False) if normalize else None
@@ -115,11 +128,7 @@ class AttentionPooling(VideoModel):
             flow_rows = as_rows(flow, self)  # (B, T, K, K, D)
             x = torch.cat([x, flow_rows.flatten(2, 3)], dim=-1)  # (B, T, L, 2D)
             motion = self.column_bands(flow_rows)  # m_t, (B, T, S D)
-        h = self.reduce(x)  # (B, T, L, R)
-        gate = torch.tanh(self.att_v(h))
-        if self.att_u is not None:
-            gate = gate * torch.sigmoid(self.att_u(h))
-        scores = self.att_w(gate).squeeze(-1)  # (B, T, L)
+        scores = self.scores(x)  # (B, T, L)
         attention = scores.flatten(1).softmax(dim=1).view_as(scores)
         per_frame = torch.einsum("btl,btld->btd", attention, x)  # sum_i a_{t,i} x_{t,i}
         pooled = per_frame.sum(dim=1)
@@ -146,6 +155,16 @@ class AttentionPooling(VideoModel):
             temporal=temporal,
             frame_logits=frame_logits,
         )
+
+    def scores(self, x: Tensor) -> Tensor:
+        """(..., C) cell features -> (...) scores s: gated on the reduced features, or linear on the cells'."""
+        if self.att_v is None:
+            return self.att_w(x).squeeze(-1)
+        h = self.reduce(x)
+        gate = torch.tanh(self.att_v(h))
+        if self.att_u is not None:
+            gate = gate * torch.sigmoid(self.att_u(h))
+        return self.att_w(gate).squeeze(-1)
 
     def column_bands(self, flow_rows: Tensor) -> Tensor:
         """(B, T, K, K, D) flow rows -> (B, T, S D): m_t, the mean flow of each column band, left to right."""

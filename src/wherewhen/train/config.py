@@ -79,11 +79,17 @@ class TrainSection:
     monitor: str = "val_accuracy"  # what selects the best epoch and drives early stopping
     tie_break: str = "val_loss"  # epochs tied on val_accuracy: the lower validation loss wins, or the earliest
     patience: int = 10  # early stopping: epochs without improvement; 0 = never stop early
+    # after the last epoch, the best model's attention re-fitted as a linear cell detector on its own pseudo labels
+    # (train/refine.py; attention_pool only)
+    refine: bool = False
     trials: int = 1  # starts: train this many seeds for trial_epochs, finish the best on validation (train/trials.py)
     trial_epochs: int = 10  # epochs each trial trains before the best one is chosen
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # float16 autocast + gradient scaling on CUDA; ignored on CPU
     progress: bool = True  # progress bars (only on a terminal)
+
+
+REFINABLE = "attention_pool"  # the model whose form the pseudo-label refinement fits (train.refine)
 
 
 @dataclass
@@ -210,6 +216,8 @@ class RunConfig:
             )
         if self.data.val_split and self.data.val_split == self.data.train_split:
             raise ConfigError(f"data.val_split and data.train_split are both {self.data.val_split!r}")
+        if self.train.refine and self.model.name != REFINABLE:
+            raise ConfigError(f"train.refine re-fits {REFINABLE}'s attention; set it to false for {self.model.name!r}")
         self.model.args = check_model_args(self.model.name, self.model.args)
         return self
 

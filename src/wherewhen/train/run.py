@@ -22,7 +22,7 @@ from pathlib import Path
 from wherewhen.atomic import remove_stale_temporaries
 from wherewhen.errors import CheckpointError, ConfigError
 from wherewhen.train.config import RunConfig, load_config
-from wherewhen.train.distributed import launched_world_size, setup, teardown
+from wherewhen.train.distributed import barrier, launched_world_size, setup, teardown
 from wherewhen.train.logs import RunLogger
 from wherewhen.train.session import (
     RUN_FORMAT,
@@ -56,6 +56,17 @@ def resume_run(
         config.data.store = str(data)
     remove_stale_temporaries(run_dir)  # what the interrupted run's atomic writes left
     return train(config, run_dir, resume=True, stop_after_epoch=stop_after_epoch, verbose=verbose)
+
+
+def refine_finished(session: Session) -> None:
+    """``train.refine`` after the last epoch, on rank 0 (the others wait)."""
+    if session.ctx.is_main:
+        choices = session.refine_best()
+        if session.verbose:
+            before, after = choices.get("val_accuracy_before"), choices.get("val_accuracy")
+            change = "" if before is None else f": validation clip accuracy {before:.3f} -> {after:.3f}"
+            print(f"refined the attention by its own pseudo labels (model-trained/ keeps the trained one){change}")
+    barrier(session.ctx)
 
 
 def choose_trial(config: RunConfig, run_dir: Path, verbose: bool) -> RunConfig:
@@ -109,6 +120,8 @@ def train(
         session = prepare(config, run_dir, resume, ctx, verbose)
         logger = RunLogger(session.run_dir, resume_after=session.progress.start_epoch - 1, enabled=ctx.is_main)
         result = session.loop(logger, stop_after_epoch)
+        if result.finished and config.train.refine:
+            refine_finished(session)
         succeeded = True
         return result
     finally:

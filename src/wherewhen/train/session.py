@@ -46,6 +46,7 @@ from wherewhen.train.engine import (
     validate,
 )
 from wherewhen.train.logs import RunLogger
+from wherewhen.train.refine import refine
 
 RUN_FORMAT = "wherewhen-run/1"
 
@@ -172,7 +173,7 @@ class Session:
             "device": self.ctx.device.type,
         }
 
-    def save_best(self) -> None:
+    def best_model(self) -> VideoModel:
         assert self.progress.best_state is not None
         with torch.random.fork_rng(devices=[]):  # building a model draws initial weights; leave the run's RNG alone
             model = build_model(
@@ -183,9 +184,33 @@ class Session:
                 **self.module.build_kwargs,
             )
         model.load_state_dict(self.progress.best_state)
+        return model
+
+    def save_best(self, folder: str = "model") -> None:
         tracker = self.opt.tracker
         extra = {"epoch": tracker.best_epoch, "monitor": self.config.train.monitor, "metric": tracker.best_metric}
-        save_pretrained(model, self.run_dir / "model", classes=self.data.plan.classes, features=self.info, extra=extra)
+        save_pretrained(self.best_model(), self.run_dir / folder, classes=self.data.plan.classes, features=self.info,
+                        extra=extra)  # fmt: skip
+
+    def refine_best(self) -> dict[str, Any]:
+        """Rank 0, after the last epoch (``train.refine``): the best model refined by its own pseudo labels
+        (train/refine.py) becomes model/, the trained one stays in model-trained/, run.json records the choices."""
+        teacher, plan = self.best_model(), self.data.plan
+        store = FeatureStore(self.config.data.store)
+        selection = load_selection_for(teacher, self.config.data.frame_selection)
+        common = {"flow": teacher.uses_flow, "selection": selection, "inputs": teacher.extra_inputs}
+
+        def batches(records: list[Any]) -> list[dict[str, torch.Tensor]]:
+            clips = ClipDataset(store, records, plan.classes, self.data.frames, train=False, **common)
+            return list(DataLoader(clips, batch_size=self.config.data.batch_size, collate_fn=collate))
+
+        refinement = refine(teacher, batches(plan.train), batches(plan.val), seed=self.config.seed)
+        self.save_best("model-trained")
+        extra = {"refinement": refinement.choices, "trained_model": "model-trained"}
+        save_pretrained(refinement.model, self.run_dir / "model", classes=plan.classes, features=self.info, extra=extra)
+        run = read_run_json(self.run_dir) | {"refinement": refinement.choices}
+        atomic_write_text(self.run_dir / "run.json", json.dumps(run, indent=2))
+        return refinement.choices
 
     def result(self, epoch: int, finished: bool, history: list[dict[str, float]]) -> RunResult:
         return RunResult(

@@ -1,0 +1,185 @@
+"""Pseudo-label refinement: a trained ``attention_pool``'s own attention, re-learned as a linear cell detector
+(in the manner of PSOL, Zhang et al. 2020, "Rethinking the Route Towards Weakly Supervised Object Localization").
+
+After training, the model marks its pseudo positives on every training clip, the cells that hold at least half of
+the clip's largest attention weight. A linear detector learns them against every other cell of every training clip,
+a softmax over the clip's cells turns its scores into the new attention, and a linear classifier reads the attended
+feature (with flow, also the attended frames' motion bands, as ``attention_pool`` reads them):
+
+    a_{t,i}  = temporal_t * spatial_{t,i}                       (the trained model's weight of each cell)
+    y_{t,i}  = [a_{t,i} >= 0.5 max_{t',j} a_{t',j}]             (pseudo labels)
+    s_{t,i}  = w^T x_{t,i}                                      (binary logistic regression on y, L2 strength l_d)
+    a'_{t,i} = softmax_{t,i}(s)
+    logits   = W_c z' [+ W_m sum_t tau'_t m_t] + b_c,   z' = sum_{t,i} a'_{t,i} x_{t,i},   tau'_t = sum_i a'_{t,i}
+                                                                (multinomial logistic regression, L2 strength l_c)
+
+The trained scorer has only to separate a few training clips through one softmax per clip, and it fits whatever
+cells do that; the detector has to tell the cells the scorer trusted from all the others of every clip at once,
+which the cue does and the clip-specific cells do not. Both are L2-regularised logistic regressions on standardised
+features (``train.logistic``); (l_d, l_c) is the pair that, fitted on the training clips, reaches the best
+validation accuracy (ties: the lower validation loss), or the middle of each grid without a validation split; then
+both are fitted again on the training and validation clips together (the validation split chose the training epoch
+and these strengths; with ~30 validation clips beside ~110 training ones, the fit gains more from them than a
+second look at the validation accuracy would tell). The result is an ``attention_pool`` with
+``scorer="linear"``: the attention it shows is the one it classifies with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from wherewhen.errors import ConfigError
+from wherewhen.models._reduce import as_rows
+from wherewhen.models.base import VideoModel
+from wherewhen.models.registry import build_model
+from wherewhen.train.logistic import Linear, fit_logistic
+
+PSEUDO_SHARE = 0.5  # a pseudo positive holds at least this share of its clip's largest weight
+DETECTOR_L2 = (0.01, 0.03, 0.1, 0.3)
+CLASSIFIER_L2 = (1e-3, 1e-2, 1e-1)
+MAX_DETECTOR_CELLS = 200_000  # every pseudo positive, then negatives drawn at random up to this many cells
+
+
+@dataclass
+class Clips:
+    """Clips as the refinement reads them: every cell's feature, the frames' motion bands, the labels."""
+
+    cells: Tensor  # (N, T L, C) float16: x_{t,i}, RGB and flow side by side when the model reads flow
+    motion: Tensor | None  # (N, T, S D) float16: m_t, when the model reads the motion bands
+    labels: Tensor  # (N,)
+    frames: int  # T
+
+
+@dataclass
+class Refinement:
+    model: VideoModel  # the refined attention_pool (scorer="linear"), in eval mode
+    choices: dict[str, Any]  # the strengths chosen and the validation accuracy before and after
+
+
+def read_clips(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> Clips:
+    """The clips of ``batches`` (collated ``ClipDataset`` items) in the layout ``model`` reads."""
+    cells, motion, labels = [], [], []
+    for batch in batches:
+        x = as_rows(batch["rgb"], model).flatten(2, 3)  # (B, T, L, D)
+        if model.uses_flow:
+            flow_rows = as_rows(batch["flow"], model)
+            x = torch.cat([x, flow_rows.flatten(2, 3)], dim=-1)
+            if getattr(model, "motion_out", None) is not None:
+                motion.append(model.column_bands(flow_rows).half())
+        cells.append(x.flatten(1, 2).half())
+        labels.append(batch["label"])
+    frames = batches[0]["rgb"].shape[1] if batches else 0
+    return Clips(torch.cat(cells), torch.cat(motion) if motion else None, torch.cat(labels), frames)
+
+
+@torch.no_grad()
+def pseudo_positives(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> Tensor:
+    """(N, T L) bool: y_{t,i}, the cells holding at least PSEUDO_SHARE of their clip's largest weight."""
+    model.eval()
+    out = []
+    for batch in batches:
+        output = model(batch["rgb"], batch.get("flow"))
+        weights = (output.temporal[:, :, None, None] * output.spatial).flatten(1)
+        out.append(weights >= PSEUDO_SHARE * weights.amax(dim=1, keepdim=True))
+    return torch.cat(out)
+
+
+def detector_cells(clips: Clips, positives: Tensor, seed: int) -> tuple[Tensor, Tensor]:
+    """Every positive cell and random negatives, at most MAX_DETECTOR_CELLS: (x (M, C) float32, y (M,) float)."""
+    generator = torch.Generator().manual_seed(seed)
+    total, count = positives.numel(), int(positives.sum())
+    keep_negative = min(1.0, (MAX_DETECTOR_CELLS - count) / max(total - count, 1))
+    keep = positives | (torch.rand(positives.shape, generator=generator) < keep_negative)
+    return clips.cells[keep].float(), positives[keep].float()
+
+
+def attended(clips: Clips, detector: Linear) -> Tensor:
+    """(N, C [+ S D]): z' = sum a' x, with sum_t tau'_t m_t beside it when the clips carry motion bands."""
+    out = []
+    for i in range(len(clips.labels)):
+        x = clips.cells[i].float()
+        a = detector(x)[:, 0].softmax(dim=0)
+        features = [a @ x]
+        if clips.motion is not None:
+            tau = a.view(clips.frames, -1).sum(dim=1)
+            features.append(tau @ clips.motion[i].float())
+        out.append(torch.cat(features))
+    return torch.stack(out)
+
+
+def validation_score(classifier: Linear, features: Tensor, labels: Tensor) -> tuple[float, float]:
+    """(accuracy, -cross-entropy): larger is better in both, compared in that order."""
+    logits = classifier(features)
+    accuracy = float((logits.argmax(dim=1) == labels).float().mean())
+    return accuracy, -float(nn.functional.cross_entropy(logits, labels))
+
+
+def choose_strengths(train: Clips, positives: Tensor, val: Clips, seed: int) -> tuple[float, float, float]:
+    """(l_d, l_c, validation accuracy): the pair fitted on ``train`` that scores best on ``val``."""
+    best: tuple[tuple[float, float], float, float] | None = None
+    for l_d in DETECTOR_L2:
+        detector = fit_logistic(*detector_cells(train, positives, seed), l_d)
+        train_features, val_features = attended(train, detector), attended(val, detector)
+        for l_c in CLASSIFIER_L2:
+            score = validation_score(fit_logistic(train_features, train.labels, l_c), val_features, val.labels)
+            if best is None or score > best[0]:
+                best = (score, l_d, l_c)
+    assert best is not None
+    return best[1], best[2], best[0][0]
+
+
+def refined_model(model: VideoModel, detector: Linear, classifier: Linear) -> VideoModel:
+    """``model`` rebuilt with the linear scorer w = the detector's weights and the classifier's read-out."""
+    kwargs = model.build_kwargs | {"scorer": "linear", "normalize": False}
+    with torch.random.fork_rng(devices=[]):  # building draws initial weights; leave the run's RNG alone
+        refined = build_model(
+            model.name, num_classes=model.num_classes, in_channels=model.in_channels, grid=model.grid, **kwargs
+        )
+    channels = refined.classifier.in_features
+    with torch.no_grad():
+        refined.att_w.weight.copy_(detector.weight)
+        refined.classifier.weight.copy_(classifier.weight[:, :channels])
+        refined.classifier.bias.copy_(classifier.bias)
+        if refined.motion_out is not None:
+            refined.motion_out.weight.copy_(classifier.weight[:, channels:])
+    return refined.eval()
+
+
+def refine(
+    model: VideoModel, train: Sequence[dict[str, Tensor]], val: Sequence[dict[str, Tensor]], seed: int = 0
+) -> Refinement:
+    """Refine a trained ``attention_pool`` from collated batches of its training and validation clips."""
+    if model.name != "attention_pool":
+        raise ConfigError(f"train.refine re-fits attention_pool's attention; model {model.name!r} has no such scorer")
+    if not train:
+        raise ConfigError("train.refine needs training clips")
+    choices: dict[str, Any] = {}
+    if val:
+        l_d, l_c, accuracy = choose_strengths(
+            read_clips(model, train), pseudo_positives(model, train), read_clips(model, val), seed
+        )
+        choices |= {"val_accuracy_before": clip_accuracy(model, val), "val_accuracy": accuracy}
+    else:
+        l_d, l_c = DETECTOR_L2[len(DETECTOR_L2) // 2], CLASSIFIER_L2[len(CLASSIFIER_L2) // 2]
+    everything = [*train, *val]  # the strengths chosen, the final fits see the validation clips too
+    clips, positives = read_clips(model, everything), pseudo_positives(model, everything)
+    detector = fit_logistic(*detector_cells(clips, positives, seed), l_d)
+    classifier = fit_logistic(attended(clips, detector), clips.labels, l_c)
+    choices |= {
+        "detector_l2": l_d,
+        "classifier_l2": l_c,
+        "pseudo_positives_per_clip": float(positives.sum(dim=1).float().mean()),
+    }
+    return Refinement(refined_model(model, detector, classifier), choices)
+
+
+@torch.no_grad()
+def clip_accuracy(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> float:
+    model.eval()
+    right = sum(int((model(b["rgb"], b.get("flow")).logits.argmax(1) == b["label"]).sum()) for b in batches)
+    return right / sum(len(b["label"]) for b in batches)

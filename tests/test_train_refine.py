@@ -1,0 +1,131 @@
+"""The pseudo-label refinement (train/refine.py): pseudo labels, the detector's and the classifier's inputs and the
+refined model against hand-computed cases, and a real run refined end to end on the embedded benchmark's cubes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from model_cells import B, C, D, K, T, cells, cubes
+from wherewhen.errors import ConfigError
+from wherewhen.models import build_model
+from wherewhen.models.pretrained import from_pretrained
+from wherewhen.train import refine as R
+from wherewhen.train import resume_run, train
+from wherewhen.train.config import load_config
+from wherewhen.train.logistic import Linear
+
+
+def linear_pool(**kwargs: object) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(
+        "attention_pool", num_classes=C, in_channels=D, grid=K, dropout=0.0, scorer="linear", **kwargs
+    ).eval()
+
+
+def batch(rgb: torch.Tensor, labels: list[int], flow: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    out = {"rgb": rgb, "label": torch.tensor(labels)}
+    if flow is not None:
+        out["flow"] = flow
+    return out
+
+
+def test_pseudo_positives_are_the_cells_at_half_the_clip_peak_or_more() -> None:
+    """A linear scorer reading channel 0 gives a_{t,i} proportional to exp(x_0): cells at 1, 0.6, 0.5 and 0.4 of
+    the peak's weight; the first three are positives."""
+    model = linear_pool()
+    with torch.no_grad():
+        model.att_w.weight.zero_()
+        model.att_w.weight[0, 0] = 1.0
+    rgb = torch.zeros(1, T, D, K, K)
+    shares = torch.full((T, K, K), 0.1)
+    shares[0, 0, 0], shares[1, 1, 0], shares[2, 0, 1], shares[2, 1, 1] = 1.0, 0.6, 0.5, 0.4
+    rgb[0, :, 0] = shares.log()
+    positives = R.pseudo_positives(model, [batch(rgb, [0])])
+    expected = torch.zeros(T, K * K, dtype=torch.bool)
+    expected[0, 0] = expected[1, 2] = expected[2, 1] = True
+    assert torch.equal(positives[0], expected.flatten())
+
+
+def test_attended_features_are_the_detector_softmax_pooled_cells_and_motion_bands() -> None:
+    """z' = sum a' x over every cell of the clip, a' = softmax(w^T x + b); with flow, sum_t tau'_t m_t beside it."""
+    model = linear_pool(flow=True, motion_columns=K)
+    rgb, flow = cubes(0), cubes(1)
+    clips = R.read_clips(model, [batch(rgb, [0, 1], flow)])
+    assert clips.cells.shape == (B, T * K * K, 2 * D) and clips.motion is not None
+    detector = Linear(torch.linspace(-1, 1, 2 * D)[None], torch.tensor([0.3]))
+    features = R.attended(clips, detector)
+    both = torch.cat([rgb, flow], dim=2)
+    for b in range(B):
+        x = [v for frame in cells(both[b]) for v in frame]
+        s = torch.stack([detector.weight[0] @ v + detector.bias[0] for v in x])
+        a = s.softmax(0)
+        z = sum(ai * v for ai, v in zip(a, x, strict=True))
+        tau = a.view(T, K * K).sum(1)
+        m = [torch.cat([sum(frame[r * K + c] for r in range(K)) / K for c in range(K)]) for frame in cells(flow[b])]
+        motion = sum(tau[t] * m[t] for t in range(T))
+        torch.testing.assert_close(features[b], torch.cat([z, motion]), atol=2e-3, rtol=2e-3)  # float16 cells
+
+
+def test_the_refined_model_classifies_with_the_detector_attention() -> None:
+    """The refined attention_pool's forward is the detector's softmax and the classifier's read-out: its attention
+    is the one it classifies with."""
+    teacher = build_model("attention_pool", num_classes=C, in_channels=D, grid=K, flow=True, motion_columns=K)
+    g = torch.Generator().manual_seed(3)
+    detector = Linear(torch.randn(1, 2 * D, generator=g), torch.randn(1, generator=g))
+    classifier = Linear(torch.randn(C, 2 * D + K * D, generator=g), torch.randn(C, generator=g))
+    refined = R.refined_model(teacher, detector, classifier)
+    assert refined.build_kwargs["scorer"] == "linear" and refined.build_kwargs["motion_columns"] == K
+    rgb, flow = cubes(0), cubes(1)
+    clips = R.read_clips(refined, [batch(rgb.half(), [0, 1], flow.half())])
+    out = refined(rgb.half(), flow.half())
+    expected = classifier(R.attended(clips, detector))  # from float16 motion bands
+    torch.testing.assert_close(out.logits, expected, atol=2e-3, rtol=2e-3)
+    a = torch.stack([detector(clips.cells[b].float())[:, 0].softmax(0) for b in range(B)])
+    torch.testing.assert_close(out.temporal, a.view(B, T, K * K).sum(2), atol=1e-5, rtol=1e-5)
+
+
+def test_detector_cells_keep_every_positive_and_draw_negatives_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    clips = R.Clips(torch.arange(40.0).view(2, 20, 1).half(), None, torch.tensor([0, 1]), frames=20)
+    positives = torch.zeros(2, 20, dtype=torch.bool)
+    positives[0, 3] = positives[1, 7] = True
+    monkeypatch.setattr(R, "MAX_DETECTOR_CELLS", 12)
+    x, y = R.detector_cells(clips, positives, seed=0)
+    assert {3.0, 27.0} <= set(x[y == 1, 0].tolist()) and int(y.sum()) == 2
+    assert 4 <= len(y) <= 20  # about 10 of the 38 negatives (each kept with probability 10 / 38)
+
+
+def test_refine_is_for_attention_pool_only() -> None:
+    with pytest.raises(ConfigError, match=r"train\.refine re-fits attention_pool"):
+        load_config(values={"model.name": "stam", "data.store": "x"}, overrides=["train.refine=true"])
+    assert load_config(values={"model.name": "attention_pool"}).train.refine  # its recommended setting
+
+
+def test_a_real_run_is_refined_saved_and_resumed_the_same(embedded_features, tmp_path: Path) -> None:
+    """attention_pool trained on the embedded benchmark's real cubes: model/ holds the refined linear-scorer model,
+    model-trained/ the trained one, run.json the choices; resuming the finished run refines it again identically."""
+    _, store = embedded_features
+    config = load_config(
+        values={"data.store": str(store.root), "model.name": "attention_pool"},
+        overrides=["train.epochs=3", "train.max_steps=0", "train.progress=false", "data.val_fraction=0.5"],
+    )
+    run = tmp_path / "run"
+    train(config, run, verbose=False)
+    refined, trained = from_pretrained(run / "model"), from_pretrained(run / "model-trained")
+    assert refined.model.build_kwargs["scorer"] == "linear" and trained.model.build_kwargs["scorer"] == "gated"
+    choices = json.loads((run / "run.json").read_text())["refinement"]
+    assert choices["detector_l2"] in R.DETECTOR_L2 and choices["classifier_l2"] in R.CLASSIFIER_L2
+    assert 1 <= choices["pseudo_positives_per_clip"] <= 8 * 49 and 0 <= choices["val_accuracy"] <= 1
+    assert refined.config["extra"]["refinement"] == choices
+    cube = store.load(store.records()[0].video_id)["rgb"][None]
+    with torch.no_grad():
+        out = refined.model(cube)
+    assert math.isclose(float(out.temporal.sum()), 1.0, rel_tol=1e-5)
+    before = {k: v.clone() for k, v in refined.model.state_dict().items()}
+    resume_run(run, verbose=False)
+    after = from_pretrained(run / "model").model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
