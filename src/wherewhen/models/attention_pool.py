@@ -73,9 +73,11 @@ class AttentionPooling(VideoModel):
         "train.max_steps": 700,
         "train.refine": True,
     }
-    # chosen on two validation draws (docs/models.md): a softmax share of the frame falls off more slowly around
-    # its peak than the actor's edge, so half the peak draws the box about a cell too wide
-    box_threshold: ClassVar[float] = 0.65
+    # chosen on two validation draws (docs/models.md): the gated scorer's softmax share of the frame falls off more
+    # slowly around its peak than the actor's edge, so half the peak draws the box about a cell too wide; the
+    # refined linear detector's falls off faster, so its box keeps less of the peak
+    box_thresholds: ClassVar[dict[str, float]] = {"gated": 0.65, "linear": 0.3}
+    box_threshold = box_thresholds["gated"]
     # a flow model saved before the motion read-out had none; one saved before the bands read the frame's mean
     added_keywords: ClassVar[dict[str, Any]] = {"motion_context": False, "motion_columns": 1}
 
@@ -100,6 +102,7 @@ class AttentionPooling(VideoModel):
         if scorer not in SCORERS:
             raise ConfigError(f"attention_pool: scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
         self.uses_flow = bool(flow)
+        self.box_threshold = self.box_thresholds[scorer]
         channels = in_channels * (2 if self.uses_flow else 1)
         linear = scorer == "linear"
         self.reduce = ChannelReducer(channels, None if linear else reduce_dim)

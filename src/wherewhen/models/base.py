@@ -33,8 +33,9 @@ class VideoModel(nn.Module):
     # the engine's defaults, never what a user sets (wherewhen.train.config.load_config).
     recommended_training: ClassVar[dict[str, Any]] = {}
     # The share of a spatial map's peak that its box keeps (evaluate.boxes), unless a user sets --threshold. Maps
-    # differ in shape (a [0, 1] mask, a softmax share of the frame), so each model's is chosen on validation.
-    box_threshold: ClassVar[float] = 0.5
+    # differ in shape (a [0, 1] mask, a softmax share of the frame), so each model's is chosen on validation; a class
+    # default, which an instance may set for its own form (attention_pool's scorers).
+    box_threshold: float = 0.5
     # Keywords added after models of this class were first saved, each with the value that rebuilds a model saved
     # without it (``models.registry.saved_kwargs``); a new model starts with none.
     added_keywords: ClassVar[dict[str, Any]] = {}

@@ -81,7 +81,8 @@ def decoding_of(run: RunEntry) -> dict[str, Any]:
     value is stale."""
     from wherewhen.models import model_class
 
-    return {"box_threshold": model_class(run.model).box_threshold}
+    cls = model_class(run.model)
+    return {"box_threshold": cls.box_threshold, "by_form": getattr(cls, "box_thresholds", None)}
 
 
 def digest(value: Any) -> str:
