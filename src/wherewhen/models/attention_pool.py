@@ -76,7 +76,7 @@ class AttentionPooling(VideoModel):
     # chosen on two validation draws (docs/models.md): the gated scorer's softmax share of the frame falls off more
     # slowly around its peak than the actor's edge, so half the peak draws the box about a cell too wide; the
     # refined linear detector's falls off faster, so its box keeps less of the peak
-    box_thresholds: ClassVar[dict[str, float]] = {"gated": 0.65, "linear": 0.3}
+    box_thresholds: ClassVar[dict[str, float]] = {"gated": 0.65, "linear": 0.25}
     box_threshold = box_thresholds["gated"]
     # a flow model saved before the motion read-out had none; one saved before the bands read the frame's mean
     added_keywords: ClassVar[dict[str, Any]] = {"motion_context": False, "motion_columns": 1}
