@@ -90,9 +90,9 @@ def test_a_cached_result_made_under_another_box_threshold_is_made_anew(
     video = video_ids(client, "test")[0]
     first = finished(client, client.post("/api/explain", json={"run": "r0", "video": video}).json())
     evaluation = finished(client, client.post("/api/evaluate", json={"run": "r0"}).json())
-    # r0 is a refined attention_pool (train.refine): a linear scorer and its threshold
-    assert first["result"]["explanation"]["box_threshold"] == AttentionPooling.box_thresholds["linear"]
-    changed = AttentionPooling.box_thresholds | {"linear": 0.9}  # a release that changes the model's decoding
+    # r0 is attention_pool as trained (too few videos per class to refine): the gated scorer's threshold
+    assert first["result"]["explanation"]["box_threshold"] == AttentionPooling.box_thresholds["gated"]
+    changed = AttentionPooling.box_thresholds | {"gated": 0.9}  # a release that changes the model's decoding
     monkeypatch.setattr(AttentionPooling, "box_thresholds", changed)
     with client_for(trained_runs, workdir) as upgraded:
         again = finished(upgraded, upgraded.post("/api/explain", json={"run": "r0", "video": video}).json())

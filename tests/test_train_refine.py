@@ -105,16 +105,35 @@ def test_refine_is_for_attention_pool_only() -> None:
     assert load_config(values={"model.name": "attention_pool"}).train.refine  # its recommended setting
 
 
-def test_a_real_run_is_refined_saved_and_resumed_the_same(embedded_features, tmp_path: Path) -> None:
-    """attention_pool trained on the embedded benchmark's real cubes: model/ holds the refined linear-scorer model,
-    model-trained/ the trained one, run.json the choices; resuming the finished run refines it again identically."""
-    _, store = embedded_features
+def small_run(store, folder: Path) -> Path:
     config = load_config(
         values={"data.store": str(store.root), "model.name": "attention_pool"},
         overrides=["train.epochs=3", "train.max_steps=0", "train.progress=false", "data.val_fraction=0.5"],
     )
-    run = tmp_path / "run"
-    train(config, run, verbose=False)
+    train(config, folder, verbose=False)
+    return folder
+
+
+def test_too_few_videos_per_class_keep_the_trained_model(embedded_features, tmp_path: Path) -> None:
+    """2 training videos per class: the run says why it did not refine and model/ is the trained model."""
+    _, store = embedded_features
+    run = small_run(store, tmp_path / "run")
+    assert json.loads((run / "run.json").read_text())["refinement"] == {
+        "skipped": f"2 training videos in a class, fewer than {R.MIN_VIDEOS_PER_CLASS}"
+    }
+    assert from_pretrained(run / "model").model.build_kwargs["scorer"] == "gated"
+    assert not (run / "model-trained").exists()
+    assert R.too_few_videos([0] * 15 + [1] * 15, 2) is None and R.too_few_videos([0] * 20, 2) is not None
+
+
+def test_a_real_run_is_refined_saved_and_resumed_the_same(
+    embedded_features, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """attention_pool trained on the embedded benchmark's real cubes: model/ holds the refined linear-scorer model,
+    model-trained/ the trained one, run.json the choices; resuming the finished run refines it again identically."""
+    _, store = embedded_features
+    monkeypatch.setattr(R, "MIN_VIDEOS_PER_CLASS", 2)  # this store's 2 training videos per class
+    run = small_run(store, tmp_path / "run")
     refined, trained = from_pretrained(run / "model"), from_pretrained(run / "model-trained")
     assert refined.model.build_kwargs["scorer"] == "linear" and trained.model.build_kwargs["scorer"] == "gated"
     choices = json.loads((run / "run.json").read_text())["refinement"]

@@ -26,6 +26,7 @@ second look at the validation accuracy would tell). The result is an ``attention
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,10 @@ PSEUDO_SHARE = 0.5  # a pseudo positive holds at least this share of its clip's 
 DETECTOR_L2 = (0.01, 0.03, 0.1, 0.3)
 CLASSIFIER_L2 = (1e-3, 1e-2, 1e-1)
 MAX_DETECTOR_CELLS = 200_000  # every pseudo positive, then negatives drawn at random up to this many cells
+# Fewer training videos in some class and the run keeps its trained model: two logistic regressions over thousands
+# of features need the clips (docs/models.md: 22 per class helped on every validation run, 3 per class on the real
+# ud810 clips lost most of the accuracy; 15 lies between the two, not finer)
+MIN_VIDEOS_PER_CLASS = 15
 
 
 @dataclass
@@ -148,6 +153,14 @@ def refined_model(model: VideoModel, detector: Linear, classifier: Linear) -> Vi
         if refined.motion_out is not None:
             refined.motion_out.weight.copy_(classifier.weight[:, channels:])
     return refined.eval()
+
+
+def too_few_videos(labels: Sequence[int], num_classes: int) -> str | None:
+    """Why a training split is too small to refine on (``MIN_VIDEOS_PER_CLASS``), or None."""
+    fewest = min(Counter(labels).get(c, 0) for c in range(num_classes))
+    if fewest < MIN_VIDEOS_PER_CLASS:
+        return f"{fewest} training videos in a class, fewer than {MIN_VIDEOS_PER_CLASS}"
+    return None
 
 
 def refine(

@@ -62,7 +62,9 @@ def refine_finished(session: Session) -> None:
     """``train.refine`` after the last epoch, on rank 0 (the others wait)."""
     if session.ctx.is_main:
         choices = session.refine_best()
-        if session.verbose:
+        if session.verbose and "skipped" in choices:
+            print(f"train.refine skipped ({choices['skipped']}): model/ is the trained model")
+        elif session.verbose:
             before, after = choices.get("val_accuracy_before"), choices.get("val_accuracy")
             change = "" if before is None else f": validation clip accuracy {before:.3f} -> {after:.3f}"
             print(f"refined the attention by its own pseudo labels (model-trained/ keeps the trained one){change}")

@@ -46,7 +46,7 @@ from wherewhen.train.engine import (
     validate,
 )
 from wherewhen.train.logs import RunLogger
-from wherewhen.train.refine import refine
+from wherewhen.train.refine import refine, too_few_videos
 
 RUN_FORMAT = "wherewhen-run/1"
 
@@ -196,6 +196,13 @@ class Session:
         """Rank 0, after the last epoch (``train.refine``): the best model refined by its own pseudo labels
         (train/refine.py) becomes model/, the trained one stays in model-trained/, run.json records the choices."""
         teacher, plan = self.best_model(), self.data.plan
+        skipped = too_few_videos([plan.classes.index(r.label) for r in plan.train], len(plan.classes))
+        if skipped is not None:
+            choices = {"skipped": skipped}
+            atomic_write_text(
+                self.run_dir / "run.json", json.dumps(read_run_json(self.run_dir) | {"refinement": choices}, indent=2)
+            )
+            return choices
         store = FeatureStore(self.config.data.store)
         selection = load_selection_for(teacher, self.config.data.frame_selection)
         common = {"flow": teacher.uses_flow, "selection": selection, "inputs": teacher.extra_inputs}
