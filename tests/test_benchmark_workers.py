@@ -55,3 +55,13 @@ def test_sigterm_to_the_benchmark_ends_its_workers(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_models_that_follow_the_store_train_on_rgb_in_the_accuracy_table() -> None:
+    """The embedded benchmark's store has flow cubes for motion_alstm only: attention_pool (flow=None) is measured
+    on RGB, motion_alstm (flow required) and stam (no flow keyword) as they are; a --set model.flow wins."""
+    from benchmarks.attention_check import rgb_where_optional
+
+    names = ["attention_pool", "motion_alstm", "stam"]
+    assert rgb_where_optional(names, ()) == {"attention_pool": ("model.flow=false",)}
+    assert rgb_where_optional(names, ("model.flow=true",)) == {}
