@@ -57,6 +57,8 @@ def measure(
     from wherewhen.train.config import RunConfig
 
     model = RunConfig().model.name
+    if folder is not None:
+        keep_other_settings(results, folder, settings)
     rows = []
     for name in settings:
         store = setting_store(name)
@@ -78,6 +80,22 @@ def measure(
         if folder is not None:
             results.write(folder)
     return rows
+
+
+def keep_other_settings(results: Results, folder: Path, settings: list[str]) -> None:
+    """A run of some settings keeps the figures (and dates) of the others from ``folder``'s results.json: the section
+    is rewritten after each setting, and would otherwise lose them."""
+    import json
+
+    from benchmarks.results import Figure
+
+    path = folder / "results.json"
+    if not path.is_file():
+        return
+    for figure in json.loads(path.read_text()).get("figures", []):
+        others = [s for s in SETTINGS if s not in settings and f" on {s}:" in figure["name"]]
+        if figure["section"] == SECTION and others:
+            results.figures.append(Figure(**figure))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,3 +50,17 @@ def test_a_table_measured_again_keeps_its_place(tmp_path: Path) -> None:
     again.write(tmp_path)
     text = (tmp_path / "RESULTS.md").read_text()
     assert text.index("## First") < text.index("## Second") and "| First, again |" in text
+
+
+def test_a_run_of_some_generalization_settings_keeps_the_others(tmp_path: Path) -> None:
+    from benchmarks import generalization
+
+    section = generalization.SECTION
+    earlier = Results()
+    for setting in ("seed2", "full"):
+        earlier.add(section, f"attention_pool on {setting}: test top-1, mean of seeds", 0.5)
+    earlier.write(tmp_path)
+    results = Results()
+    generalization.keep_other_settings(results, tmp_path, ["seed2"])
+    assert [f.name for f in results.figures] == ["attention_pool on full: test top-1, mean of seeds"]
+    assert results.figures[0].date  # with the date it was measured
