@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from wherewhen.train.logistic import Linear, fit_logistic
+from wherewhen.train.logistic import Linear, fit_logistic, validation_score
 
 DETECTOR_L2 = (0.01, 0.03, 0.1, 0.3)
 CLASSIFIER_L2 = (1e-3, 1e-2, 1e-1)
@@ -137,15 +137,9 @@ def attended(videos: Videos, detector: Linear) -> Tensor:
         return pooled(videos, [readout.attention(cells(c)[None])[0] for c in videos.cubes])
 
 
-def accuracy(classifier: Linear, features: Tensor, labels: Tensor) -> tuple[float, float]:
-    """(accuracy, -mean cross-entropy): larger is better in both, compared in that order."""
-    logits = classifier(features)
-    return float((logits.argmax(1) == labels).float().mean()), -float(nn.functional.cross_entropy(logits, labels))
-
-
 def best_classifier(train: Tensor, labels: Tensor, val: Tensor, val_labels: Tensor) -> tuple[float, Any]:
     """(the validation score, l2) of the best classifier strength."""
-    scored = [(accuracy(fit_logistic(train, labels, l2), val, val_labels), l2) for l2 in CLASSIFIER_L2]
+    scored = [(validation_score(fit_logistic(train, labels, l2), val, val_labels), l2) for l2 in CLASSIFIER_L2]
     return max(scored, key=lambda s: s[0])
 
 
@@ -182,7 +176,7 @@ def fit_yardstick(store: Any, seed: int = 0) -> Yardstick:
     return Yardstick(
         ceiling=AttentionReadout(detector, fit_logistic(attended(train, detector), train.labels, ceiling_l2)),
         floor=AttentionReadout(None, fit_logistic(pooled(train, None), train.labels, floor_l2)),
-        oracle_top1=accuracy(oracle, pooled(test, oracle_weights(test)), test.labels)[0],
+        oracle_top1=validation_score(oracle, pooled(test, oracle_weights(test)), test.labels)[0],
         choices={"detector_l2": det_l2, "ceiling_l2": ceiling_l2, "floor_l2": floor_l2, "oracle_l2": oracle_l2},
     )
 

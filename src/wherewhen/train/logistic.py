@@ -51,3 +51,10 @@ def fit_logistic(x: Tensor, targets: Tensor, l2: float) -> Linear:
         optimizer.step(closure)
     weight = linear.weight.detach() / std
     return Linear(weight, linear.bias.detach() - weight @ mean)
+
+
+def validation_score(classifier: Linear, features: Tensor, labels: Tensor) -> tuple[float, float]:
+    """(accuracy, -cross-entropy): larger is better in both, compared in that order."""
+    logits = classifier(features)
+    accuracy = float((logits.argmax(dim=1) == labels).float().mean())
+    return accuracy, -float(nn.functional.cross_entropy(logits, labels))

@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from wherewhen.errors import ConfigError
 from wherewhen.models._reduce import as_rows
 from wherewhen.models.base import VideoModel
 from wherewhen.models.registry import build_model
-from wherewhen.train.logistic import Linear, fit_logistic
+from wherewhen.train.logistic import Linear, fit_logistic, validation_score
 
 PSEUDO_SHARE = 0.5  # a pseudo positive holds at least this share of its clip's largest weight
 DETECTOR_L2 = (0.01, 0.03, 0.1, 0.3)
@@ -117,11 +117,9 @@ def attended(clips: Clips, detector: Linear) -> Tensor:
     return torch.stack(out)
 
 
-def validation_score(classifier: Linear, features: Tensor, labels: Tensor) -> tuple[float, float]:
-    """(accuracy, -cross-entropy): larger is better in both, compared in that order."""
-    logits = classifier(features)
-    accuracy = float((logits.argmax(dim=1) == labels).float().mean())
-    return accuracy, -float(nn.functional.cross_entropy(logits, labels))
+def joined(a: Clips, b: Clips) -> Clips:
+    motion = None if a.motion is None or b.motion is None else torch.cat([a.motion, b.motion])
+    return Clips(torch.cat([a.cells, b.cells]), motion, torch.cat([a.labels, b.labels]), a.frames)
 
 
 def choose_strengths(train: Clips, positives: Tensor, val: Clips, seed: int) -> tuple[float, float, float]:
@@ -171,16 +169,17 @@ def refine(
         raise ConfigError(f"train.refine re-fits attention_pool's attention; model {model.name!r} has no such scorer")
     if not train:
         raise ConfigError("train.refine needs training clips")
+    train_clips, positives = read_clips(model, train), pseudo_positives(model, train)
+    clips = train_clips
     choices: dict[str, Any] = {}
     if val:
-        l_d, l_c, accuracy = choose_strengths(
-            read_clips(model, train), pseudo_positives(model, train), read_clips(model, val), seed
-        )
+        val_clips = read_clips(model, val)
+        l_d, l_c, accuracy = choose_strengths(train_clips, positives, val_clips, seed)
         choices |= {"val_accuracy_before": clip_accuracy(model, val), "val_accuracy": accuracy}
+        # the strengths chosen, the final fits see the validation clips too
+        clips, positives = joined(train_clips, val_clips), torch.cat([positives, pseudo_positives(model, val)])
     else:
         l_d, l_c = DETECTOR_L2[len(DETECTOR_L2) // 2], CLASSIFIER_L2[len(CLASSIFIER_L2) // 2]
-    everything = [*train, *val]  # the strengths chosen, the final fits see the validation clips too
-    clips, positives = read_clips(model, everything), pseudo_positives(model, everything)
     detector = fit_logistic(*detector_cells(clips, positives, seed), l_d)
     classifier = fit_logistic(attended(clips, detector), clips.labels, l_c)
     choices |= {
