@@ -175,6 +175,53 @@ def test_linear_scorer_equations() -> None:
         torch.testing.assert_close(out.spatial[b].flatten(1), a / a.sum(1, keepdim=True))
 
 
+@pytest.mark.parametrize("scorer", ["linear", "gated"])
+def test_frame_gate_timing_equations(scorer: str) -> None:
+    """timing="frame_gate": p = softmax of each frame's scores s = w^T(...) + b, g_t = sigmoid(max_i s_{t,i}),
+    a_{t,i} = g_t / sum g * p_{t,i}; the read-out as with one softmax."""
+    model = built(scorer=scorer, timing="frame_gate", uniform_start=False, reduce_dim=4, attention_size=5)
+    with torch.no_grad():
+        model.att_w.bias.fill_(-0.7)
+    x = cubes(2)
+    out = model(x)
+    for b in range(B):
+        frames = cells(x[b])
+        if scorer == "linear":
+            s = [[model.att_w.weight[0] @ v + model.att_w.bias[0] for v in frame] for frame in frames]
+        else:
+            conv = model.reduce.proj[0]
+            h = [[torch.relu(conv.weight.flatten(1) @ v + conv.bias) for v in frame] for frame in frames]
+            gated = [[torch.tanh(model.att_v(hi)) * torch.sigmoid(model.att_u(hi)) for hi in frame] for frame in h]
+            s = [[model.att_w.weight[0] @ gi + model.att_w.bias[0] for gi in frame] for frame in gated]
+        p = [[torch.exp(si) / sum(torch.exp(sj) for sj in frame) for si in frame] for frame in s]
+        g = [torch.sigmoid(max(frame)) for frame in s]
+        tau = [gt / sum(g) for gt in g]
+        a = [[tau[t] * pi for pi in p[t]] for t in range(T)]
+        z = sum(ai * v for fa, fx in zip(a, frames, strict=True) for ai, v in zip(fa, fx, strict=True))
+        torch.testing.assert_close(out.logits[b], model.classifier(z))
+        torch.testing.assert_close(out.temporal[b], torch.stack(tau))
+        torch.testing.assert_close(out.spatial[b].flatten(1), torch.stack([torch.stack(frame) for frame in p]))
+
+
+def test_frame_gate_starts_as_average_pooling() -> None:
+    model = built(timing="frame_gate")
+    x = cubes(1)
+    out = model(x)
+    torch.testing.assert_close(out.temporal, torch.full((B, T), 1 / T))
+    torch.testing.assert_close(out.logits, model.classifier(x.mean(dim=(1, 3, 4))))
+
+
+def test_only_the_frame_gate_gives_the_scorer_a_bias() -> None:
+    """A bias cancels in one softmax over the cells: the joint timing has none to save."""
+    assert built(scorer="linear").att_w.bias is None
+    assert built(scorer="linear", timing="frame_gate").att_w.bias is not None
+
+
+def test_unknown_timing_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="timing must be one of joint, frame_gate"):
+        built(timing="softmax")
+
+
 def test_unknown_scorer_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="scorer must be one of gated, linear"):
         built(scorer="mlp")

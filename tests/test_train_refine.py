@@ -51,8 +51,15 @@ def test_pseudo_positives_are_the_cells_at_half_the_clip_peak_or_more() -> None:
     assert torch.equal(positives[0], expected.flatten())
 
 
-def test_attended_features_are_the_detector_softmax_pooled_cells_and_motion_bands() -> None:
-    """z' = sum a' x over every cell of the clip, a' = softmax(w^T x + b); with flow, sum_t tau'_t m_t beside it."""
+def frame_gate_attention(scores: torch.Tensor) -> torch.Tensor:
+    """(T, L) scores -> (T, L): softmax within each frame times sigmoid(max) of the frame, normalized over frames."""
+    g = torch.stack([torch.sigmoid(frame.max()) for frame in scores])
+    return torch.stack([g[t] / g.sum() * scores[t].softmax(0) for t in range(len(scores))])
+
+
+def test_attended_features_are_the_detector_attention_pooled_cells_and_motion_bands() -> None:
+    """z' = sum a' x over every cell of the clip, a' the frame-gated attention of s = w^T x + b; with flow,
+    sum_t tau'_t m_t beside it."""
     model = linear_pool(flow=True, motion_columns=K)
     rgb, flow = cubes(0), cubes(1)
     clips = R.read_clips(model, [batch(rgb, [0, 1], flow)])
@@ -63,7 +70,7 @@ def test_attended_features_are_the_detector_softmax_pooled_cells_and_motion_band
     for b in range(B):
         x = [v for frame in cells(both[b]) for v in frame]
         s = torch.stack([detector.weight[0] @ v + detector.bias[0] for v in x])
-        a = s.softmax(0)
+        a = frame_gate_attention(s.view(T, K * K)).flatten()
         z = sum(ai * v for ai, v in zip(a, x, strict=True))
         tau = a.view(T, K * K).sum(1)
         m = [torch.cat([sum(frame[r * K + c] for r in range(K)) / K for c in range(K)]) for frame in cells(flow[b])]
@@ -71,22 +78,34 @@ def test_attended_features_are_the_detector_softmax_pooled_cells_and_motion_band
         torch.testing.assert_close(features[b], torch.cat([z, motion]), atol=2e-3, rtol=2e-3)  # float16 cells
 
 
+def test_the_detector_bias_moves_to_the_pseudo_positives_share() -> None:
+    """Fitted with the positives weighted up to balance, the detector's bias gains log(pi / (1 - pi)), pi the share
+    of pseudo positives among all cells: 1 in 4 here, log(1/3)."""
+    positives = torch.tensor([[True, False, False, False], [False, True, False, False]])
+    detector = Linear(torch.ones(1, 3), torch.tensor([0.5]))
+    moved = R.calibrated(detector, positives)
+    assert torch.equal(moved.weight, detector.weight)
+    torch.testing.assert_close(moved.bias, torch.tensor([0.5 + math.log(1 / 3)]))
+
+
 def test_the_refined_model_classifies_with_the_detector_attention() -> None:
-    """The refined attention_pool's forward is the detector's softmax and the classifier's read-out: its attention
-    is the one it classifies with."""
+    """The refined attention_pool's forward is the detector's frame-gated attention and the classifier's read-out:
+    its attention is the one it classifies with."""
     teacher = build_model("attention_pool", num_classes=C, in_channels=D, grid=K, flow=True, motion_columns=K)
     g = torch.Generator().manual_seed(3)
     detector = Linear(torch.randn(1, 2 * D, generator=g), torch.randn(1, generator=g))
     classifier = Linear(torch.randn(C, 2 * D + K * D, generator=g), torch.randn(C, generator=g))
     refined = R.refined_model(teacher, detector, classifier)
-    assert refined.build_kwargs["scorer"] == "linear" and refined.build_kwargs["motion_columns"] == K
+    kwargs = refined.build_kwargs
+    assert kwargs["scorer"] == "linear" and kwargs["timing"] == "frame_gate" and kwargs["motion_columns"] == K
     rgb, flow = cubes(0), cubes(1)
     clips = R.read_clips(refined, [batch(rgb.half(), [0, 1], flow.half())])
     out = refined(rgb.half(), flow.half())
     expected = classifier(R.attended(clips, detector))  # from float16 motion bands
     torch.testing.assert_close(out.logits, expected, atol=2e-3, rtol=2e-3)
-    a = torch.stack([detector(clips.cells[b].float())[:, 0].softmax(0) for b in range(B)])
-    torch.testing.assert_close(out.temporal, a.view(B, T, K * K).sum(2), atol=1e-5, rtol=1e-5)
+    a = torch.stack([frame_gate_attention(detector(clips.cells[b].float())[:, 0].view(T, -1)) for b in range(B)])
+    torch.testing.assert_close(out.temporal, a.sum(2), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out.spatial.flatten(2), a / a.sum(2, keepdim=True), atol=1e-5, rtol=1e-5)
 
 
 def test_detector_cells_keep_every_positive_and_draw_negatives_up_to_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,6 +155,7 @@ def test_a_real_run_is_refined_saved_and_resumed_the_same(
     run = small_run(store, tmp_path / "run")
     refined, trained = from_pretrained(run / "model"), from_pretrained(run / "model-trained")
     assert refined.model.build_kwargs["scorer"] == "linear" and trained.model.build_kwargs["scorer"] == "gated"
+    assert refined.model.build_kwargs["timing"] == "frame_gate" and trained.model.build_kwargs["timing"] == "joint"
     choices = json.loads((run / "run.json").read_text())["refinement"]
     assert choices["detector_l2"] in R.DETECTOR_L2 and choices["classifier_l2"] in R.CLASSIFIER_L2
     assert 1 <= choices["pseudo_positives_per_clip"] <= 8 * 49 and 0 <= choices["val_accuracy"] <= 1

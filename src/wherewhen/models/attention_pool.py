@@ -17,9 +17,21 @@ input features instead is the ``z`` of their eq. 9 with the identity as the embe
 the pseudo-label refinement fits (``train.refine``, ``wherewhen.train.refine``), which turns a trained gated scorer
 into a linear cell detector. ``reduce_dim``, ``attention_size`` and ``gated`` then go unused.
 
+``timing="frame_gate"`` (the form the refinement fits; ``timing="joint"``, the default, is the one softmax above)
+lets each frame's best cell decide when; a bias b joins the scores:
+
+    s_{t,i} = w^T x_{t,i} + b                                   (either scorer, plus b)
+    p_{t,i} = exp(s_{t,i}) / sum_j exp(s_{t,j})                 (where: one softmax per frame)
+    g_t     = sigmoid(max_i s_{t,i})                            (when: the frame's best cell is the cue)
+    a_{t,i} = (g_t / sum_{t'} g_{t'}) p_{t,i}
+
+One softmax over every cell gives nearly all the weight to the few frames that score highest; the gate saturates,
+so every frame in which the cue shows counts about equally and the temporal weight covers the action's extent
+(with the refined linear scorer, s is the detector's log-odds and g_t its probability that frame t holds the cue).
+
 ``uniform_start=True`` (the default; False starts from a random w, as Ilse et al.) sets w = 0: every s_{t,i} = 0,
-so the first step pools all cells equally (average pooling) and the attention departs from it only as the labels
-ask (w gets its gradient at once, W_r, V and U from the second step).
+so the first step pools all cells equally (average pooling, with either timing) and the attention departs from it
+only as the labels ask (w gets its gradient at once, W_r, V and U from the second step).
 
 ``flow=True`` reads two streams: x_{t,i} = [x^rgb_{t,i} ; x^flow_{t,i}], the cell's RGB and optical-flow features
 side by side (2D channels), for the scores and the read-out alike. Actions that differ by motion more than by
@@ -58,6 +70,7 @@ from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import register_model
 
 SCORERS = ("gated", "linear")
+TIMINGS = ("joint", "frame_gate")
 
 
 @register_model("attention_pool")
@@ -97,10 +110,14 @@ class AttentionPooling(VideoModel):
         motion_context: bool = True,
         motion_columns: int = 3,
         scorer: str = "gated",
+        timing: str = "joint",
     ) -> None:
         super().__init__(num_classes, in_channels, grid)
         if scorer not in SCORERS:
             raise ConfigError(f"attention_pool: scorer must be one of {', '.join(SCORERS)}, got {scorer!r}")
+        if timing not in TIMINGS:
+            raise ConfigError(f"attention_pool: timing must be one of {', '.join(TIMINGS)}, got {timing!r}")
+        self.timing = timing
         self.uses_flow = bool(flow)
         self.box_threshold = self.box_thresholds[scorer]
         channels = in_channels * (2 if self.uses_flow else 1)
@@ -109,10 +126,12 @@ class AttentionPooling(VideoModel):
         feat = self.reduce.out_channels
         self.att_v = None if linear else nn.Linear(feat, attention_size)
         self.att_u = nn.Linear(feat, attention_size) if gated and not linear else None
-        # a bias cancels in the softmax
-        self.att_w = nn.Linear(feat if linear else attention_size, 1, bias=False)
+        # a bias cancels in one softmax over the cells; the frame gate reads it
+        self.att_w = nn.Linear(feat if linear else attention_size, 1, bias=timing == "frame_gate")
         if uniform_start:
             nn.init.zeros_(self.att_w.weight)
+            if self.att_w.bias is not None:
+                nn.init.zeros_(self.att_w.bias)
         self.norm = nn.BatchNorm1d(channels, affine=False) if normalize else None
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(channels, num_classes)
@@ -132,7 +151,7 @@ class AttentionPooling(VideoModel):
             x = torch.cat([x, flow_rows.flatten(2, 3)], dim=-1)  # (B, T, L, 2D)
             motion = self.column_bands(flow_rows)  # m_t, (B, T, S D)
         scores = self.scores(x)  # (B, T, L)
-        attention = scores.flatten(1).softmax(dim=1).view_as(scores)
+        attention = self.attention(scores)
         per_frame = torch.einsum("btl,btld->btd", attention, x)  # sum_i a_{t,i} x_{t,i}
         pooled = per_frame.sum(dim=1)
         temporal = attention.sum(dim=2)
@@ -159,6 +178,10 @@ class AttentionPooling(VideoModel):
             frame_logits=frame_logits,
         )
 
+    def attention(self, scores: Tensor) -> Tensor:
+        """(B, T, L) scores s -> (B, T, L) weights a, summing to 1 over each clip's cells (``timing``)."""
+        return cell_attention(scores, self.timing)
+
     def scores(self, x: Tensor) -> Tensor:
         """(..., C) cell features -> (...) scores s: gated on the reduced features, or linear on the cells'."""
         if self.att_v is None:
@@ -175,3 +198,12 @@ class AttentionPooling(VideoModel):
         columns = flow_rows.mean(dim=2).reshape(b * t, k, d).transpose(1, 2)  # (B T, D, K): each column's mean
         bands = nn.functional.adaptive_avg_pool1d(columns, self.motion_columns)  # (B T, D, S)
         return bands.transpose(1, 2).reshape(b, t, self.motion_columns * d)
+
+
+def cell_attention(scores: Tensor, timing: str) -> Tensor:
+    """(B, T, L) scores -> (B, T, L) weights: one softmax over all cells, or a per-frame softmax times the frame's
+    sigmoid gate on its best cell, the gates normalized over the clip (``timing="frame_gate"``)."""
+    if timing == "joint":
+        return scores.flatten(1).softmax(dim=1).view_as(scores)
+    gate = torch.sigmoid(scores.amax(dim=2))  # g_t
+    return (gate / gate.sum(dim=1, keepdim=True)).unsqueeze(-1) * scores.softmax(dim=2)

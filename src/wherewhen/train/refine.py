@@ -3,29 +3,38 @@
 
 After training, the model marks its pseudo positives on every training clip, the cells that hold at least half of
 the clip's largest attention weight. A linear detector learns them against every other cell of every training clip,
-a softmax over the clip's cells turns its scores into the new attention, and a linear classifier reads the attended
-feature (with flow, also the attended frames' motion bands, as ``attention_pool`` reads them):
+its scores become the new attention (a softmax within each frame, a sigmoid gate per frame on its best cell), and a
+linear classifier reads the attended feature (with flow, also the attended frames' motion bands, as
+``attention_pool`` reads them):
 
     a_{t,i}  = temporal_t * spatial_{t,i}                       (the trained model's weight of each cell)
     y_{t,i}  = [a_{t,i} >= 0.5 max_{t',j} a_{t',j}]             (pseudo labels)
-    s_{t,i}  = w^T x_{t,i}                                      (binary logistic regression on y, L2 strength l_d)
-    a'_{t,i} = softmax_{t,i}(s)
+    s_{t,i}  = w^T x_{t,i} + b                                  (binary logistic regression on y, L2 strength l_d;
+                                                                 b moved to the pseudo positives' share pi:
+                                                                 b = b_balanced + log(pi / (1 - pi)))
+    a'_{t,i} = softmax_i(s_{t,i}) * g_t / sum_t' g_t',   g_t = sigmoid(max_i s_{t,i})
+                                                                (attention_pool's timing="frame_gate")
     logits   = W_c z' [+ W_m sum_t tau'_t m_t] + b_c,   z' = sum_{t,i} a'_{t,i} x_{t,i},   tau'_t = sum_i a'_{t,i}
                                                                 (multinomial logistic regression, L2 strength l_c)
 
 The trained scorer has only to separate a few training clips through one softmax per clip, and it fits whatever
 cells do that; the detector has to tell the cells the scorer trusted from all the others of every clip at once,
-which the cue does and the clip-specific cells do not. Both are L2-regularised logistic regressions on standardised
-features (``train.logistic``); (l_d, l_c) is the pair that, fitted on the training clips, reaches the best
-validation accuracy (ties: the lower validation loss), or the middle of each grid without a validation split; then
-both are fitted again on the training and validation clips together (the validation split chose the training epoch
-and these strengths; with ~30 validation clips beside ~110 training ones, the fit gains more from them than a
-second look at the validation accuracy would tell). The result is an ``attention_pool`` with
-``scorer="linear"``: the attention it shows is the one it classifies with.
+which the cue does and the clip-specific cells do not. The detector is fitted with the positives weighted up to
+balance the negatives, so its raw log-odds would call about half of the cells positive; moved to the pseudo
+positives' real share, g_t is its probability that frame t holds a cell like the ones the trained model trusted, and
+the attention keeps every frame where the cue shows (one softmax over all cells instead gave nearly all the weight
+to the one or two best frames: segments too short, docs/models.md). Both are L2-regularised logistic regressions on
+standardised features (``train.logistic``); (l_d, l_c) is the pair that, fitted on the training clips, reaches the
+best validation accuracy (ties: the lower validation loss), or the middle of each grid without a validation split;
+then both are fitted again on the training and validation clips together (the validation split chose the training
+epoch and these strengths; with ~30 validation clips beside ~110 training ones, the fit gains more from them than a
+second look at the validation accuracy would tell). The result is an ``attention_pool`` with ``scorer="linear"`` and
+``timing="frame_gate"``: the attention it shows is the one it classifies with.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +45,7 @@ from torch import Tensor
 
 from wherewhen.errors import ConfigError
 from wherewhen.models._reduce import as_rows
+from wherewhen.models.attention_pool import cell_attention
 from wherewhen.models.base import VideoModel
 from wherewhen.models.registry import build_model
 from wherewhen.train.logistic import Linear, fit_logistic, validation_score
@@ -48,6 +58,7 @@ MAX_DETECTOR_CELLS = 200_000  # every pseudo positive, then negatives drawn at r
 # of features need the clips (docs/models.md: 22 per class helped on every validation run, 3 per class on the real
 # ud810 clips lost most of the accuracy; 15 lies between the two, not finer)
 MIN_VIDEOS_PER_CLASS = 15
+REFINED_TIMING = "frame_gate"  # chosen on validation (docs/models.md): one softmax over all cells kept too few frames
 
 
 @dataclass
@@ -103,12 +114,22 @@ def detector_cells(clips: Clips, positives: Tensor, seed: int) -> tuple[Tensor, 
     return clips.cells[keep].float(), positives[keep].float()
 
 
+def calibrated(detector: Linear, positives: Tensor) -> Linear:
+    """The detector with its bias moved from balanced classes to the pseudo positives' share of all cells."""
+    share = min(max(float(positives.float().mean()), 1e-6), 1 - 1e-6)  # a flat trained attention marks every cell
+    return Linear(detector.weight, detector.bias + math.log(share / (1 - share)))
+
+
+def fit_detector(clips: Clips, positives: Tensor, l2: float, seed: int) -> Linear:
+    return calibrated(fit_logistic(*detector_cells(clips, positives, seed), l2), positives)
+
+
 def attended(clips: Clips, detector: Linear) -> Tensor:
     """(N, C [+ S D]): z' = sum a' x, with sum_t tau'_t m_t beside it when the clips carry motion bands."""
     out = []
     for i in range(len(clips.labels)):
         x = clips.cells[i].float()
-        a = detector(x)[:, 0].softmax(dim=0)
+        a = cell_attention(detector(x)[:, 0].view(1, clips.frames, -1), REFINED_TIMING)[0].flatten()
         features = [a @ x]
         if clips.motion is not None:
             tau = a.view(clips.frames, -1).sum(dim=1)
@@ -126,7 +147,7 @@ def choose_strengths(train: Clips, positives: Tensor, val: Clips, seed: int) -> 
     """(l_d, l_c, validation accuracy): the pair fitted on ``train`` that scores best on ``val``."""
     best: tuple[tuple[float, float], float, float] | None = None
     for l_d in DETECTOR_L2:
-        detector = fit_logistic(*detector_cells(train, positives, seed), l_d)
+        detector = fit_detector(train, positives, l_d, seed)
         train_features, val_features = attended(train, detector), attended(val, detector)
         for l_c in CLASSIFIER_L2:
             score = validation_score(fit_logistic(train_features, train.labels, l_c), val_features, val.labels)
@@ -137,8 +158,8 @@ def choose_strengths(train: Clips, positives: Tensor, val: Clips, seed: int) -> 
 
 
 def refined_model(model: VideoModel, detector: Linear, classifier: Linear) -> VideoModel:
-    """``model`` rebuilt with the linear scorer w = the detector's weights and the classifier's read-out."""
-    kwargs = model.build_kwargs | {"scorer": "linear", "normalize": False}
+    """``model`` rebuilt with the linear scorer (w, b) = the detector's and the classifier's read-out."""
+    kwargs = model.build_kwargs | {"scorer": "linear", "timing": REFINED_TIMING, "normalize": False}
     with torch.random.fork_rng(devices=[]):  # building draws initial weights; leave the run's RNG alone
         refined = build_model(
             model.name, num_classes=model.num_classes, in_channels=model.in_channels, grid=model.grid, **kwargs
@@ -146,6 +167,7 @@ def refined_model(model: VideoModel, detector: Linear, classifier: Linear) -> Vi
     channels = refined.classifier.in_features
     with torch.no_grad():
         refined.att_w.weight.copy_(detector.weight)
+        refined.att_w.bias.copy_(detector.bias)
         refined.classifier.weight.copy_(classifier.weight[:, :channels])
         refined.classifier.bias.copy_(classifier.bias)
         if refined.motion_out is not None:
@@ -180,7 +202,7 @@ def refine(
         clips, positives = joined(train_clips, val_clips), torch.cat([positives, pseudo_positives(model, val)])
     else:
         l_d, l_c = DETECTOR_L2[len(DETECTOR_L2) // 2], CLASSIFIER_L2[len(CLASSIFIER_L2) // 2]
-    detector = fit_logistic(*detector_cells(clips, positives, seed), l_d)
+    detector = fit_detector(clips, positives, l_d, seed)
     classifier = fit_logistic(attended(clips, detector), clips.labels, l_c)
     choices |= {
         "detector_l2": l_d,
