@@ -197,12 +197,14 @@ class Session:
         (train/refine.py) becomes model/, the trained one stays in model-trained/, run.json records the choices."""
         teacher, plan = self.best_model(), self.data.plan
         skipped = too_few_videos([plan.classes.index(r.label) for r in plan.train], len(plan.classes))
-        if skipped is not None:
-            choices = {"skipped": skipped}
-            atomic_write_text(
-                self.run_dir / "run.json", json.dumps(read_run_json(self.run_dir) | {"refinement": choices}, indent=2)
-            )
-            return choices
+        choices = {"skipped": skipped} if skipped is not None else self.refine_into_model_dir(teacher)
+        run = read_run_json(self.run_dir) | {"refinement": choices}
+        atomic_write_text(self.run_dir / "run.json", json.dumps(run, indent=2))
+        return choices
+
+    def refine_into_model_dir(self, teacher: VideoModel) -> dict[str, Any]:
+        """model/ becomes ``teacher`` refined, model-trained/ the trained model; the refinement's choices."""
+        plan = self.data.plan
         store = FeatureStore(self.config.data.store)
         selection = load_selection_for(teacher, self.config.data.frame_selection)
         common = {"flow": teacher.uses_flow, "selection": selection, "inputs": teacher.extra_inputs}
@@ -215,8 +217,6 @@ class Session:
         self.save_best("model-trained")
         extra = {"refinement": refinement.choices, "trained_model": "model-trained"}
         save_pretrained(refinement.model, self.run_dir / "model", classes=plan.classes, features=self.info, extra=extra)
-        run = read_run_json(self.run_dir) | {"refinement": refinement.choices}
-        atomic_write_text(self.run_dir / "run.json", json.dumps(run, indent=2))
         return refinement.choices
 
     def result(self, epoch: int, finished: bool, history: list[dict[str, float]]) -> RunResult:
