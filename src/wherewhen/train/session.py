@@ -195,16 +195,16 @@ class Session:
     def refine_best(self) -> dict[str, Any]:
         """Rank 0, after the last epoch (``train.refine``): the best model refined by its own pseudo labels
         (train/refine.py) becomes model/, the trained one stays in model-trained/, run.json records the choices."""
-        teacher, plan = self.best_model(), self.data.plan
+        plan = self.data.plan
         skipped = too_few_videos([plan.classes.index(r.label) for r in plan.train], len(plan.classes))
-        choices = {"skipped": skipped} if skipped is not None else self.refine_into_model_dir(teacher)
+        choices = {"skipped": skipped} if skipped is not None else self.refine_into_model_dir()
         run = read_run_json(self.run_dir) | {"refinement": choices}
         atomic_write_text(self.run_dir / "run.json", json.dumps(run, indent=2))
         return choices
 
-    def refine_into_model_dir(self, teacher: VideoModel) -> dict[str, Any]:
-        """model/ becomes ``teacher`` refined, model-trained/ the trained model; the refinement's choices."""
-        plan = self.data.plan
+    def refine_into_model_dir(self) -> dict[str, Any]:
+        """model/ becomes the best model refined, model-trained/ the trained model; the refinement's choices."""
+        teacher, plan = self.best_model(), self.data.plan
         store = FeatureStore(self.config.data.store)
         selection = load_selection_for(teacher, self.config.data.frame_selection)
         common = {"flow": teacher.uses_flow, "selection": selection, "inputs": teacher.extra_inputs}
