@@ -34,16 +34,16 @@ def batch(rgb: torch.Tensor, labels: list[int], flow: torch.Tensor | None = None
     return out
 
 
-def test_pseudo_positives_are_the_cells_at_half_the_clip_peak_or_more() -> None:
-    """A linear scorer reading channel 0 gives a_{t,i} proportional to exp(x_0): cells at 1, 0.6, 0.5 and 0.4 of
-    the peak's weight; the first three are positives."""
+def test_pseudo_positives_are_the_cells_at_0_85_of_the_clip_peak_or_more() -> None:
+    """A linear scorer reading channel 0 gives a_{t,i} proportional to exp(x_0): cells at 1, 0.95, 0.86 and 0.84
+    of the peak's weight; the first three are positives."""
     model = linear_pool()
     with torch.no_grad():
         model.att_w.weight.zero_()
         model.att_w.weight[0, 0] = 1.0
     rgb = torch.zeros(1, T, D, K, K)
     shares = torch.full((T, K, K), 0.1)
-    shares[0, 0, 0], shares[1, 1, 0], shares[2, 0, 1], shares[2, 1, 1] = 1.0, 0.6, 0.5, 0.4
+    shares[0, 0, 0], shares[1, 1, 0], shares[2, 0, 1], shares[2, 1, 1] = 1.0, 0.95, 0.86, 0.84
     rgb[0, :, 0] = shares.log()
     positives = R.pseudo_positives(model, [batch(rgb, [0])])
     expected = torch.zeros(T, K * K, dtype=torch.bool)

@@ -1,14 +1,14 @@
 """Pseudo-label refinement: a trained ``attention_pool``'s own attention, re-learned as a linear cell detector
 (in the manner of PSOL, Zhang et al. 2020, "Rethinking the Route Towards Weakly Supervised Object Localization").
 
-After training, the model marks its pseudo positives on every training clip, the cells that hold at least half of
+After training, the model marks its pseudo positives on every training clip, the cells that hold at least 0.85 of
 the clip's largest attention weight. A linear detector learns them against every other cell of every training clip,
 its scores become the new attention (a softmax within each frame, a sigmoid gate per frame on its best cell), and a
 linear classifier reads the attended feature (with flow, also the attended frames' motion bands, as
 ``attention_pool`` reads them):
 
     a_{t,i}  = temporal_t * spatial_{t,i}                       (the trained model's weight of each cell)
-    y_{t,i}  = [a_{t,i} >= 0.5 max_{t',j} a_{t',j}]             (pseudo labels)
+    y_{t,i}  = [a_{t,i} >= 0.85 max_{t',j} a_{t',j}]            (pseudo labels)
     s_{t,i}  = w^T x_{t,i} + b                                  (binary logistic regression on y, L2 strength l_d;
                                                                  b moved to the pseudo positives' share pi:
                                                                  b = b_balanced + log(pi / (1 - pi)))
@@ -50,7 +50,9 @@ from wherewhen.models.base import VideoModel
 from wherewhen.models.registry import build_model
 from wherewhen.train.logistic import Linear, fit_logistic, validation_score
 
-PSEUDO_SHARE = 0.5  # a pseudo positive holds at least this share of its clip's largest weight
+# A pseudo positive holds at least this share of its clip's largest weight: only the cells the trained model trusts
+# most, so the detector learns the actor rather than its surroundings (chosen on validation, docs/models.md)
+PSEUDO_SHARE = 0.85
 DETECTOR_L2 = (0.01, 0.03, 0.1, 0.3)
 CLASSIFIER_L2 = (1e-3, 1e-2, 1e-1)
 MAX_DETECTOR_CELLS = 200_000  # every pseudo positive, then negatives drawn at random up to this many cells
