@@ -1,13 +1,18 @@
-"""How the refinement's pseudo labels were chosen, on validation draws only: the default model trained on two other
-draws of the embedded benchmark (`default` preset, benchmark seeds 1 and 3, never the reported draw), three training
-seeds each; every trained run is refined once per candidate share of its clip's peak (``train.refine.PSEUDO_SHARE``)
-and scored on its draw's test split, which serves as validation here.
+"""How the refinement's pseudo labels were chosen, on validation only: every trained run refined once per candidate
+share of its clip's peak (``train.refine.PSEUDO_SHARE``) and scored on videos no choice was made on before.
 
-    python -m benchmarks.refine_choice [--draws 1,3] [--seeds 0,1,2] [--shares 0.5,0.7,0.85,0.95]
+    python -m benchmarks.refine_choice [--benchmarks draw1,draw3] [--seeds 0,1,2] [--shares 0.5,0.7,0.85,0.95]
+    python -m benchmarks.refine_choice --benchmarks vpc200,full --shares 0.5,0.7,0.85
+
+``drawN``: the `default` preset generated with benchmark seed N (never 0, the reported draw), the default model
+trained on it, each trained run refined as ``wherewhen train`` refines it and scored on the draw's test split, which
+serves as validation here. ``vpc200`` and ``full``: the runs of ``benchmarks.generalization`` (trained there if
+missing), each trained run refined on its training videos only (each strength the middle of its grid) and scored on
+the validation videos carved from its train split; their test splits stay unread.
 
 Prints one table: mean (range) over the seeds of top-1, and the means of pointing game, frame-mAP@0.3 and temporal
 mAP@0.5, for the trained model before refinement and each share. Writes nothing to RESULTS.md: these figures chose
-the share (docs/models.md), the reported draw's test split only reports. The draws and the trained runs stay under
+the share (docs/models.md), the reported draw's test split only reports. Draws and runs stay under
 benchmarks/_work/ (a second run reuses them).
 """
 
@@ -16,16 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.attention_check import METRICS, row_from_evaluation, seed_runs
-from benchmarks.common import WORK
+from benchmarks.common import WORK, linked_view
 
 HERE = WORK / "refine-choice"
+CARVED = ("vpc200", "full")  # benchmarks.generalization's settings: scored on their carved validation videos
 
 
 def draw_store(seed: int) -> Path:
@@ -41,66 +47,102 @@ def draw_store(seed: int) -> Path:
     return store
 
 
-def scored(model: Any, run_dir: Path) -> dict[str, Any]:
-    """``model`` scored on the test split of the run's store, clips of the run's length."""
-    from wherewhen.evaluate.runner import EvaluationConfig, evaluate_model
-    from wherewhen.features.store import FeatureStore
-
-    run = json.loads((run_dir / "run.json").read_text())
-    config = EvaluationConfig(split=run["splits"]["test"])
-    config = replace(config, clips=replace(config.clips, frames=run["frames"]))
-    return row_from_evaluation("", evaluate_model(model, FeatureStore(run["store"]), run["classes"], config))
-
-
-def refined_at(run_dir: Path, share: float, seed: int) -> Any:
-    """The run's trained model (model-trained/) refined with pseudo labels at ``share`` of the clip's peak, from
-    the run's own training and validation videos (as ``Session.refine_into_model_dir`` does)."""
-    from torch.utils.data import DataLoader
-
-    from wherewhen.features.store import FeatureStore
-    from wherewhen.models.pretrained import from_pretrained
-    from wherewhen.train import refine as refinement
-    from wherewhen.train.data import ClipDataset, collate, plan_splits
-
-    run = json.loads((run_dir / "run.json").read_text())
-    teacher = from_pretrained(run_dir / "model-trained").model
-    store = FeatureStore(run["store"])
-    plan = plan_splits(store, train_split="", val_split="", val_fraction=0, seed=seed, fixed=run["splits"])
-
-    def batches(records: list[Any]) -> list[dict[str, Any]]:
-        clips = ClipDataset(store, records, plan.classes, run["frames"], train=False, flow=teacher.uses_flow,
-                            inputs=teacher.extra_inputs)  # fmt: skip
-        return list(DataLoader(clips, batch_size=16, collate_fn=collate))
-
-    refinement.PSEUDO_SHARE = share  # the module constant this benchmark varies; nothing else reads it meanwhile
-    return refinement.refine(teacher, batches(plan.train), batches(plan.val), seed=seed).model
-
-
-def measure(draws: list[int], seeds: tuple[int, ...], shares: list[float], jobs: int) -> dict[tuple[int, str], list]:
-    """{(draw, variant): one row per seed}; variants "trained" and "share S"."""
-    from wherewhen.models.pretrained import from_pretrained
+def trained_runs(benchmark: str, seeds: tuple[int, ...], jobs: int) -> list[Path]:
+    """The default model's run folders on ``benchmark``, one per seed (trained here when missing)."""
+    from benchmarks import generalization
     from wherewhen.train.config import RunConfig
 
     model = RunConfig().model.name
-    rows: dict[tuple[int, str], list[dict[str, Any]]] = {}
-    for draw in draws:
-        runs = seed_runs(draw_store(draw), HERE / f"draw{draw}", [model], seeds, (), jobs, reuse=True)[model]
-        for seed, run in zip(seeds, runs, strict=True):
-            run_dir = Path(run["run_dir"])
-            rows.setdefault((draw, "trained"), []).append(scored(from_pretrained(run_dir / "model-trained").model,
-                                                                 run_dir))  # fmt: skip
+    if benchmark in CARVED:
+        store, work = generalization.setting_store(benchmark), WORK / "generalization" / benchmark
+    else:
+        store, work = draw_store(int(benchmark.removeprefix("draw"))), HERE / benchmark
+    return [Path(run["run_dir"]) for run in seed_runs(store, work, [model], seeds, (), jobs, reuse=True)[model]]
+
+
+@dataclass
+class Run:
+    """A trained run as this benchmark reads it."""
+
+    folder: Path
+    info: dict[str, Any]  # run.json
+    store: Any  # FeatureStore
+    plan: Any  # train.data.SplitPlan
+
+    @classmethod
+    def read(cls, folder: Path) -> Run:
+        from wherewhen.features.store import FeatureStore
+        from wherewhen.train.data import plan_splits
+
+        info = json.loads((folder / "run.json").read_text())
+        store = FeatureStore(info["store"])
+        plan = plan_splits(store, train_split="", val_split="", val_fraction=0, seed=0, fixed=info["splits"])
+        return cls(folder, info, store, plan)
+
+    def batches(self, records: list[Any], teacher: Any) -> list[dict[str, Any]]:
+        from torch.utils.data import DataLoader
+
+        from wherewhen.train.data import ClipDataset, collate
+
+        clips = ClipDataset(self.store, records, self.plan.classes, self.info["frames"], train=False,
+                            flow=teacher.uses_flow, inputs=teacher.extra_inputs)  # fmt: skip
+        return list(DataLoader(clips, batch_size=16, collate_fn=collate))
+
+
+def scored(model: Any, run: Run, on_carved: bool = False) -> dict[str, Any]:
+    """``model`` scored on the test split of the run's store, or (``on_carved``) on the run's validation videos,
+    clips of the run's length."""
+    from wherewhen.evaluate.runner import EvaluationConfig, evaluate_model
+    from wherewhen.features.store import FeatureStore
+
+    store, split = run.store, run.info["splits"]["test"]
+    if on_carved:
+        carved = [replace(r, split="val") for r in run.plan.val]
+        view = HERE / "views" / run.folder.parent.parent.name / run.folder.name
+        store, split = FeatureStore(linked_view(run.store, carved, view)), "val"
+    config = EvaluationConfig(split=split)
+    config = replace(config, clips=replace(config.clips, frames=run.info["frames"]))
+    return row_from_evaluation("", evaluate_model(model, store, run.info["classes"], config))
+
+
+def refined_at(run: Run, share: float, seed: int, with_val: bool = True) -> Any:
+    """The run's trained model (model-trained/) refined with pseudo labels at ``share`` of the clip's peak: as
+    ``Session.refine_into_model_dir`` does from the run's training and validation videos, or (not ``with_val``)
+    from its training videos alone."""
+    from wherewhen.models.pretrained import from_pretrained
+    from wherewhen.train import refine as refinement
+
+    teacher = from_pretrained(run.folder / "model-trained").model
+    val = run.batches(run.plan.val, teacher) if with_val else []
+    refinement.PSEUDO_SHARE = share  # the module constant this benchmark varies; nothing else reads it meanwhile
+    return refinement.refine(teacher, run.batches(run.plan.train, teacher), val, seed=seed).model
+
+
+def measure(
+    benchmarks: list[str], seeds: tuple[int, ...], shares: list[float], jobs: int
+) -> dict[tuple[str, str], list]:
+    """{(benchmark, variant): one row per seed}; variants "trained" and "share S"."""
+    from wherewhen.models.pretrained import from_pretrained
+
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for benchmark in benchmarks:
+        carved = benchmark in CARVED
+        for seed, folder in zip(seeds, trained_runs(benchmark, seeds, jobs), strict=True):
+            run = Run.read(folder)
+            trained = from_pretrained(folder / "model-trained").model
+            rows.setdefault((benchmark, "trained"), []).append(scored(trained, run, carved))
             for share in shares:
-                row = scored(refined_at(run_dir, share, seed), run_dir)
-                rows.setdefault((draw, f"share {share:g}"), []).append(row)
-                print(f"draw {draw} seed {seed} share {share:g}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS),
+                row = scored(refined_at(run, share, seed, with_val=not carved), run, carved)
+                rows.setdefault((benchmark, f"share {share:g}"), []).append(row)
+                print(f"{benchmark} seed {seed} share {share:g}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS),
                       flush=True)  # fmt: skip
     return rows
 
 
-def table(rows: dict[tuple[int, str], list[dict[str, Any]]]) -> str:
-    draws = sorted({d for d, _ in rows})
+def table(rows: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
+    draws = list(dict.fromkeys(d for d, _ in rows))
     variants = list(dict.fromkeys(v for _, v in rows))
-    head = " | ".join(f"draw {d}: top-1 / pointing / frame-mAP@0.3 / temporal mAP@0.5" for d in draws)
+    head = " | ".join(f"{d}: top-1 / pointing / frame-mAP@0.3 / temporal mAP@0.5" for d in draws)
     lines = [f"| variant | {head} |", "|---|" + "---|" * len(draws)]
     for variant in variants:
         cells = []
@@ -113,19 +155,34 @@ def table(rows: dict[tuple[int, str], list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+REPORTED_DRAWS = (0, 2)  # the reported draw and benchmarks.generalization's other draw
+
+
+def unusable(benchmark: str) -> str | None:
+    """Why ``benchmark`` cannot serve as validation here, or None."""
+    if benchmark in CARVED:
+        return None
+    number = benchmark.removeprefix("draw")
+    if not (benchmark.startswith("draw") and number.isdigit()):
+        return f"unknown benchmark {benchmark!r}; choose drawN (N a benchmark seed) or one of {', '.join(CARVED)}"
+    if int(number) in REPORTED_DRAWS:
+        return f"{benchmark} is a reported benchmark (its test split reports); choose another draw"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--draws", default="1,3", help="benchmark seeds of the validation draws (never 0)")
+    parser.add_argument("--benchmarks", default="draw1,draw3", help=f"drawN (N not 0 or 2) or {', '.join(CARVED)}")
     parser.add_argument("--seeds", default="0,1,2", help="training seeds")
     parser.add_argument("--shares", default="0.5,0.7,0.85,0.95", help="candidate shares of the clip's peak")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
     args = parser.parse_args(argv)
-    draws = [int(d) for d in args.draws.split(",")]
-    if 0 in draws:
-        parser.exit(2, "error: draw 0 is the reported benchmark; choose on other draws\n")
-    rows = measure(draws, tuple(int(s) for s in args.seeds.split(",")), [float(s) for s in args.shares.split(",")],
-                   args.jobs)  # fmt: skip
-    print(table(rows))
+    benchmarks = args.benchmarks.split(",")
+    for benchmark in benchmarks:
+        if (why := unusable(benchmark)) is not None:
+            parser.exit(2, f"error: {why}\n")
+    seeds, shares = tuple(int(s) for s in args.seeds.split(",")), [float(s) for s in args.shares.split(",")]
+    print(table(measure(benchmarks, seeds, shares, args.jobs)))
     return 0
 
 

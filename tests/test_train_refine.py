@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from benchmarks.refine_choice import refined_at
+from benchmarks.refine_choice import Run, refined_at
 
 from model_cells import B, C, D, K, T, cells, cubes
 from wherewhen.errors import ConfigError
@@ -170,5 +170,5 @@ def test_a_real_run_is_refined_saved_and_resumed_the_same(
     after = from_pretrained(run / "model").model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     # benchmarks.refine_choice re-refines saved runs at other shares: at the default share it rebuilds model/
-    rebuilt = refined_at(run, R.PSEUDO_SHARE, seed=0).state_dict()
+    rebuilt = refined_at(Run.read(run), R.PSEUDO_SHARE, seed=0).state_dict()
     assert all(torch.allclose(before[k], rebuilt[k], atol=1e-5) for k in before)
