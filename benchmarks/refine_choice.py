@@ -114,8 +114,11 @@ def refined_at(run: Run, share: float, seed: int, with_val: bool = True) -> Any:
 
     teacher = from_pretrained(run.folder / "model-trained").model
     val = run.batches(run.plan.val, teacher) if with_val else []
-    refinement.PSEUDO_SHARE = share  # the module constant this benchmark varies; nothing else reads it meanwhile
-    return refinement.refine(teacher, run.batches(run.plan.train, teacher), val, seed=seed).model
+    default, refinement.PSEUDO_SHARE = refinement.PSEUDO_SHARE, share  # the module constant varied here
+    try:
+        return refinement.refine(teacher, run.batches(run.plan.train, teacher), val, seed=seed).model
+    finally:
+        refinement.PSEUDO_SHARE = default
 
 
 def measure(
