@@ -3,6 +3,7 @@ share of its clip's peak (``train.refine.PSEUDO_SHARE``) and scored on videos no
 
     python -m benchmarks.refine_choice [--benchmarks draw1,draw3] [--seeds 0,1,2] [--shares 0.5,0.7,0.85,0.95]
     python -m benchmarks.refine_choice --benchmarks vpc200,full --shares 0.5,0.7,0.85
+    python -m benchmarks.refine_choice --benchmarks draw1,draw3,vpc200,full --shares 0.85 --gate-shares 0.5
 
 ``drawN``: the `default` preset generated with benchmark seed N (never 0, the reported draw), the default model
 trained on it, each trained run refined as ``wherewhen train`` refines it and scored on the draw's test split, which
@@ -105,26 +106,27 @@ def scored(model: Any, run: Run, on_carved: bool = False) -> dict[str, Any]:
     return row_from_evaluation("", evaluate_model(model, store, run.info["classes"], config))
 
 
-def refined_at(run: Run, share: float, seed: int, with_val: bool = True) -> Any:
-    """The run's trained model (model-trained/) refined with pseudo labels at ``share`` of the clip's peak: as
-    ``Session.refine_into_model_dir`` does from the run's training and validation videos, or (not ``with_val``)
-    from its training videos alone."""
+def refined_at(run: Run, share: float, seed: int, with_val: bool = True, gate: float | None = None) -> Any:
+    """The run's trained model (model-trained/) refined with pseudo labels at ``share`` of the clip's peak (and
+    the gate calibrated to the cells at ``gate`` of it, when given): as ``Session.refine_into_model_dir`` does from
+    the run's training and validation videos, or (not ``with_val``) from its training videos alone."""
     from wherewhen.models.pretrained import from_pretrained
     from wherewhen.train import refine as refinement
 
     teacher = from_pretrained(run.folder / "model-trained").model
     val = run.batches(run.plan.val, teacher) if with_val else []
-    default, refinement.PSEUDO_SHARE = refinement.PSEUDO_SHARE, share  # the module constant varied here
+    defaults = refinement.PSEUDO_SHARE, refinement.GATE_SHARE
+    refinement.PSEUDO_SHARE, refinement.GATE_SHARE = share, gate  # the module constants varied here
     try:
         return refinement.refine(teacher, run.batches(run.plan.train, teacher), val, seed=seed).model
     finally:
-        refinement.PSEUDO_SHARE = default
+        refinement.PSEUDO_SHARE, refinement.GATE_SHARE = defaults
 
 
 def measure(
-    benchmarks: list[str], seeds: tuple[int, ...], shares: list[float], jobs: int
+    benchmarks: list[str], seeds: tuple[int, ...], shares: list[float], jobs: int, gates: list[float] | None = None
 ) -> dict[tuple[str, str], list]:
-    """{(benchmark, variant): one row per seed}; variants "trained" and "share S"."""
+    """{(benchmark, variant): one row per seed}; variants "trained", "share S" and "share S, gate G"."""
     from wherewhen.models.pretrained import from_pretrained
 
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -134,10 +136,11 @@ def measure(
             run = Run.read(folder)
             trained = from_pretrained(folder / "model-trained").model
             rows.setdefault((benchmark, "trained"), []).append(scored(trained, run, carved))
-            for share in shares:
-                row = scored(refined_at(run, share, seed, with_val=not carved), run, carved)
-                rows.setdefault((benchmark, f"share {share:g}"), []).append(row)
-                print(f"{benchmark} seed {seed} share {share:g}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS),
+            for share, gate in [(s, g) for s in shares for g in (None, *(gates or []))]:
+                row = scored(refined_at(run, share, seed, with_val=not carved, gate=gate), run, carved)
+                variant = f"share {share:g}" + ("" if gate is None else f", gate {gate:g}")
+                rows.setdefault((benchmark, variant), []).append(row)
+                print(f"{benchmark} seed {seed} {variant}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS),
                       flush=True)  # fmt: skip
     return rows
 
@@ -178,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmarks", default="draw1,draw3", help=f"drawN (N not 0 or 2) or {', '.join(CARVED)}")
     parser.add_argument("--seeds", default="0,1,2", help="training seeds")
     parser.add_argument("--shares", default="0.5,0.7,0.85,0.95", help="candidate shares of the clip's peak")
+    parser.add_argument("--gate-shares", default="", help="also calibrate each share's gate to these (GATE_SHARE)")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
     args = parser.parse_args(argv)
     benchmarks = args.benchmarks.split(",")
@@ -185,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         if (why := unusable(benchmark)) is not None:
             parser.exit(2, f"error: {why}\n")
     seeds, shares = tuple(int(s) for s in args.seeds.split(",")), [float(s) for s in args.shares.split(",")]
-    print(table(measure(benchmarks, seeds, shares, args.jobs)))
+    gates = [float(g) for g in args.gate_shares.split(",") if g]
+    print(table(measure(benchmarks, seeds, shares, args.jobs, gates)))
     return 0
 
 

@@ -50,6 +50,32 @@ def test_pseudo_positives_are_the_cells_at_0_85_of_the_clip_peak_or_more() -> No
     expected = torch.zeros(T, K * K, dtype=torch.bool)
     expected[0, 0] = expected[1, 2] = expected[2, 1] = True
     assert torch.equal(positives[0], expected.flatten())
+    expected[2, 3] = True  # 0.84 of the peak passes half of it
+    assert torch.equal(R.pseudo_positives(model, [batch(rgb, [0])], share=0.5)[0], expected.flatten())
+
+
+def test_the_gate_share_widens_only_the_cells_the_bias_is_calibrated_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With GATE_SHARE, the detector learns the same pseudo positives (cells at 0.85 of the peak) and its bias
+    moves to the share of the cells at GATE_SHARE of the peak: 2 and 4 of 12 cells here, log(2/10) vs log(4/8)."""
+    model = linear_pool()
+    with torch.no_grad():
+        model.att_w.weight.zero_()
+        model.att_w.weight[0, 0] = 1.0
+    rgb = torch.zeros(1, T, D, K, K)
+    shares = torch.full((T, K, K), 0.1)
+    shares[0, 0, 0], shares[1, 1, 0], shares[2, 0, 1], shares[2, 1, 1] = 1.0, 0.9, 0.6, 0.55
+    rgb[0, :, 0] = shares.log()
+    same = R.pseudo_labels(model, [batch(rgb, [0])])
+    assert torch.equal(same.gate, same.positives) and int(same.positives.sum()) == 2
+    monkeypatch.setattr(R, "GATE_SHARE", 0.5)
+    wide = R.pseudo_labels(model, [batch(rgb, [0])])
+    assert torch.equal(wide.positives, same.positives) and int(wide.gate.sum()) == 4
+    clips = R.read_clips(model, [batch(rgb, [0])])
+    narrow_fit, wide_fit = (R.fit_detector(clips, labels, l2=0.1, seed=0) for labels in (same, wide))
+    torch.testing.assert_close(wide_fit.weight, narrow_fit.weight)
+    cells = T * K * K
+    shift = math.log(4 / (cells - 4)) - math.log(2 / (cells - 2))
+    torch.testing.assert_close(wide_fit.bias, narrow_fit.bias + shift)
 
 
 def frame_gate_attention(scores: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,9 @@ linear classifier reads the attended feature (with flow, also the attended frame
     y_{t,i}  = [a_{t,i} >= 0.85 max_{t',j} a_{t',j}]            (pseudo labels)
     s_{t,i}  = w^T x_{t,i} + b                                  (binary logistic regression on y, L2 strength l_d;
                                                                  b moved to the pseudo positives' share pi:
-                                                                 b = b_balanced + log(pi / (1 - pi)))
+                                                                 b = b_balanced + log(pi / (1 - pi));
+                                                                 with GATE_SHARE set, pi is the share of cells at
+                                                                 GATE_SHARE of their clip's peak)
     a'_{t,i} = softmax_i(s_{t,i}) * g_t / sum_t' g_t',   g_t = sigmoid(max_i s_{t,i})
                                                                 (attention_pool's timing="frame_gate")
     logits   = W_c z' [+ W_m sum_t tau'_t m_t] + b_c,   z' = sum_{t,i} a'_{t,i} x_{t,i},   tau'_t = sum_i a'_{t,i}
@@ -53,6 +55,9 @@ from wherewhen.train.logistic import Linear, fit_logistic, validation_score
 # A pseudo positive holds at least this share of its clip's largest weight: only the cells the trained model trusts
 # most, so the detector learns the actor rather than its surroundings (chosen on validation, docs/models.md)
 PSEUDO_SHARE = 0.85
+# The detector's bias is moved to the share of all cells that are pseudo positives (None) or, when set, that hold at
+# least this share of their clip's largest weight: below PSEUDO_SHARE, more frames pass the gate (docs/models.md)
+GATE_SHARE: float | None = None
 DETECTOR_L2 = (0.01, 0.03, 0.1, 0.3)
 CLASSIFIER_L2 = (1e-3, 1e-2, 1e-1)
 MAX_DETECTOR_CELLS = 200_000  # every pseudo positive, then negatives drawn at random up to this many cells
@@ -71,6 +76,18 @@ class Clips:
     motion: Tensor | None  # (N, T, S D) float16: m_t, when the model reads the motion bands
     labels: Tensor  # (N,)
     frames: int  # T
+
+
+@dataclass
+class PseudoLabels:
+    """Per training clip, the cells the detector learns as positives (y_{t,i}) and the cells whose share of all
+    cells (pi) its bias is moved to: the same cells unless GATE_SHARE is set."""
+
+    positives: Tensor  # (N, T L) bool
+    gate: Tensor  # (N, T L) bool
+
+    def __add__(self, other: PseudoLabels) -> PseudoLabels:
+        return PseudoLabels(torch.cat([self.positives, other.positives]), torch.cat([self.gate, other.gate]))
 
 
 @dataclass
@@ -96,15 +113,22 @@ def read_clips(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> Clips
 
 
 @torch.no_grad()
-def pseudo_positives(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> Tensor:
-    """(N, T L) bool: y_{t,i}, the cells holding at least PSEUDO_SHARE of their clip's largest weight."""
+def pseudo_positives(model: VideoModel, batches: Sequence[dict[str, Tensor]], share: float | None = None) -> Tensor:
+    """(N, T L) bool: y_{t,i}, the cells holding at least ``share`` (default PSEUDO_SHARE) of their clip's largest
+    weight."""
+    share = PSEUDO_SHARE if share is None else share
     model.eval()
     out = []
     for batch in batches:
         output = model(batch["rgb"], batch.get("flow"))
         weights = (output.temporal[:, :, None, None] * output.spatial).flatten(1)
-        out.append(weights >= PSEUDO_SHARE * weights.amax(dim=1, keepdim=True))
+        out.append(weights >= share * weights.amax(dim=1, keepdim=True))
     return torch.cat(out)
+
+
+def pseudo_labels(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> PseudoLabels:
+    positives = pseudo_positives(model, batches)
+    return PseudoLabels(positives, positives if GATE_SHARE is None else pseudo_positives(model, batches, GATE_SHARE))
 
 
 def detector_cells(clips: Clips, positives: Tensor, seed: int) -> tuple[Tensor, Tensor]:
@@ -116,14 +140,14 @@ def detector_cells(clips: Clips, positives: Tensor, seed: int) -> tuple[Tensor, 
     return clips.cells[keep].float(), positives[keep].float()
 
 
-def calibrated(detector: Linear, positives: Tensor) -> Linear:
-    """The detector with its bias moved from balanced classes to the pseudo positives' share of all cells."""
-    share = min(max(float(positives.float().mean()), 1e-6), 1 - 1e-6)  # a flat trained attention marks every cell
+def calibrated(detector: Linear, marked: Tensor) -> Linear:
+    """The detector with its bias moved from balanced classes to the share of all cells that ``marked`` marks."""
+    share = min(max(float(marked.float().mean()), 1e-6), 1 - 1e-6)  # a flat trained attention marks every cell
     return Linear(detector.weight, detector.bias + math.log(share / (1 - share)))
 
 
-def fit_detector(clips: Clips, positives: Tensor, l2: float, seed: int) -> Linear:
-    return calibrated(fit_logistic(*detector_cells(clips, positives, seed), l2), positives)
+def fit_detector(clips: Clips, labels: PseudoLabels, l2: float, seed: int) -> Linear:
+    return calibrated(fit_logistic(*detector_cells(clips, labels.positives, seed), l2), labels.gate)
 
 
 def attended(clips: Clips, detector: Linear) -> Tensor:
@@ -145,11 +169,11 @@ def joined(a: Clips, b: Clips) -> Clips:
     return Clips(torch.cat([a.cells, b.cells]), motion, torch.cat([a.labels, b.labels]), a.frames)
 
 
-def choose_strengths(train: Clips, positives: Tensor, val: Clips, seed: int) -> tuple[float, float, float]:
+def choose_strengths(train: Clips, labels: PseudoLabels, val: Clips, seed: int) -> tuple[float, float, float]:
     """(l_d, l_c, validation accuracy): the pair fitted on ``train`` that scores best on ``val``."""
     best: tuple[tuple[float, float], float, float] | None = None
     for l_d in DETECTOR_L2:
-        detector = fit_detector(train, positives, l_d, seed)
+        detector = fit_detector(train, labels, l_d, seed)
         train_features, val_features = attended(train, detector), attended(val, detector)
         for l_c in CLASSIFIER_L2:
             score = validation_score(fit_logistic(train_features, train.labels, l_c), val_features, val.labels)
@@ -193,24 +217,26 @@ def refine(
         raise ConfigError(f"train.refine re-fits attention_pool's attention; model {model.name!r} has no such scorer")
     if not train:
         raise ConfigError("train.refine needs training clips")
-    train_clips, positives = read_clips(model, train), pseudo_positives(model, train)
+    train_clips, labels = read_clips(model, train), pseudo_labels(model, train)
     clips = train_clips
     choices: dict[str, Any] = {}
     if val:
         val_clips = read_clips(model, val)
-        l_d, l_c, accuracy = choose_strengths(train_clips, positives, val_clips, seed)
+        l_d, l_c, accuracy = choose_strengths(train_clips, labels, val_clips, seed)
         choices |= {"val_accuracy_before": clip_accuracy(model, val), "val_accuracy": accuracy}
         # the strengths chosen, the final fits see the validation clips too
-        clips, positives = joined(train_clips, val_clips), torch.cat([positives, pseudo_positives(model, val)])
+        clips, labels = joined(train_clips, val_clips), labels + pseudo_labels(model, val)
     else:
         l_d, l_c = DETECTOR_L2[len(DETECTOR_L2) // 2], CLASSIFIER_L2[len(CLASSIFIER_L2) // 2]
-    detector = fit_detector(clips, positives, l_d, seed)
+    detector = fit_detector(clips, labels, l_d, seed)
     classifier = fit_logistic(attended(clips, detector), clips.labels, l_c)
     choices |= {
         "detector_l2": l_d,
         "classifier_l2": l_c,
-        "pseudo_positives_per_clip": float(positives.sum(dim=1).float().mean()),
+        "pseudo_positives_per_clip": float(labels.positives.sum(dim=1).float().mean()),
     }
+    if GATE_SHARE is not None:
+        choices["gate_cells_per_clip"] = float(labels.gate.sum(dim=1).float().mean())
     return Refinement(refined_model(model, detector, classifier), choices)
 
 
