@@ -35,17 +35,23 @@ def batch(rgb: torch.Tensor, labels: list[int], flow: torch.Tensor | None = None
     return out
 
 
-def test_pseudo_positives_are_the_cells_at_0_85_of_the_clip_peak_or_more() -> None:
-    """A linear scorer reading channel 0 gives a_{t,i} proportional to exp(x_0): cells at 1, 0.95, 0.86 and 0.84
-    of the peak's weight; the first three are positives."""
+def peaked_clip(*peak_shares: float) -> tuple[torch.nn.Module, torch.Tensor]:
+    """A linear scorer reading channel 0, so a_{t,i} is proportional to exp(x_0), and a clip whose cells (0,0,0),
+    (1,1,0), (2,0,1) and (2,1,1) hold ``peak_shares`` of the peak's weight (every other cell 0.1)."""
     model = linear_pool()
     with torch.no_grad():
         model.att_w.weight.zero_()
         model.att_w.weight[0, 0] = 1.0
     rgb = torch.zeros(1, T, D, K, K)
     shares = torch.full((T, K, K), 0.1)
-    shares[0, 0, 0], shares[1, 1, 0], shares[2, 0, 1], shares[2, 1, 1] = 1.0, 0.95, 0.86, 0.84
+    shares[0, 0, 0], shares[1, 1, 0], shares[2, 0, 1], shares[2, 1, 1] = peak_shares
     rgb[0, :, 0] = shares.log()
+    return model, rgb
+
+
+def test_pseudo_positives_are_the_cells_at_0_85_of_the_clip_peak_or_more() -> None:
+    """Cells at 1, 0.95, 0.86 and 0.84 of the peak's weight: the first three are positives."""
+    model, rgb = peaked_clip(1.0, 0.95, 0.86, 0.84)
     positives = R.pseudo_positives(model, [batch(rgb, [0])])
     expected = torch.zeros(T, K * K, dtype=torch.bool)
     expected[0, 0] = expected[1, 2] = expected[2, 1] = True
@@ -57,14 +63,7 @@ def test_pseudo_positives_are_the_cells_at_0_85_of_the_clip_peak_or_more() -> No
 def test_the_gate_share_widens_only_the_cells_the_bias_is_calibrated_to(monkeypatch: pytest.MonkeyPatch) -> None:
     """With GATE_SHARE, the detector learns the same pseudo positives (cells at 0.85 of the peak) and its bias
     moves to the share of the cells at GATE_SHARE of the peak: 2 and 4 of 12 cells here, log(2/10) vs log(4/8)."""
-    model = linear_pool()
-    with torch.no_grad():
-        model.att_w.weight.zero_()
-        model.att_w.weight[0, 0] = 1.0
-    rgb = torch.zeros(1, T, D, K, K)
-    shares = torch.full((T, K, K), 0.1)
-    shares[0, 0, 0], shares[1, 1, 0], shares[2, 0, 1], shares[2, 1, 1] = 1.0, 0.9, 0.6, 0.55
-    rgb[0, :, 0] = shares.log()
+    model, rgb = peaked_clip(1.0, 0.9, 0.6, 0.55)
     same = R.pseudo_labels(model, [batch(rgb, [0])])
     assert torch.equal(same.gate, same.positives) and int(same.positives.sum()) == 2
     monkeypatch.setattr(R, "GATE_SHARE", 0.5)
