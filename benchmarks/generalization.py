@@ -49,6 +49,11 @@ def setting_store(name: str) -> Path:
     return store
 
 
+def setting_runs(name: str) -> Path:
+    """The folder of one setting's training runs."""
+    return WORK / "generalization" / name
+
+
 def measure(
     results: Results, settings: list[str], seeds: tuple[int, ...], jobs: int = 2, folder: Path | None = None
 ) -> list[dict[str, Any]]:
@@ -62,7 +67,7 @@ def measure(
     rows = []
     for name in settings:
         store = setting_store(name)
-        runs = seed_runs(store, WORK / "generalization" / name, [model], seeds, (), jobs)
+        runs = seed_runs(store, setting_runs(name), [model], seeds, (), jobs)
         row = summarize(model, runs[model], f"{model} on {name}")
         rows.append(row)
         ceiling = yardstick.run(store)[0]

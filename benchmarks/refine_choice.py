@@ -55,7 +55,7 @@ def trained_runs(benchmark: str, seeds: tuple[int, ...], jobs: int) -> list[Path
 
     model = RunConfig().model.name
     if benchmark in CARVED:
-        store, work = generalization.setting_store(benchmark), WORK / "generalization" / benchmark
+        store, work = generalization.setting_store(benchmark), generalization.setting_runs(benchmark)
     else:
         store, work = draw_store(int(benchmark.removeprefix("draw"))), HERE / benchmark
     return [Path(run["run_dir"]) for run in seed_runs(store, work, [model], seeds, (), jobs, reuse=True)[model]]
@@ -81,13 +81,9 @@ class Run:
         return cls(folder, info, store, plan)
 
     def batches(self, records: list[Any], teacher: Any) -> list[dict[str, Any]]:
-        from torch.utils.data import DataLoader
+        from wherewhen.train.data import clip_batches
 
-        from wherewhen.train.data import ClipDataset, collate
-
-        clips = ClipDataset(self.store, records, self.plan.classes, self.info["frames"], train=False,
-                            flow=teacher.uses_flow, inputs=teacher.extra_inputs)  # fmt: skip
-        return list(DataLoader(clips, batch_size=16, collate_fn=collate))
+        return clip_batches(self.store, records, self.plan.classes, self.info["frames"], teacher, batch_size=16)
 
 
 def scored(model: Any, run: Run, on_carved: bool = False) -> dict[str, Any]:
@@ -188,8 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     for benchmark in benchmarks:
         if (why := unusable(benchmark)) is not None:
             parser.exit(2, f"error: {why}\n")
-    seeds, shares = tuple(int(s) for s in args.seeds.split(",")), [float(s) for s in args.shares.split(",")]
-    gates = [float(g) for g in args.gate_shares.split(",") if g]
+    try:
+        seeds, shares = tuple(int(s) for s in args.seeds.split(",")), [float(s) for s in args.shares.split(",")]
+        gates = [float(g) for g in args.gate_shares.split(",") if g]
+    except ValueError as error:
+        parser.exit(2, f"error: --seeds takes integers, --shares and --gate-shares numbers ({error})\n")
     print(table(measure(benchmarks, seeds, shares, args.jobs, gates)))
     return 0
 

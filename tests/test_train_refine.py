@@ -52,12 +52,12 @@ def peaked_clip(*peak_shares: float) -> tuple[torch.nn.Module, torch.Tensor]:
 def test_pseudo_positives_are_the_cells_at_0_85_of_the_clip_peak_or_more() -> None:
     """Cells at 1, 0.95, 0.86 and 0.84 of the peak's weight: the first three are positives."""
     model, rgb = peaked_clip(1.0, 0.95, 0.86, 0.84)
-    positives = R.pseudo_positives(model, [batch(rgb, [0])])
+    positives = R.pseudo_labels(model, [batch(rgb, [0])]).positives
     expected = torch.zeros(T, K * K, dtype=torch.bool)
     expected[0, 0] = expected[1, 2] = expected[2, 1] = True
     assert torch.equal(positives[0], expected.flatten())
     expected[2, 3] = True  # 0.84 of the peak passes half of it
-    assert torch.equal(R.pseudo_positives(model, [batch(rgb, [0])], share=0.5)[0], expected.flatten())
+    assert torch.equal(R.at_share_of_peak(R.cell_weights(model, [batch(rgb, [0])]), 0.5)[0], expected.flatten())
 
 
 def test_the_gate_share_widens_only_the_cells_the_bias_is_calibrated_to(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from wherewhen.errors import ConfigError, FeatureStoreError
 from wherewhen.evaluate.truth import box_cells, segment_rows
@@ -247,3 +247,18 @@ def collate(items: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         if isinstance(value, torch.Tensor):
             batch[key] = torch.stack([it[key] for it in items])
     return batch
+
+
+def clip_batches(
+    store: FeatureStore,
+    records: list[FeatureRecord],
+    classes: list[str],
+    frames: int,
+    model: Any,
+    batch_size: int,
+    selection: dict[str, list[int]] | None = None,
+) -> list[dict[str, torch.Tensor]]:
+    """Every clip of ``records`` in order, without augmentation, collated in the inputs ``model`` reads."""
+    clips = ClipDataset(store, records, classes, frames, train=False, flow=model.uses_flow, selection=selection,
+                        inputs=model.extra_inputs)  # fmt: skip
+    return list(DataLoader(clips, batch_size=batch_size, collate_fn=collate))

@@ -113,22 +113,26 @@ def read_clips(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> Clips
 
 
 @torch.no_grad()
-def pseudo_positives(model: VideoModel, batches: Sequence[dict[str, Tensor]], share: float | None = None) -> Tensor:
-    """(N, T L) bool: y_{t,i}, the cells holding at least ``share`` (default PSEUDO_SHARE) of their clip's largest
-    weight."""
-    share = PSEUDO_SHARE if share is None else share
+def cell_weights(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> Tensor:
+    """(N, T L): a_{t,i}, the trained model's weight of every cell of every clip."""
     model.eval()
     out = []
     for batch in batches:
         output = model(batch["rgb"], batch.get("flow"))
-        weights = (output.temporal[:, :, None, None] * output.spatial).flatten(1)
-        out.append(weights >= share * weights.amax(dim=1, keepdim=True))
+        out.append((output.temporal[:, :, None, None] * output.spatial).flatten(1))
     return torch.cat(out)
 
 
+def at_share_of_peak(weights: Tensor, share: float) -> Tensor:
+    """(N, T L) bool: the cells holding at least ``share`` of their clip's largest weight."""
+    return weights >= share * weights.amax(dim=1, keepdim=True)
+
+
 def pseudo_labels(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> PseudoLabels:
-    positives = pseudo_positives(model, batches)
-    return PseudoLabels(positives, positives if GATE_SHARE is None else pseudo_positives(model, batches, GATE_SHARE))
+    """y_{t,i}, the cells holding at least PSEUDO_SHARE of their clip's largest weight, and the gate's cells."""
+    weights = cell_weights(model, batches)
+    positives = at_share_of_peak(weights, PSEUDO_SHARE)
+    return PseudoLabels(positives, positives if GATE_SHARE is None else at_share_of_peak(weights, GATE_SHARE))
 
 
 def detector_cells(clips: Clips, positives: Tensor, seed: int) -> tuple[Tensor, Tensor]:

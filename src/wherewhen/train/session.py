@@ -32,7 +32,15 @@ from wherewhen.models.pretrained import save_pretrained
 from wherewhen.models.registry import saved_kwargs, with_flow_decided
 from wherewhen.train.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from wherewhen.train.config import RunConfig
-from wherewhen.train.data import ClipDataset, SplitPlan, clip_count, collate, plan_splits, resolve_frames
+from wherewhen.train.data import (
+    ClipDataset,
+    SplitPlan,
+    clip_batches,
+    clip_count,
+    collate,
+    plan_splits,
+    resolve_frames,
+)
 from wherewhen.train.distributed import DistContext, barrier, broadcast_object, gather_objects
 from wherewhen.train.engine import (
     BestTracker,
@@ -207,11 +215,10 @@ class Session:
         teacher, plan = self.best_model(), self.data.plan
         store = FeatureStore(self.config.data.store)
         selection = load_selection_for(teacher, self.config.data.frame_selection)
-        common = {"flow": teacher.uses_flow, "selection": selection, "inputs": teacher.extra_inputs}
 
         def batches(records: list[Any]) -> list[dict[str, torch.Tensor]]:
-            clips = ClipDataset(store, records, plan.classes, self.data.frames, train=False, **common)
-            return list(DataLoader(clips, batch_size=self.config.data.batch_size, collate_fn=collate))
+            return clip_batches(store, records, plan.classes, self.data.frames, teacher, self.config.data.batch_size,
+                                selection)  # fmt: skip
 
         refinement = refine(teacher, batches(plan.train), batches(plan.val), seed=self.config.seed)
         self.save_best("model-trained")
