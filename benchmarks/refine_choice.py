@@ -1,5 +1,7 @@
 """How the refinement's pseudo labels were chosen, on validation only: every trained run refined once per candidate
-share of its clip's peak (``train.refine.PSEUDO_SHARE``) and scored on videos no choice was made on before.
+share of its clip's peak (``train.refine.PSEUDO_SHARE``), with the gate calibrated to the pseudo positives' own
+share or to the cells at other shares of the peak (``--gate-shares``, ``train.refine.GATE_SHARE``), and scored on
+videos no choice was made on before.
 
     python -m benchmarks.refine_choice [--benchmarks draw1,draw3] [--seeds 0,1,2] [--shares 0.5,0.7,0.85,0.95]
     python -m benchmarks.refine_choice --benchmarks vpc200,full --shares 0.5,0.7,0.85
@@ -103,9 +105,10 @@ def scored(model: Any, run: Run, on_carved: bool = False) -> dict[str, Any]:
 
 
 def refined_at(run: Run, share: float, seed: int, with_val: bool = True, gate: float | None = None) -> Any:
-    """The run's trained model (model-trained/) refined with pseudo labels at ``share`` of the clip's peak (and
-    the gate calibrated to the cells at ``gate`` of it, when given): as ``Session.refine_into_model_dir`` does from
-    the run's training and validation videos, or (not ``with_val``) from its training videos alone."""
+    """The run's trained model (model-trained/) refined with pseudo labels at ``share`` of the clip's peak and the
+    gate calibrated to the cells at ``gate`` of it (None: to the pseudo positives): as
+    ``Session.refine_into_model_dir`` does from the run's training and validation videos, or (not ``with_val``) from
+    its training videos alone."""
     from wherewhen.models.pretrained import from_pretrained
     from wherewhen.train import refine as refinement
 
@@ -122,7 +125,8 @@ def refined_at(run: Run, share: float, seed: int, with_val: bool = True, gate: f
 def measure(
     benchmarks: list[str], seeds: tuple[int, ...], shares: list[float], jobs: int, gates: list[float] | None = None
 ) -> dict[tuple[str, str], list]:
-    """{(benchmark, variant): one row per seed}; variants "trained", "share S" and "share S, gate G"."""
+    """{(benchmark, variant): one row per seed}; variants "trained", "share S" (the gate calibrated to the pseudo
+    positives' own share) and "share S, gate G"."""
     from wherewhen.models.pretrained import from_pretrained
 
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}

@@ -64,6 +64,7 @@ def test_the_gate_share_widens_only_the_cells_the_bias_is_calibrated_to(monkeypa
     """With GATE_SHARE, the detector learns the same pseudo positives (cells at 0.85 of the peak) and its bias
     moves to the share of the cells at GATE_SHARE of the peak: 2 and 4 of 12 cells here, log(2/10) vs log(4/8)."""
     model, rgb = peaked_clip(1.0, 0.9, 0.6, 0.55)
+    monkeypatch.setattr(R, "GATE_SHARE", None)
     same = R.pseudo_labels(model, [batch(rgb, [0])])
     assert torch.equal(same.gate, same.positives) and int(same.positives.sum()) == 2
     monkeypatch.setattr(R, "GATE_SHARE", 0.5)
@@ -195,5 +196,5 @@ def test_a_real_run_is_refined_saved_and_resumed_the_same(
     after = from_pretrained(run / "model").model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     # benchmarks.refine_choice re-refines saved runs at other shares: at the default share it rebuilds model/
-    rebuilt = refined_at(Run.read(run), R.PSEUDO_SHARE, seed=0).state_dict()
+    rebuilt = refined_at(Run.read(run), R.PSEUDO_SHARE, seed=0, gate=R.GATE_SHARE).state_dict()
     assert all(torch.allclose(before[k], rebuilt[k], atol=1e-5) for k in before)

@@ -10,27 +10,26 @@ linear classifier reads the attended feature (with flow, also the attended frame
     a_{t,i}  = temporal_t * spatial_{t,i}                       (the trained model's weight of each cell)
     y_{t,i}  = [a_{t,i} >= 0.85 max_{t',j} a_{t',j}]            (pseudo labels)
     s_{t,i}  = w^T x_{t,i} + b                                  (binary logistic regression on y, L2 strength l_d;
-                                                                 b moved to the pseudo positives' share pi:
-                                                                 b = b_balanced + log(pi / (1 - pi));
-                                                                 with GATE_SHARE set, pi is the share of cells at
-                                                                 GATE_SHARE of their clip's peak)
+                                                                 b moved to the share pi of the cells holding at
+                                                                 least 0.5 of their clip's peak (GATE_SHARE):
+                                                                 b = b_balanced + log(pi / (1 - pi)))
     a'_{t,i} = softmax_i(s_{t,i}) * g_t / sum_t' g_t',   g_t = sigmoid(max_i s_{t,i})
                                                                 (attention_pool's timing="frame_gate")
     logits   = W_c z' [+ W_m sum_t tau'_t m_t] + b_c,   z' = sum_{t,i} a'_{t,i} x_{t,i},   tau'_t = sum_i a'_{t,i}
                                                                 (multinomial logistic regression, L2 strength l_c)
 
-The trained scorer has only to separate a few training clips through one softmax per clip, and it fits whatever
-cells do that; the detector has to tell the cells the scorer trusted from all the others of every clip at once,
-which the cue does and the clip-specific cells do not. The detector is fitted with the positives weighted up to
-balance the negatives, so its raw log-odds would call about half of the cells positive; moved to the pseudo
-positives' real share, g_t is its probability that frame t holds a cell like the ones the trained model trusted, and
-the attention keeps every frame where the cue shows (one softmax over all cells instead gave nearly all the weight
-to the one or two best frames: segments too short, docs/models.md). Both are L2-regularised logistic regressions on
-standardised features (``train.logistic``); (l_d, l_c) is the pair that, fitted on the training clips, reaches the
-best validation accuracy (ties: the lower validation loss), or the middle of each grid without a validation split;
-then both are fitted again on the training and validation clips together (the validation split chose the training
-epoch and these strengths; with ~30 validation clips beside ~110 training ones, the fit gains more from them than a
-second look at the validation accuracy would tell). The result is an ``attention_pool`` with ``scorer="linear"`` and
+The trained scorer has only to separate a few training clips through one softmax per clip, and it fits whatever cells do
+that; the detector has to tell the cells the scorer trusted from all the others of every clip at once, which the cue
+does and the clip-specific cells do not. The detector is fitted with the positives weighted up to balance the negatives,
+so its raw log-odds would call about half of the cells positive; moved to the real share of the cells the trained model
+weighs at half its peak or more, g_t is its probability that frame t holds a cell like the ones the trained model
+trusted, and the attention keeps every frame where the cue shows (one softmax over all cells instead gave nearly all the
+weight to the one or two best frames: segments too short, docs/models.md). Both are L2-regularised logistic regressions
+on standardised features (``train.logistic``); (l_d, l_c) is the pair that, fitted on the training clips, reaches the
+best validation accuracy (ties: the lower validation loss), or the middle of each grid without a validation split; then
+both are fitted again on the training and validation clips together (the validation split chose the training epoch and
+these strengths; with ~30 validation clips beside ~110 training ones, the fit gains more from them than a second look at
+the validation accuracy would tell). The result is an ``attention_pool`` with ``scorer="linear"`` and
 ``timing="frame_gate"``: the attention it shows is the one it classifies with.
 """
 
@@ -55,9 +54,10 @@ from wherewhen.train.logistic import Linear, fit_logistic, validation_score
 # A pseudo positive holds at least this share of its clip's largest weight: only the cells the trained model trusts
 # most, so the detector learns the actor rather than its surroundings (chosen on validation, docs/models.md)
 PSEUDO_SHARE = 0.85
-# The detector's bias is moved to the share of all cells that are pseudo positives (None) or, when set, that hold at
-# least this share of their clip's largest weight: below PSEUDO_SHARE, more frames pass the gate (docs/models.md)
-GATE_SHARE: float | None = None
+# The detector's bias is moved to the share of all cells that hold at least this share of their clip's largest
+# weight (None: the pseudo positives' share): below PSEUDO_SHARE, more frames of a long action pass the gate
+# (chosen on validation, docs/models.md)
+GATE_SHARE: float | None = 0.5
 DETECTOR_L2 = (0.01, 0.03, 0.1, 0.3)
 CLASSIFIER_L2 = (1e-3, 1e-2, 1e-1)
 MAX_DETECTOR_CELLS = 200_000  # every pseudo positive, then negatives drawn at random up to this many cells
@@ -81,7 +81,7 @@ class Clips:
 @dataclass
 class PseudoLabels:
     """Per training clip, the cells the detector learns as positives (y_{t,i}) and the cells whose share of all
-    cells (pi) its bias is moved to: the same cells unless GATE_SHARE is set."""
+    cells (pi) its bias is moved to: those at GATE_SHARE of the clip's peak, the positives when it is None."""
 
     positives: Tensor  # (N, T L) bool
     gate: Tensor  # (N, T L) bool
