@@ -65,6 +65,7 @@ def test_the_gate_share_widens_only_the_cells_the_bias_is_calibrated_to(monkeypa
     moves to the share of the cells at GATE_SHARE of the peak: 2 and 4 of 12 cells here, log(2/10) vs log(4/8)."""
     model, rgb = peaked_clip(1.0, 0.9, 0.6, 0.55)
     monkeypatch.setattr(R, "GATE_SHARE", None)
+    monkeypatch.setattr(R, "CROSS_CHECK", False)
     same = R.pseudo_labels(model, [batch(rgb, [0])])
     assert torch.equal(same.gate, same.positives) and int(same.positives.sum()) == 2
     monkeypatch.setattr(R, "GATE_SHARE", 0.5)
@@ -76,6 +77,24 @@ def test_the_gate_share_widens_only_the_cells_the_bias_is_calibrated_to(monkeypa
     cells = T * K * K
     shift = math.log(4 / (cells - 4)) - math.log(2 / (cells - 2))
     torch.testing.assert_close(wide_fit.bias, narrow_fit.bias + shift)
+
+
+def test_the_cross_check_leaves_out_the_clip_whose_pseudo_label_misses_the_cue() -> None:
+    """Eight clips of 49 random cells, one cell per clip carrying the cue (channel 0 at 6 standard deviations); the
+    pseudo labels mark it in seven clips and a plain cell in the last. A detector fitted on either half of the clips
+    finds the cue, so only the last clip's best cell falls outside its marked cells."""
+    generator = torch.Generator().manual_seed(0)
+    n, cells = 8, 49
+    x = torch.randn(n, cells, 4, generator=generator)
+    cue = torch.arange(n) * 2
+    x[torch.arange(n), cue, 0] = 6.0
+    positives = torch.zeros(n, cells, dtype=torch.bool)
+    positives[torch.arange(n), cue] = True
+    positives[n - 1] = False
+    positives[n - 1, cue[n - 1] + 1] = True
+    clips = R.Clips(x.half(), None, torch.arange(n) % 2, frames=1)
+    kept = R.confirmed(clips, R.PseudoLabels(positives, positives), l2=0.1, seed=0)
+    assert kept.tolist() == [True] * (n - 1) + [False]
 
 
 def frame_gate_attention(scores: torch.Tensor) -> torch.Tensor:

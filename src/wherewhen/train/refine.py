@@ -9,6 +9,8 @@ linear classifier reads the attended feature (with flow, also the attended frame
 
     a_{t,i}  = temporal_t * spatial_{t,i}                       (the trained model's weight of each cell)
     y_{t,i}  = [a_{t,i} >= 0.85 max_{t',j} a_{t',j}]            (pseudo labels)
+    kept     = the clips whose best cell, to a detector fitted on the other half of the clips, holds at least 0.5
+               of the clip's peak a (the cross-check; only the kept clips' cells train the detector)
     s_{t,i}  = w^T x_{t,i} + b                                  (binary logistic regression on y, L2 strength l_d;
                                                                  b moved to the share pi of the cells holding at
                                                                  least 0.5 of their clip's peak (GATE_SHARE):
@@ -20,17 +22,18 @@ linear classifier reads the attended feature (with flow, also the attended frame
 
 The trained scorer has only to separate a few training clips through one softmax per clip, and it fits whatever cells do
 that; the detector has to tell the cells the scorer trusted from all the others of every clip at once, which the cue
-does and the clip-specific cells do not. The detector is fitted with the positives weighted up to balance the negatives,
-so its raw log-odds would call about half of the cells positive; moved to the real share of the cells the trained model
-weighs at half its peak or more, g_t is its probability that frame t holds a cell like the ones the trained model
-trusted, and the attention keeps every frame where the cue shows (one softmax over all cells instead gave nearly all the
-weight to the one or two best frames: segments too short, docs/models.md). Both are L2-regularised logistic regressions
-on standardised features (``train.logistic``); (l_d, l_c) is the pair that, fitted on the training clips, reaches the
-best validation accuracy (ties: the lower validation loss), or the middle of each grid without a validation split; then
-both are fitted again on the training and validation clips together (the validation split chose the training epoch and
-these strengths; with ~30 validation clips beside ~110 training ones, the fit gains more from them than a second look at
-the validation accuracy would tell). The result is an ``attention_pool`` with ``scorer="linear"`` and
-``timing="frame_gate"``: the attention it shows is the one it classifies with.
+does and the clip-specific cells do not. Where the trained model trusted a distractor, a detector fitted on the other
+clips looks elsewhere, and that clip's pseudo labels are left out. The detector is fitted with the positives weighted up
+to balance the negatives, so its raw log-odds would call about half of the cells positive; moved to the real share of
+the cells the trained model weighs at half its peak or more, g_t is its probability that frame t holds a cell like the
+ones the trained model trusted, and the attention keeps every frame where the cue shows (one softmax over all cells
+instead gave nearly all the weight to the one or two best frames: segments too short, docs/models.md). Both are
+L2-regularised logistic regressions on standardised features (``train.logistic``); (l_d, l_c) is the pair that, fitted
+on the training clips, reaches the best validation accuracy (ties: the lower validation loss), or the middle of each
+grid without a validation split; then both are fitted again on the training and validation clips together (the
+validation split chose the training epoch and these strengths; with ~30 validation clips beside ~110 training ones, the
+fit gains more from them than a second look at the validation accuracy would tell). The result is an ``attention_pool``
+with ``scorer="linear"`` and ``timing="frame_gate"``: the attention it shows is the one it classifies with.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ MAX_DETECTOR_CELLS = 200_000  # every pseudo positive, then negatives drawn at r
 # of features need the clips (docs/models.md: 22 per class helped on every validation run, 3 per class on the real
 # ud810 clips lost most of the accuracy; 15 lies between the two, not finer)
 MIN_VIDEOS_PER_CLASS = 15
+# A clip's pseudo labels train the detector only where a detector fitted on the other half of the clips agrees: its
+# best cell is one the trained model weighs at GATE_SHARE of its peak (chosen on validation, docs/models.md)
+CROSS_CHECK = True
 REFINED_TIMING = "frame_gate"  # chosen on validation (docs/models.md): one softmax over all cells kept too few frames
 
 
@@ -150,8 +156,40 @@ def calibrated(detector: Linear, marked: Tensor) -> Linear:
     return Linear(detector.weight, detector.bias + math.log(share / (1 - share)))
 
 
-def fit_detector(clips: Clips, labels: PseudoLabels, l2: float, seed: int) -> Linear:
-    return calibrated(fit_logistic(*detector_cells(clips, labels.positives, seed), l2), labels.gate)
+def subset(clips: Clips, chosen: Tensor) -> Clips:
+    motion = None if clips.motion is None else clips.motion[chosen]
+    return Clips(clips.cells[chosen], motion, clips.labels[chosen], clips.frames)
+
+
+def confirmed(clips: Clips, labels: PseudoLabels, l2: float, seed: int) -> Tensor:
+    """(N,) bool: the clips whose best cell, to a detector fitted on the other half of the clips, is one of their
+    gate cells (those the trained model weighs at GATE_SHARE of its peak or more)."""
+    n = len(clips.labels)
+    out = torch.ones(n, dtype=torch.bool)
+    if n < 2:
+        return out
+    for half in torch.randperm(n, generator=torch.Generator().manual_seed(seed)).chunk(2):
+        others = torch.ones(n, dtype=torch.bool)
+        others[half] = False
+        detector = fit_logistic(*detector_cells(subset(clips, others), labels.positives[others], seed), l2)
+        best = torch.stack([detector(clips.cells[i].float())[:, 0].argmax() for i in half.tolist()])
+        out[half] = labels.gate[half, best]
+    return out
+
+
+def kept_clips(clips: Clips, labels: PseudoLabels, l2: float, seed: int) -> Tensor:
+    """(N,) bool: the clips whose pseudo labels the detector learns: the ``confirmed`` ones, every clip without
+    CROSS_CHECK."""
+    return confirmed(clips, labels, l2, seed) if CROSS_CHECK else torch.ones(len(clips.labels), dtype=torch.bool)
+
+
+def fit_detector(clips: Clips, labels: PseudoLabels, l2: float, seed: int, kept: Tensor | None = None) -> Linear:
+    """The detector fitted on the pseudo labels of the ``kept`` clips (by default ``kept_clips``), its bias
+    calibrated to the gate cells' share of all clips."""
+    if kept is None:
+        kept = kept_clips(clips, labels, l2, seed)
+    fit = fit_logistic(*detector_cells(subset(clips, kept), labels.positives[kept], seed), l2)
+    return calibrated(fit, labels.gate)
 
 
 def attended(clips: Clips, detector: Linear) -> Tensor:
@@ -232,12 +270,14 @@ def refine(
         clips, labels = joined(train_clips, val_clips), labels + pseudo_labels(model, val)
     else:
         l_d, l_c = DETECTOR_L2[len(DETECTOR_L2) // 2], CLASSIFIER_L2[len(CLASSIFIER_L2) // 2]
-    detector = fit_detector(clips, labels, l_d, seed)
+    kept = kept_clips(clips, labels, l_d, seed)
+    detector = fit_detector(clips, labels, l_d, seed, kept)
     classifier = fit_logistic(attended(clips, detector), clips.labels, l_c)
     choices |= {
         "detector_l2": l_d,
         "classifier_l2": l_c,
         "pseudo_positives_per_clip": float(labels.positives.sum(dim=1).float().mean()),
+        "clips_left_out": int((~kept).sum()),
     }
     if GATE_SHARE is not None:
         choices["gate_cells_per_clip"] = float(labels.gate.sum(dim=1).float().mean())
