@@ -1,11 +1,14 @@
 """How the refinement's pseudo labels were chosen, on validation only: every trained run refined once per candidate
 share of its clip's peak (``train.refine.PSEUDO_SHARE``), with the gate calibrated to the pseudo positives' own
-share or to the cells at other shares of the peak (``--gate-shares``, ``train.refine.GATE_SHARE``), and scored on
-videos no choice was made on before.
+share or to the cells at other shares of the peak (``--gate-shares``, ``train.refine.GATE_SHARE``), the pseudo
+labels cross-checked or not (``--cross-check``, ``train.refine.CROSS_CHECK``), and scored on videos no choice was
+made on before.
 
     python -m benchmarks.refine_choice [--benchmarks draw1,draw3] [--seeds 0,1,2] [--shares 0.5,0.7,0.85,0.95]
     python -m benchmarks.refine_choice --benchmarks vpc200,full --shares 0.5,0.7,0.85
     python -m benchmarks.refine_choice --benchmarks draw1,draw3,vpc200,full --shares 0.85 --gate-shares 0.5
+    python -m benchmarks.refine_choice --benchmarks draw1,draw3,vpc200,full --shares 0.85 --gate-shares 0.5 \
+        --cross-check on,off
 
 ``drawN``: the `default` preset generated with benchmark seed N (never 0, the reported draw), the default model
 trained on it, each trained run refined as ``wherewhen train`` refines it and scored on the draw's test split, which
@@ -104,29 +107,37 @@ def scored(model: Any, run: Run, on_carved: bool = False) -> dict[str, Any]:
     return row_from_evaluation("", evaluate_model(model, store, run.info["classes"], config))
 
 
-def refined_at(run: Run, share: float, seed: int, with_val: bool = True, gate: float | None = None) -> Any:
-    """The run's trained model (model-trained/) refined with pseudo labels at ``share`` of the clip's peak and the
-    gate calibrated to the cells at ``gate`` of it (None: to the pseudo positives): as
-    ``Session.refine_into_model_dir`` does from the run's training and validation videos, or (not ``with_val``) from
-    its training videos alone."""
+def refined_at(
+    run: Run, share: float, seed: int, with_val: bool = True, gate: float | None = None, cross_check: bool = True
+) -> Any:
+    """The run's trained model (model-trained/) refined with pseudo labels at ``share`` of the clip's peak, the gate
+    calibrated to the cells at ``gate`` of it (None: to the pseudo positives) and the pseudo labels cross-checked or
+    not: as ``Session.refine_into_model_dir`` does from the run's training and validation videos, or (not
+    ``with_val``) from its training videos alone."""
     from wherewhen.models.pretrained import from_pretrained
     from wherewhen.train import refine as refinement
 
     teacher = from_pretrained(run.folder / "model-trained").model
     val = run.batches(run.plan.val, teacher) if with_val else []
-    defaults = refinement.PSEUDO_SHARE, refinement.GATE_SHARE
-    refinement.PSEUDO_SHARE, refinement.GATE_SHARE = share, gate  # the module constants varied here
+    defaults = refinement.PSEUDO_SHARE, refinement.GATE_SHARE, refinement.CROSS_CHECK
+    refinement.PSEUDO_SHARE, refinement.GATE_SHARE, refinement.CROSS_CHECK = share, gate, cross_check  # varied here
     try:
         return refinement.refine(teacher, run.batches(run.plan.train, teacher), val, seed=seed).model
     finally:
-        refinement.PSEUDO_SHARE, refinement.GATE_SHARE = defaults
+        refinement.PSEUDO_SHARE, refinement.GATE_SHARE, refinement.CROSS_CHECK = defaults
 
 
 def measure(
-    benchmarks: list[str], seeds: tuple[int, ...], shares: list[float], jobs: int, gates: list[float] | None = None
+    benchmarks: list[str],
+    seeds: tuple[int, ...],
+    shares: list[float],
+    jobs: int,
+    gates: list[float] | None = None,
+    cross_checks: tuple[bool, ...] = (True,),
 ) -> dict[tuple[str, str], list]:
     """{(benchmark, variant): one row per seed}; variants "trained", "share S" (the gate calibrated to the pseudo
-    positives' own share) and "share S, gate G"."""
+    positives' own share) and "share S, gate G", each with ", no cross-check" where the pseudo labels are not
+    cross-checked."""
     from wherewhen.models.pretrained import from_pretrained
 
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -136,9 +147,10 @@ def measure(
             run = Run.read(folder)
             trained = from_pretrained(folder / "model-trained").model
             rows.setdefault((benchmark, "trained"), []).append(scored(trained, run, carved))
-            for share, gate in [(s, g) for s in shares for g in (None, *(gates or []))]:
-                row = scored(refined_at(run, share, seed, with_val=not carved, gate=gate), run, carved)
+            for share, gate, check in [(s, g, c) for s in shares for g in (None, *(gates or [])) for c in cross_checks]:
+                row = scored(refined_at(run, share, seed, not carved, gate, check), run, carved)
                 variant = f"share {share:g}" + ("" if gate is None else f", gate {gate:g}")
+                variant += "" if check else ", no cross-check"
                 rows.setdefault((benchmark, variant), []).append(row)
                 print(f"{benchmark} seed {seed} {variant}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS),
                       flush=True)  # fmt: skip
@@ -182,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0,1,2", help="training seeds")
     parser.add_argument("--shares", default="0.5,0.7,0.85,0.95", help="candidate shares of the clip's peak")
     parser.add_argument("--gate-shares", default="", help="also calibrate each share's gate to these (GATE_SHARE)")
+    parser.add_argument("--cross-check", default="on", help="on, off or on,off: the pseudo labels cross-checked")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
     args = parser.parse_args(argv)
     benchmarks = args.benchmarks.split(",")
@@ -193,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         gates = [float(g) for g in args.gate_shares.split(",") if g]
     except ValueError as error:
         parser.exit(2, f"error: --seeds takes integers, --shares and --gate-shares numbers ({error})\n")
-    print(table(measure(benchmarks, seeds, shares, args.jobs, gates)))
+    checks = args.cross_check.split(",")
+    if not checks or any(c not in ("on", "off") for c in checks):
+        parser.exit(2, f"error: --cross-check takes on, off or on,off, not {args.cross_check!r}\n")
+    print(table(measure(benchmarks, seeds, shares, args.jobs, gates, tuple(c == "on" for c in checks))))
     return 0
 
 
