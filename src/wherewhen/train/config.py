@@ -82,6 +82,10 @@ class TrainSection:
     # after the last epoch, the best model's attention re-fitted as a linear cell detector on its own pseudo labels
     # (train/refine.py; attention_pool only)
     refine: bool = False
+    # a trained model (run or model folder) whose most-weighted cells the mask learns beside the class, at this
+    # weight (train/teacher.py; stam only)
+    attention_teacher: str = ""
+    teacher_weight: float = 1.0
     trials: int = 1  # starts: train this many seeds for trial_epochs, finish the best on validation (train/trials.py)
     trial_epochs: int = 10  # epochs each trial trains before the best one is chosen
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -90,6 +94,7 @@ class TrainSection:
 
 
 REFINABLE = "attention_pool"  # the model whose form the pseudo-label refinement fits (train.refine)
+TEACHABLE = ("stam",)  # models whose spatial attention is a gate per cell in [0, 1] (train.attention_teacher)
 
 
 @dataclass
@@ -218,6 +223,11 @@ class RunConfig:
             raise ConfigError(f"data.val_split and data.train_split are both {self.data.val_split!r}")
         if self.train.refine and self.model.name != REFINABLE:
             raise ConfigError(f"train.refine re-fits {REFINABLE}'s attention; set it to false for {self.model.name!r}")
+        if self.train.attention_teacher and self.model.name not in TEACHABLE:
+            raise ConfigError(
+                f"train.attention_teacher teaches a mask of gates ({', '.join(TEACHABLE)}); "
+                f"{self.model.name!r} has none"
+            )
         self.model.args = check_model_args(self.model.name, self.model.args)
         return self
 

@@ -24,6 +24,7 @@ from wherewhen.progress import progress_bar
 from wherewhen.train.augment import AugmentSection, augment_batch
 from wherewhen.train.config import OptimSection, ScheduleSection
 from wherewhen.train.distributed import DistContext, all_reduce_sum, gather_objects
+from wherewhen.train.teacher import teacher_loss, teacher_positives
 
 
 def build_optimizer(model: nn.Module, cfg: OptimSection) -> torch.optim.Optimizer:
@@ -117,6 +118,8 @@ class StepSettings:
     grad_clip: float
     progress: bool
     augment: AugmentSection = field(default_factory=AugmentSection)
+    teacher: VideoModel | None = None  # train.attention_teacher, frozen (train/teacher.py)
+    teacher_weight: float = 1.0
 
 
 def to_device(
@@ -198,6 +201,9 @@ def train_epoch(
         with torch.autocast(device_type=settings.device.type, dtype=torch.float16, enabled=settings.amp):
             output = model(**inputs)
             terms = module.loss_terms(output, targets)
+            if settings.teacher is not None:
+                positives = teacher_positives(settings.teacher, inputs["cubes"], inputs.get("flow"))
+                terms["teacher"] = teacher_loss(output, positives, settings.teacher_weight)
         loss = sum(terms.values())
         scaler.scale(loss).backward()
         if settings.grad_clip > 0:

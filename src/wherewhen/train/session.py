@@ -55,6 +55,7 @@ from wherewhen.train.engine import (
 )
 from wherewhen.train.logs import RunLogger
 from wherewhen.train.refine import refine, too_few_videos
+from wherewhen.train.teacher import load_teacher
 
 RUN_FORMAT = "wherewhen-run/1"
 
@@ -482,7 +483,8 @@ def set_up_optimization(config: RunConfig, module: VideoModel, data: Data, devic
     )
     amp = config.train.amp and device.type == "cuda"
     train = config.train
-    settings = StepSettings(device, amp, train.grad_clip, train.progress, augment=config.augment)
+    teacher = load_teacher(train.attention_teacher, module).to(device) if train.attention_teacher else None
+    settings = StepSettings(device, amp, train.grad_clip, train.progress, config.augment, teacher, train.teacher_weight)
     tracker = BestTracker(train.monitor, train.patience if validating else 0, train.tie_break)
     return Optimization(optimizer, schedule, torch.amp.GradScaler(device.type, enabled=amp), tracker, settings)
 

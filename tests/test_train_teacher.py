@@ -1,0 +1,105 @@
+"""The attention teacher (train/teacher.py): its pseudo positives and loss against hand-computed cases, the checks on
+its folder and student, and a real stam run taught by a real attention_pool run on the embedded benchmark's cubes."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from wherewhen.errors import ConfigError
+from wherewhen.features.store import StoreInfo
+from wherewhen.models import build_model
+from wherewhen.models.output import ModelOutput
+from wherewhen.models.pretrained import save_pretrained
+from wherewhen.train import train
+from wherewhen.train.config import load_config
+from wherewhen.train.teacher import load_teacher, teacher_loss, teacher_positives
+
+
+def test_the_loss_is_the_class_balanced_cross_entropy_of_the_gates() -> None:
+    """One clip, one frame, 2 x 2 cells, one positive (share 1/4): weights 2 on it and 2/3 on the others."""
+    gates = torch.tensor([0.8, 0.4, 0.1, 0.5]).view(1, 1, 2, 2)
+    positives = torch.tensor([1.0, 0.0, 0.0, 0.0]).view(1, 1, 2, 2)
+    output = ModelOutput(logits=torch.zeros(1, 3), spatial=gates, temporal=torch.ones(1, 1))
+    by_hand = (2 * -math.log(0.8) + 2 / 3 * (-math.log(0.6) - math.log(0.9) - math.log(0.5))) / 4
+    assert math.isclose(float(teacher_loss(output, positives, 0.5)), 0.5 * by_hand, rel_tol=1e-5)
+
+
+def test_the_positives_are_the_cells_at_085_of_the_clips_peak() -> None:
+    """A linear-scorer attention_pool reading channel 0 (one softmax over the clip's cells): a cell's weight is
+    proportional to exp(x_0), so the cells with x_0 >= x_peak + log 0.85 are the positives, per clip."""
+    torch.manual_seed(0)
+    teacher = build_model("attention_pool", num_classes=2, in_channels=3, grid=2, scorer="linear", dropout=0.0)
+    with torch.no_grad():
+        teacher.att_w.weight.copy_(torch.tensor([[1.0, 0.0, 0.0]]))
+    teacher.eval()
+    cubes = torch.zeros(2, 2, 3, 2, 2)
+    cubes[0, 1, 0, 0, 1] = 2.0  # clip 0: one peak
+    cubes[0, 0, 0, 1, 1] = 2.0 + math.log(0.9)  # and a cell at 0.9 of it
+    cubes[0, 0, 0, 0, 0] = 2.0 + math.log(0.8)  # and one at 0.8
+    cubes[1, 0, 0, 1, 0] = 1.0  # clip 1: its own peak, lower than clip 0's
+    y = teacher_positives(teacher, cubes)
+    assert y.shape == (2, 2, 2, 2)
+    assert {tuple(i) for i in y.nonzero().tolist()} == {(0, 1, 0, 1), (0, 0, 1, 1), (1, 0, 1, 0)}
+
+
+def saved_model(folder: Path, name: str, grid: int) -> Path:
+    model = build_model(name, num_classes=2, in_channels=8, grid=grid)
+    sampling = {"method": "uniform", "frames": 4}
+    info = StoreInfo(backbone="efficientnet_lite0", input_size=224, grid=grid, channels=8, sampling=sampling)
+    return save_pretrained(model, folder, classes=["a", "b"], features=info)
+
+
+def test_a_missing_or_mismatched_teacher_is_a_one_line_error(tmp_path: Path) -> None:
+    student = build_model("stam", num_classes=2, in_channels=8, grid=3, reduce_dim=4, hidden_channels=4)
+    with pytest.raises(ConfigError, match="not a run or model folder"):
+        load_teacher(tmp_path / "nowhere", student)
+    with pytest.raises(ConfigError, match="on a 4 x 4 grid"):
+        load_teacher(saved_model(tmp_path / "grid4", "attention_pool", 4), student)
+    assert load_teacher(saved_model(tmp_path / "grid3", "attention_pool", 3), student).grid == 3
+
+
+def test_only_a_mask_of_gates_is_taught() -> None:
+    with pytest.raises(ConfigError, match="teaches a mask of gates"):
+        load_config(values={"model.name": "attention_pool"}, overrides=["train.attention_teacher=run"])
+    assert load_config(values={"model.name": "stam"}, overrides=["train.attention_teacher=run"]).train.teacher_weight
+
+
+def test_a_real_stam_run_learns_from_a_real_teacher(embedded_features, tmp_path: Path) -> None:
+    """attention_pool trained on the embedded benchmark's real cubes teaches stam: the term is logged every epoch,
+    and stam's mask ends closer to the teacher's positives than the same run without it."""
+    _, store = embedded_features
+
+    def run(model: str, folder: Path, *overrides: str) -> Path:
+        config = load_config(
+            values={"data.store": str(store.root), "model.name": model},
+            overrides=["train.epochs=4", "train.max_steps=0", "train.progress=false", "train.refine=false",
+                       "data.val_fraction=0.5", *overrides],
+        )  # fmt: skip
+        train(config, folder, verbose=False)
+        return folder
+
+    teacher_run = run("attention_pool", tmp_path / "teacher")
+    taught = run("stam", tmp_path / "taught", f"train.attention_teacher={teacher_run}", "train.teacher_weight=5")
+    alone = run("stam", tmp_path / "alone")
+    with open(taught / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 and all(math.isfinite(float(r["train_teacher"])) for r in rows)
+    assert float(rows[-1]["train_teacher"]) < float(rows[0]["train_teacher"])
+
+    from wherewhen.models.pretrained import from_pretrained
+
+    teacher = from_pretrained(teacher_run / "model").model.eval()
+    cubes = torch.stack([store.load(r.video_id)["rgb"] for r in store.records()])
+    y = teacher_positives(teacher, cubes)
+
+    def distance(folder: Path) -> float:
+        with torch.no_grad():
+            out = from_pretrained(folder / "model").model.eval()(cubes)
+        return float(teacher_loss(out, y, 1.0))
+
+    assert distance(taught) < distance(alone)
