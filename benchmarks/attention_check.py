@@ -8,6 +8,10 @@ the ceiling's top-1 and pointing game.
     python -m benchmarks.attention_check --store STORE --models stam,attention_pool --seeds 0
     python -m benchmarks.attention_check --models stam --set model.separable=true
 
+With both `stam` and `attention_pool` among the models, `stam` trains once more per seed with that seed's
+`attention_pool` run as its attention teacher (``train.attention_teacher``, docs/training.md): its own row, "stam
+taught by attention_pool", beside the untaught one.
+
 Nothing here chooses anything on the test split. Trainings run in ``--jobs`` processes of one thread each.
 ``--set`` passes training overrides (as ``wherewhen train --set``) to every run; the rows then name them.
 ``run(...)`` is what ``make bench`` calls.
@@ -166,6 +170,28 @@ def seed_runs(
     return runs
 
 
+TAUGHT = ("stam", "attention_pool")  # (student, teacher): the student once more, taught (train.attention_teacher)
+
+
+def taught_runs(
+    store: Path, work: Path, teachers: list[dict[str, Any]], seeds: tuple[int, ...], overrides: tuple[str, ...],
+    jobs: int,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One row per seed of the student whose mask learns from the teacher's run of the same seed."""
+    student = TAUGHT[0]
+    tasks = [
+        (student, store, work / "runs" / "-".join([f"{student}-taught", f"seed{seed}", *overrides]),
+         (*overrides, f"train.attention_teacher={row['run_dir']}", f"seed={seed}"), False)
+        for seed, row in zip(seeds, teachers, strict=True)
+    ]  # fmt: skip
+    rows = []
+    with worker_pool(jobs) as pool:
+        for task, row in zip(tasks, pool.imap(one_run, tasks), strict=True):
+            print(f"{student} taught {task[3][-1]}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS), flush=True)
+            rows.append(row)
+    return rows
+
+
 def summarize(name: str, rows: list[dict[str, Any]], label: str) -> dict[str, Any]:
     """Mean, minimum and maximum over seeds of every metric."""
     out: dict[str, Any] = {"model": label, "name": name, "seeds": len(rows)}
@@ -231,6 +257,10 @@ def run(
     _, named = with_settings(COMMAND, overrides)
     per_seed = seed_runs(store, work, names, seeds, overrides, jobs, per_model=rgb_where_optional(names, overrides))
     rows = [summarize(n, per_seed[n], n + named) | {"kind": kind_of(n)} for n in names]
+    if all(n in names for n in TAUGHT):
+        taught = taught_runs(store, work, per_seed[TAUGHT[1]], seeds, overrides, jobs)
+        label = f"{TAUGHT[0]} taught by {TAUGHT[1]}{named}"
+        rows.append(summarize(f"{TAUGHT[0]}_taught", taught, label) | {"kind": kind_of(TAUGHT[0])})
     rows.sort(key=lambda r: -r["top1"])
     marks = yardstick.run(store)
     ceiling = marks[0]
@@ -270,6 +300,8 @@ TARGETS = {  # (model, metric): target, for the default model and stam (issue 21
     ("default", "temporal_map_0.5"): ">= 0.60",
     ("stam", "top1"): ">= 0.85",
     ("stam", "pointing_game"): ">= 0.70",
+    ("stam_taught", "top1"): ">= 0.85",
+    ("stam_taught", "pointing_game"): ">= 0.70",
 }
 
 
@@ -283,8 +315,8 @@ def add_figures(rows: list[dict[str, Any]], ceiling: dict[str, Any], results: An
         name = default if who == "default" else who
         if name in by_name:
             title = dict(METRICS)[key]
-            label = f"{name}{' (the default model)' if who == 'default' else ''}: {title}, mean of seeds"
             row = by_name[name]
+            label = f"{row['model']}{' (the default model)' if who == 'default' else ''}: {title}, mean of seeds"
             note = f"range {row[f'{key}_min']:.3f}-{row[f'{key}_max']:.3f}, {row['seeds']} seeds"
             results.add(SECTION, label, float(row[key]), target=target, command=command, note=note)
     results.add(SECTION, "supervised-attention ceiling: test top-1", float(ceiling["top1"]), command=command)
