@@ -163,11 +163,20 @@ def seed_runs(
             run_dir = work / "runs" / "-".join([name, f"seed{seed}", *own])
             tasks.append((name, store, run_dir, (*own, f"seed={seed}"), reuse))
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in models}
+    for task, row in zip(tasks, trained_rows(tasks, jobs), strict=True):
+        runs[task[0]].append(row)
+    return runs
+
+
+def trained_rows(tasks: list[tuple[Any, ...]], jobs: int, label: str = "") -> list[dict[str, Any]]:
+    """One row per ``one_run`` task, trained in ``jobs`` processes, each printed as it finishes."""
+    rows = []
     with worker_pool(jobs) as pool:
         for task, row in zip(tasks, pool.imap(one_run, tasks), strict=True):
-            print(f"{task[0]} {task[3][-1]}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS), flush=True)
-            runs[task[0]].append(row)
-    return runs
+            figures = ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS)
+            print(f"{label or task[0]} {task[3][-1]}: {figures}", flush=True)
+            rows.append(row)
+    return rows
 
 
 TAUGHT = ("stam", "attention_pool")  # (student, teacher): the student once more, taught (train.attention_teacher)
@@ -184,12 +193,7 @@ def taught_runs(
          (*overrides, f"train.attention_teacher={row['run_dir']}", f"seed={seed}"), False)
         for seed, row in zip(seeds, teachers, strict=True)
     ]  # fmt: skip
-    rows = []
-    with worker_pool(jobs) as pool:
-        for task, row in zip(tasks, pool.imap(one_run, tasks), strict=True):
-            print(f"{student} taught {task[3][-1]}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS), flush=True)
-            rows.append(row)
-    return rows
+    return trained_rows(tasks, jobs, f"{student} taught")
 
 
 def summarize(name: str, rows: list[dict[str, Any]], label: str) -> dict[str, Any]:

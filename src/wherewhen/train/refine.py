@@ -51,6 +51,7 @@ from wherewhen.errors import ConfigError
 from wherewhen.models._reduce import as_rows
 from wherewhen.models.attention_pool import cell_attention
 from wherewhen.models.base import VideoModel
+from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import build_model
 from wherewhen.train.logistic import Linear, fit_logistic, validation_score
 
@@ -125,8 +126,13 @@ def cell_weights(model: VideoModel, batches: Sequence[dict[str, Tensor]]) -> Ten
     out = []
     for batch in batches:
         output = model(batch["rgb"], batch.get("flow"))
-        out.append((output.temporal[:, :, None, None] * output.spatial).flatten(1))
+        out.append(joint_weights(output))
     return torch.cat(out)
+
+
+def joint_weights(output: ModelOutput) -> Tensor:
+    """(B, T L): a_{t,i} = temporal_t * spatial_{t,i}, a model output's weight of every cell of each clip."""
+    return (output.temporal[:, :, None, None] * output.spatial).flatten(1)
 
 
 def at_share_of_peak(weights: Tensor, share: float) -> Tensor:

@@ -23,7 +23,7 @@ from torch import Tensor
 from wherewhen.errors import ConfigError
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
-from wherewhen.train.refine import PSEUDO_SHARE, at_share_of_peak
+from wherewhen.train.refine import PSEUDO_SHARE, at_share_of_peak, joint_weights
 
 
 def load_teacher(path: str | Path, student: VideoModel) -> VideoModel:
@@ -40,7 +40,8 @@ def load_teacher(path: str | Path, student: VideoModel) -> VideoModel:
     if (teacher.in_channels, teacher.grid) != (student.in_channels, student.grid):
         raise ConfigError(
             f"train.attention_teacher: {path} reads {teacher.in_channels} channels on a {teacher.grid} x {teacher.grid}"
-            f" grid, the run's features have {student.in_channels} on {student.grid} x {student.grid}"
+            f" grid, the run's features have {student.in_channels} on {student.grid} x {student.grid};"
+            " train the teacher on this run's feature store"
         )
     return teacher
 
@@ -49,8 +50,7 @@ def load_teacher(path: str | Path, student: VideoModel) -> VideoModel:
 def teacher_positives(teacher: VideoModel, cubes: Tensor, flow: Tensor | None = None) -> Tensor:
     """(B, T, K, K) float: y, the cells holding at least PSEUDO_SHARE of the clip's largest teacher weight."""
     output = teacher(cubes, flow if teacher.uses_flow else None)
-    weights = output.temporal[:, :, None, None] * output.spatial
-    return at_share_of_peak(weights.flatten(1).float(), PSEUDO_SHARE).view_as(weights).float()
+    return at_share_of_peak(joint_weights(output).float(), PSEUDO_SHARE).view_as(output.spatial).float()
 
 
 def teacher_loss(output: ModelOutput, positives: Tensor, weight: float) -> Tensor:
