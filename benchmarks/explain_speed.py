@@ -60,7 +60,8 @@ def small_run(root: Path) -> Path:
     generate_benchmark(root / "bench", preset("default").with_overrides(knobs), workers=1)
     index = read_dataset("embedded", root / "bench")
     extract_videos(index.records, root / "store", ExtractOptions(progress=False, workers=1), index.classes)
-    small = ["model.reduce_dim=32", "model.hidden_channels=16", "model.mask_channels=8", "model.attention_channels=8"]
+    small = ["model.reduce_dim=32", "model.hidden_channels=16", "model.mask_channels=8", "model.attention_channels=8",
+             "train.attention_teacher="]  # fmt: skip
     overrides = ["train.epochs=2", "train.progress=false", "model.name=stam", "train.device=cpu", *small]
     config = load_config(None, overrides, values={"data.store": str(root / "store")})
     return train(config, root / "run", verbose=False).run_dir

@@ -15,9 +15,9 @@ from wherewhen.features.store import StoreInfo
 from wherewhen.models import build_model
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.pretrained import save_pretrained
-from wherewhen.train import train
+from wherewhen.train import resume_run, train
 from wherewhen.train.config import load_config
-from wherewhen.train.teacher import load_teacher, teacher_loss, teacher_positives
+from wherewhen.train.teacher import load_teacher, teacher_config, teacher_loss, teacher_positives
 
 
 def test_the_loss_is_the_class_balanced_cross_entropy_of_the_gates() -> None:
@@ -85,7 +85,7 @@ def test_a_real_stam_run_learns_from_a_real_teacher(embedded_features, tmp_path:
 
     teacher_run = run("attention_pool", tmp_path / "teacher")
     taught = run("stam", tmp_path / "taught", f"train.attention_teacher={teacher_run}", "train.teacher_weight=5")
-    alone = run("stam", tmp_path / "alone")
+    alone = run("stam", tmp_path / "alone", "train.attention_teacher=")
     with open(taught / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4 and all(math.isfinite(float(r["train_teacher"])) for r in rows)
@@ -103,3 +103,43 @@ def test_a_real_stam_run_learns_from_a_real_teacher(embedded_features, tmp_path:
         return float(teacher_loss(out, y, 1.0))
 
     assert distance(taught) < distance(alone)
+
+
+def test_a_named_teacher_trains_as_its_own_command_would_with_the_students_data_and_seed() -> None:
+    """stam's default names attention_pool: its run is `wherewhen train --model attention_pool` with stam's data
+    section and seed (attention_pool's own recommended training, none of stam's), on RGB like stam."""
+    student = load_config(values={"model.name": "stam", "data.store": "store", "seed": 3}, overrides=["data.frames=6"])
+    assert student.train.attention_teacher == "attention_pool"
+    teacher = teacher_config(student, store_has_flow=True)
+    alone = load_config(
+        values={"model.name": "attention_pool", "data.store": "store", "seed": 3},
+        overrides=["data.frames=6", "model.flow=false"],
+    )
+    assert teacher.to_dict() == alone.to_dict()
+    assert (teacher.optim.lr, teacher.train.refine, teacher.augment.mix) == (1e-3, True, 0.5)
+    paper = load_config(values={"model.name": "stam"}, overrides=["train.attention_teacher="])
+    assert not paper.train.attention_teacher
+
+
+def test_stam_trains_its_teacher_first_and_a_resumed_run_reads_it(embedded_features, tmp_path: Path) -> None:
+    """`wherewhen train --model stam` on real cubes: attention_pool trains in RUN/teacher (the same weights as that
+    command alone), stam learns from it; resumed, the run reads the finished teacher instead of training it again."""
+    from safetensors.torch import load_file
+
+    _, store = embedded_features
+    small = ["model.reduce_dim=32", "model.hidden_channels=16", "train.progress=false", "train.epochs=2"]
+    config = load_config(values={"data.store": str(store.root), "model.name": "stam"}, overrides=small)
+    run = train(config, tmp_path / "stam", verbose=False).run_dir
+    weights = run / "teacher" / "model" / "model.safetensors"
+    assert (run / "teacher" / "run.json").is_file() and weights.is_file()
+    with open(run / "metrics.csv", newline="") as f:
+        assert all(math.isfinite(float(r["train_teacher"])) for r in csv.DictReader(f))
+
+    alone = load_config(values={"data.store": str(store.root), "model.name": "attention_pool"}, overrides=small[2:3])
+    by_hand = train(alone, tmp_path / "attention_pool", verbose=False).model_dir / "model.safetensors"
+    mine, theirs = load_file(weights), load_file(by_hand)
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+    written = weights.stat().st_mtime_ns
+    assert resume_run(run, overrides=["train.epochs=3"], verbose=False).epochs_done == 3
+    assert weights.stat().st_mtime_ns == written

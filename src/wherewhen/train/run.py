@@ -21,6 +21,7 @@ from pathlib import Path
 
 from wherewhen.atomic import remove_stale_temporaries
 from wherewhen.errors import CheckpointError, ConfigError
+from wherewhen.features.store import FeatureStore
 from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.distributed import barrier, launched_world_size, setup, teardown
 from wherewhen.train.logs import RunLogger
@@ -34,6 +35,7 @@ from wherewhen.train.session import (
     read_run_json,
     refuse_taken,
 )
+from wherewhen.train.teacher import teacher_config, teacher_folder, trains_its_teacher
 from wherewhen.train.trials import epochs_done, pick_trial, trial_seeds
 
 __all__ = ["RUN_FORMAT", "RunResult", "default_run_dir", "read_run_json", "resume_run", "train"]
@@ -94,6 +96,25 @@ def choose_trial(config: RunConfig, run_dir: Path, verbose: bool) -> RunConfig:
     return replace(chosen, train=replace(chosen.train, trials=config.train.trials))
 
 
+def train_teacher(config: RunConfig, run_dir: Path, verbose: bool) -> None:
+    """``train.attention_teacher=MODEL``: train that model under ``RUN/teacher`` first (train/teacher.py); a finished
+    teacher is read, a started one resumes, so an interrupted run goes on with the same command."""
+    if launched_world_size() > 1:
+        raise ConfigError(
+            f"train.attention_teacher={config.train.attention_teacher} trains the teacher in one process; train it "
+            "first without torchrun and set train.attention_teacher to its run folder"
+        )
+    folder = teacher_folder(config, run_dir)
+    teacher = teacher_config(config, FeatureStore(config.data.store).info.flow)
+    if (folder / "run.json").is_file():
+        run = read_run_json(folder)
+        if run["finished"] and ("refinement" in run or not teacher.train.refine):
+            return
+    if verbose:
+        print(f"training the attention teacher ({teacher.model.name}) in {folder}", file=sys.stderr)
+    train(teacher, folder, resume=(folder / "run.json").is_file(), verbose=verbose)
+
+
 def train(
     config: RunConfig,
     run_dir: Path | None = None,
@@ -114,6 +135,11 @@ def train(
         run_dir = Path(run_dir or default_run_dir(config.model.name))
         config = choose_trial(config, run_dir, verbose)
         resume = True
+    if trains_its_teacher(config):
+        run_dir = Path(run_dir or default_run_dir(config.model.name))
+        if not resume and holds_a_run(run_dir):
+            refuse_taken(run_dir)
+        train_teacher(config, run_dir, verbose)
     ctx = setup(config.train.device)
     logger: RunLogger | None = None
     session: Session | None = None

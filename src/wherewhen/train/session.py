@@ -55,7 +55,7 @@ from wherewhen.train.engine import (
 )
 from wherewhen.train.logs import RunLogger
 from wherewhen.train.refine import refine, too_few_videos
-from wherewhen.train.teacher import load_teacher
+from wherewhen.train.teacher import load_teacher, teacher_folder
 
 RUN_FORMAT = "wherewhen-run/1"
 
@@ -471,7 +471,9 @@ def wrap_for_processes(module: VideoModel, unused: list[str], ctx: DistContext) 
     return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=bool(unused))
 
 
-def set_up_optimization(config: RunConfig, module: VideoModel, data: Data, device: torch.device) -> Optimization:
+def set_up_optimization(
+    config: RunConfig, module: VideoModel, data: Data, device: torch.device, run_dir: Path
+) -> Optimization:
     validating = data.val_loader is not None
     optimizer = build_optimizer(module, config.optim)
     schedule = build_schedule(
@@ -483,7 +485,7 @@ def set_up_optimization(config: RunConfig, module: VideoModel, data: Data, devic
     )
     amp = config.train.amp and device.type == "cuda"
     train = config.train
-    teacher = load_teacher(train.attention_teacher, module).to(device) if train.attention_teacher else None
+    teacher = load_teacher(teacher_folder(config, run_dir), module).to(device) if train.attention_teacher else None
     settings = StepSettings(device, amp, train.grad_clip, train.progress, config.augment, teacher, train.teacher_weight)
     tracker = BestTracker(train.monitor, train.patience if validating else 0, train.tie_break)
     return Optimization(optimizer, schedule, torch.amp.GradScaler(device.type, enabled=amp), tracker, settings)
@@ -533,7 +535,7 @@ def prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCont
     # Different seeds per process for dropout and the like; the weights start equal (DDP broadcasts rank 0's).
     torch.manual_seed(config.seed + ctx.rank)
     model = wrap_for_processes(module, unused, ctx)
-    opt = set_up_optimization(config, module, data, ctx.device)
+    opt = set_up_optimization(config, module, data, ctx.device, run_dir)
     progress = restore_checkpoint(run_dir, config, module, opt, plan, ctx, verbose) if resume else Progress()
     session = Session(config, ctx, run_dir, store.info, module, model, data, opt, progress, verbose)
     start_files(session, resume)

@@ -10,10 +10,15 @@ augmented clip, as the pseudo-label refinement reads them (``train.refine``):
 The teacher learned from the same class labels (the default model, refined), so the student is still weakly
 supervised; what it gets is a mask that starts from where a simpler model found the action instead of from whatever
 separates the few training clips (docs/models.md).
+
+``train.attention_teacher`` names a folder (a trained run or model) or a registered model: that model is trained
+first, under ``RUN/teacher``, as ``wherewhen train --model NAME`` would train it on the run's data with the run's seed,
+reading the cubes the student reads (``teacher_config``).
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import torch
@@ -21,9 +26,44 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from wherewhen.errors import ConfigError
+from wherewhen.models import available_models, model_class
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
+from wherewhen.models.registry import model_parameters, with_flow_decided
+from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.refine import PSEUDO_SHARE, at_share_of_peak, joint_weights
+
+TEACHER_DIR = "teacher"  # RUN/teacher: the run of a teacher named by its model
+
+
+def trains_its_teacher(config: RunConfig) -> bool:
+    """Whether ``train.attention_teacher`` names a model to train first (rather than a trained folder)."""
+    return config.train.attention_teacher in available_models()
+
+
+def teacher_folder(config: RunConfig, run_dir: Path) -> Path:
+    """Where the teacher of a run in ``run_dir`` is: ``RUN/teacher`` for a named model, else the folder given."""
+    return run_dir / TEACHER_DIR if trains_its_teacher(config) else Path(config.train.attention_teacher)
+
+
+def teacher_config(config: RunConfig, store_has_flow: bool) -> RunConfig:
+    """The named teacher's run: its model's own recommended training on the student's data and seed, on the same
+    device, reading flow only where the student does (a teacher that sees motion would mark cells for a reason the
+    student's cubes do not show)."""
+    name = config.train.attention_teacher
+    student_args = with_flow_decided(config.model.name, config.model.args, store_has_flow)
+    values: dict[str, object] = {
+        "model.name": name,
+        "seed": config.seed,
+        "train.device": config.train.device,
+        "train.amp": config.train.amp,
+        "train.progress": config.train.progress,
+    }
+    if "flow" in model_parameters(model_class(name)):
+        values["model.flow"] = bool(student_args.get("flow", False))
+    teacher = load_config(values=values)
+    teacher.data = copy.deepcopy(config.data)
+    return teacher.validate()
 
 
 def load_teacher(path: str | Path, student: VideoModel) -> VideoModel:
