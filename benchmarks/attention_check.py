@@ -8,9 +8,11 @@ the ceiling's top-1 and pointing game.
     python -m benchmarks.attention_check --store STORE --models stam,attention_pool --seeds 0
     python -m benchmarks.attention_check --models stam --set model.separable=true
 
-`stam` trains as `wherewhen train --model stam` does, with the attention teacher it trains first
-(``train.attention_teacher``, docs/training.md), and once more per seed without it, as the paper trains it: its own
-row, "stam without its teacher".
+A model whose recipe names an attention teacher (``train.attention_teacher``, docs/training.md; `stam`'s names the
+default model) trains as `wherewhen train --model NAME` does, taught, and once more per seed without it: its own row,
+"NAME without its teacher". With the teacher's model among the models, the teacher's runs of the same seeds are the
+students' teachers (the run `wherewhen train` would train first in RUN/teacher, trained once here), and the students
+train after the first pool of runs.
 
 Nothing here chooses anything on the test split. Trainings run in ``--jobs`` processes of one thread each.
 ``--set`` passes training overrides (as ``wherewhen train --set``) to every run; the rows then name them.
@@ -143,6 +145,34 @@ def worker_pool(jobs: int) -> Iterator[Pool]:
         signal.signal(signal.SIGTERM, previous)
 
 
+Task = tuple[str, Path, Path, tuple[str, ...], bool]  # one_run's job: model, store, run folder, overrides, reuse
+
+
+def seed_tasks(
+    name: str, store: Path, work: Path, seeds: tuple[int, ...], settings: tuple[str, ...], reuse: bool,
+    per_seed: list[str] | None = None,
+) -> list[Task]:  # fmt: skip
+    """One task per seed: ``name`` trained with ``settings`` (and the seed's own ``per_seed`` override, which the run
+    folder's name leaves out) in ``work/runs/NAME-seedS-SETTINGS``."""
+    return [
+        (name, store, work / "runs" / "-".join([name, f"seed{seed}", *settings]),
+         (*settings, *([per_seed[i]] if per_seed else []), f"seed={seed}"), reuse)
+        for i, seed in enumerate(seeds)
+    ]  # fmt: skip
+
+
+def slowest_first(keyed: list[tuple[str, Task]]) -> list[tuple[str, Task]]:
+    return sorted(keyed, key=lambda k: SLOW_FIRST.index(k[1][0]) if k[1][0] in SLOW_FIRST else len(SLOW_FIRST))
+
+
+def keyed_rows(keyed: list[tuple[str, Task]], jobs: int) -> dict[str, list[dict[str, Any]]]:
+    """{key: one row per task of that key}, every task trained in one pool of ``jobs`` processes."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for (key, _), row in zip(keyed, trained_rows([task for _, task in keyed], jobs), strict=True):
+        runs.setdefault(key, []).append(row)
+    return runs
+
+
 def seed_runs(
     store: Path,
     work: Path,
@@ -152,25 +182,15 @@ def seed_runs(
     jobs: int,
     reuse: bool = False,
     per_model: dict[str, tuple[str, ...]] | None = None,
-    also: dict[str, list[tuple[str, str]]] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """{model: one row per seed}, trained in ``jobs`` processes (``reuse``: finished runs are read, not redone);
-    ``per_model``: overrides of some models only, after ``overrides``; ``also``: {model: [(suffix, override)]}, the
-    model once more with that override, as the key model + suffix."""
-    order = sorted(models, key=lambda m: SLOW_FIRST.index(m) if m in SLOW_FIRST else len(SLOW_FIRST))
-    tasks, keys = [], []
-    for name in order:
-        own = (*overrides, *(per_model or {}).get(name, ()))
-        variants = [(name, own)] + [(f"{name}{suffix}", (*own, extra)) for suffix, extra in (also or {}).get(name, [])]
-        for key, settings in variants:
-            for seed in seeds:
-                run_dir = work / "runs" / "-".join([name, f"seed{seed}", *settings])
-                tasks.append((name, store, run_dir, (*settings, f"seed={seed}"), reuse))
-                keys.append(key)
-    runs: dict[str, list[dict[str, Any]]] = {}
-    for key, row in zip(keys, trained_rows(tasks, jobs), strict=True):
-        runs.setdefault(key, []).append(row)
-    return runs
+    ``per_model``: overrides of some models only, after ``overrides``."""
+    keyed = [
+        (name, task)
+        for name in models
+        for task in seed_tasks(name, store, work, seeds, (*overrides, *(per_model or {}).get(name, ())), reuse)
+    ]
+    return keyed_rows(slowest_first(keyed), jobs)
 
 
 def trained_rows(tasks: list[tuple[Any, ...]], jobs: int) -> list[dict[str, Any]]:
@@ -184,10 +204,37 @@ def trained_rows(tasks: list[tuple[Any, ...]], jobs: int) -> list[dict[str, Any]
     return rows
 
 
-# Models trained once more per seed with one setting changed: {model: [(key suffix, override)]}. stam's paper form
-# has no attention teacher (train/teacher.py).
-ALSO = {"stam": [("_alone", "train.attention_teacher=")]}
-ALSO_LABELS = {"stam_alone": "stam without its teacher (train.attention_teacher=)"}
+NO_TEACHER = "train.attention_teacher="  # a model whose recipe names an attention teacher, trained without it
+
+
+def default_teacher(name: str) -> str:
+    """The model that ``name``'s recommended training names as its attention teacher ("" for none)."""
+    from wherewhen.train.config import recommended_training
+
+    return str(recommended_training(name).get("train.attention_teacher", ""))
+
+
+def bench_runs(
+    store: Path, work: Path, names: list[str], seeds: tuple[int, ...], overrides: tuple[str, ...], jobs: int
+) -> dict[str, list[dict[str, Any]]]:
+    """{row key: one row per seed}: every model as `wherewhen train` trains it, and each model whose recipe names an
+    attention teacher once more without it (key ``NAME_alone``). Where that teacher is among ``names``, its runs
+    here are the students' teachers: the same run `wherewhen train` would train first in RUN/teacher, trained once
+    (tests/test_train_teacher.py), so those students train after the first pool; the others train their own."""
+    per_model = rgb_where_optional(names, overrides)
+
+    def tasks(name: str, *extra: str, per_seed: list[str] | None = None) -> list[Task]:
+        return seed_tasks(name, store, work, seeds, (*overrides, *per_model.get(name, ()), *extra), False, per_seed)
+
+    students = [n for n in names if default_teacher(n) in names]
+    first = [(n, t) for n in names if n not in students for t in tasks(n)]
+    first += [(f"{n}_alone", t) for n in names if default_teacher(n) for t in tasks(n, NO_TEACHER)]
+    runs = keyed_rows(slowest_first(first), jobs)
+    then = []
+    for name in students:
+        teachers = [f"train.attention_teacher={row['run_dir']}" for row in runs[default_teacher(name)]]
+        then += [(name, t) for t in tasks(name, per_seed=teachers)]
+    return runs | (keyed_rows(slowest_first(then), jobs) if then else {})
 
 
 def summarize(name: str, rows: list[dict[str, Any]], label: str) -> dict[str, Any]:
@@ -223,6 +270,11 @@ def table(rows: list[dict[str, Any]], ceiling: dict[str, Any] | None = None) -> 
     return "\n".join(lines)
 
 
+def label_of(key: str) -> str:
+    name, alone, _ = key.partition("_alone")
+    return f"{name} without its teacher ({NO_TEACHER})" if alone else key
+
+
 def kind_of(name: str) -> str:
     from wherewhen.train.config import RunConfig
 
@@ -253,10 +305,9 @@ def run(
     shipped = [n for n in available_models() if model_class(n).__module__.startswith("wherewhen.models.")]
     names = models or [n for n in shipped if has_flow or not model_class(n).uses_flow]
     _, named = with_settings(COMMAND, overrides)
-    per_model = rgb_where_optional(names, overrides)
-    per_seed = seed_runs(store, work, names, seeds, overrides, jobs, per_model=per_model, also=ALSO)
+    per_seed = bench_runs(store, work, names, seeds, overrides, jobs)
     rows = [
-        summarize(key, runs, ALSO_LABELS.get(key, key) + named) | {"kind": kind_of(runs[0]["name"])}
+        summarize(key, runs, label_of(key) + named) | {"kind": kind_of(runs[0]["name"])}
         for key, runs in per_seed.items()
     ]
     rows.sort(key=lambda r: -r["top1"])

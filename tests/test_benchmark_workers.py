@@ -65,3 +65,22 @@ def test_models_that_follow_the_store_train_on_rgb_in_the_accuracy_table() -> No
     names = ["attention_pool", "motion_alstm", "stam"]
     assert rgb_where_optional(names, ()) == {"attention_pool": ("model.flow=false",)}
     assert rgb_where_optional(names, ("model.flow=true",)) == {}
+
+
+def test_the_accuracy_table_teaches_stam_with_the_default_models_run_of_its_seed(embedded_features) -> None:
+    """attention_pool's runs are stam's teachers (the run `wherewhen train --model stam` would train first), and stam
+    trains once more without one, as the paper does."""
+    import yaml
+    from benchmarks.attention_check import bench_runs
+
+    _, store = embedded_features
+    work = store.root.parent / "bench-runs"
+    runs = bench_runs(store.root, work, ["attention_pool", "stam"], (0, 1), ("train.epochs=1",), jobs=2)
+    assert sorted(runs) == ["attention_pool", "stam", "stam_alone"] and all(len(r) == 2 for r in runs.values())
+
+    def teacher(row: dict) -> str:
+        return yaml.safe_load((Path(row["run_dir"]) / "config.yaml").read_text())["train"]["attention_teacher"]
+
+    assert [teacher(r) for r in runs["stam"]] == [r["run_dir"] for r in runs["attention_pool"]]
+    assert [teacher(r) for r in runs["stam_alone"]] == ["", ""]
+    assert not any((Path(r["run_dir"]) / "teacher").exists() for r in runs["stam"])

@@ -123,7 +123,8 @@ def test_a_named_teacher_trains_as_its_own_command_would_with_the_students_data_
 
 def test_stam_trains_its_teacher_first_and_a_resumed_run_reads_it(embedded_features, tmp_path: Path) -> None:
     """`wherewhen train --model stam` on real cubes: attention_pool trains in RUN/teacher (the same weights as that
-    command alone), stam learns from it; resumed, the run reads the finished teacher instead of training it again."""
+    command alone), stam learns from it; resumed, the run reads the finished teacher instead of training it again;
+    started again in the same folder, it is refused before anything trains."""
     from safetensors.torch import load_file
 
     _, store = embedded_features
@@ -141,5 +142,7 @@ def test_stam_trains_its_teacher_first_and_a_resumed_run_reads_it(embedded_featu
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
 
     written = weights.stat().st_mtime_ns
+    with pytest.raises(ConfigError, match="already holds a run"):
+        train(config, run, verbose=False)
     assert resume_run(run, overrides=["train.epochs=3"], verbose=False).epochs_done == 3
     assert weights.stat().st_mtime_ns == written

@@ -21,6 +21,7 @@ frame's share of the filter's total, sum_i w_{t,i} / sum_{t,i} w_{t,i}; frame_lo
 from __future__ import annotations
 
 import math
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,10 @@ from wherewhen.models.registry import register_model
 
 @register_model("basnet")
 class BackgroundSuppression(VideoModel):
+    # alone, the gates open on whatever separates the few training clips; taught by the default model's run they
+    # learn the action's cells (two validation draws, docs/models.md; ``train.attention_teacher=`` trains it alone)
+    recommended_training: ClassVar[dict[str, Any]] = {"train.attention_teacher": "attention_pool"}
+
     def __init__(
         self,
         num_classes: int,

@@ -21,6 +21,8 @@ regularizer "sparsity" = beta * mean(lambda).
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 from torch import Tensor, nn
 
@@ -32,6 +34,10 @@ from wherewhen.models.registry import register_model
 
 @register_model("stpn")
 class SparseTemporalPooling(VideoModel):
+    # alone, the gates open on whatever separates the few training clips; taught by the default model's run they
+    # learn the action's cells (two validation draws, docs/models.md; ``train.attention_teacher=`` trains it alone)
+    recommended_training: ClassVar[dict[str, Any]] = {"train.attention_teacher": "attention_pool"}
+
     def __init__(
         self,
         num_classes: int,

@@ -83,7 +83,7 @@ class TrainSection:
     # (train/refine.py; attention_pool only)
     refine: bool = False
     # a trained model (run or model folder) whose most-weighted cells the mask learns beside the class, at this
-    # weight (train/teacher.py; stam only)
+    # weight (train/teacher.py; the models in TEACHABLE)
     attention_teacher: str = ""
     teacher_weight: float = 1.0
     trials: int = 1  # starts: train this many seeds for trial_epochs, finish the best on validation (train/trials.py)
@@ -94,7 +94,7 @@ class TrainSection:
 
 
 REFINABLE = "attention_pool"  # the model whose form the pseudo-label refinement fits (train.refine)
-TEACHABLE = ("stam",)  # models whose spatial attention is a gate per cell in [0, 1] (train.attention_teacher)
+TEACHABLE = ("stam", "stpn", "basnet", "cola")  # spatial attention a gate per cell in [0, 1] (train.attention_teacher)
 
 
 @dataclass
