@@ -47,8 +47,8 @@ def test_the_positives_are_the_cells_at_085_of_the_clips_peak() -> None:
     assert {tuple(i) for i in y.nonzero().tolist()} == {(0, 1, 0, 1), (0, 0, 1, 1), (1, 0, 1, 0)}
 
 
-def saved_model(folder: Path, name: str, grid: int) -> Path:
-    model = build_model(name, num_classes=2, in_channels=8, grid=grid)
+def saved_model(folder: Path, name: str, grid: int, **kwargs: object) -> Path:
+    model = build_model(name, num_classes=2, in_channels=8, grid=grid, **kwargs)
     sampling = {"method": "uniform", "frames": 4}
     info = StoreInfo(backbone="efficientnet_lite0", input_size=224, grid=grid, channels=8, sampling=sampling)
     return save_pretrained(model, folder, classes=["a", "b"], features=info)
@@ -60,6 +60,8 @@ def test_a_missing_or_mismatched_teacher_is_a_one_line_error(tmp_path: Path) -> 
         load_teacher(tmp_path / "nowhere", student)
     with pytest.raises(ConfigError, match="on a 4 x 4 grid"):
         load_teacher(saved_model(tmp_path / "grid4", "attention_pool", 4), student)
+    with pytest.raises(ConfigError, match="reads optical flow, 'stam' does not"):
+        load_teacher(saved_model(tmp_path / "flow", "attention_pool", 3, flow=True), student)
     assert load_teacher(saved_model(tmp_path / "grid3", "attention_pool", 3), student).grid == 3
 
 

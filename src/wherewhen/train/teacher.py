@@ -83,6 +83,11 @@ def load_teacher(path: str | Path, student: VideoModel) -> VideoModel:
             f" grid, the run's features have {student.in_channels} on {student.grid} x {student.grid};"
             " train the teacher on this run's feature store"
         )
+    if teacher.uses_flow and not student.uses_flow:  # the run loads the flow cubes only for a student that reads them
+        raise ConfigError(
+            f"train.attention_teacher: {path} reads optical flow, {student.name!r} does not;"
+            " train the teacher on RGB (--set model.flow=false)"
+        )
     return teacher
 
 
