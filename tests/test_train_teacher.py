@@ -57,12 +57,13 @@ def saved_model(folder: Path, name: str, grid: int, **kwargs: object) -> Path:
 def test_a_missing_or_mismatched_teacher_is_a_one_line_error(tmp_path: Path) -> None:
     student = build_model("stam", num_classes=2, in_channels=8, grid=3, reduce_dim=4, hidden_channels=4)
     with pytest.raises(ConfigError, match="not a run or model folder"):
-        load_teacher(tmp_path / "nowhere", student)
+        load_teacher(tmp_path / "nowhere", student, False)
     with pytest.raises(ConfigError, match="on a 4 x 4 grid"):
-        load_teacher(saved_model(tmp_path / "grid4", "attention_pool", 4), student)
-    with pytest.raises(ConfigError, match="reads optical flow, 'stam' does not"):
-        load_teacher(saved_model(tmp_path / "flow", "attention_pool", 3, flow=True), student)
-    assert load_teacher(saved_model(tmp_path / "grid3", "attention_pool", 3), student).grid == 3
+        load_teacher(saved_model(tmp_path / "grid4", "attention_pool", 4), student, False)
+    with pytest.raises(ConfigError, match="reads optical flow, the run's store has none"):
+        load_teacher(saved_model(tmp_path / "flow", "attention_pool", 3, flow=True), student, False)
+    assert load_teacher(saved_model(tmp_path / "flow", "attention_pool", 3, flow=True), student, True).uses_flow
+    assert load_teacher(saved_model(tmp_path / "grid3", "attention_pool", 3), student, False).grid == 3
 
 
 def test_only_a_mask_of_gates_is_taught() -> None:
@@ -109,13 +110,12 @@ def test_a_real_stam_run_learns_from_a_real_teacher(embedded_features, tmp_path:
 
 def test_a_named_teacher_trains_as_its_own_command_would_with_the_students_data_and_seed() -> None:
     """stam's default names attention_pool: its run is `wherewhen train --model attention_pool` with stam's data
-    section and seed (attention_pool's own recommended training, none of stam's), on RGB like stam."""
+    section and seed (attention_pool's own recommended training, none of stam's)."""
     student = load_config(values={"model.name": "stam", "data.store": "store", "seed": 3}, overrides=["data.frames=6"])
     assert student.train.attention_teacher == "attention_pool"
-    teacher = teacher_config(student, store_has_flow=True)
+    teacher = teacher_config(student)
     alone = load_config(
-        values={"model.name": "attention_pool", "data.store": "store", "seed": 3},
-        overrides=["data.frames=6", "model.flow=false"],
+        values={"model.name": "attention_pool", "data.store": "store", "seed": 3}, overrides=["data.frames=6"]
     )
     assert teacher.to_dict() == alone.to_dict()
     assert (teacher.optim.lr, teacher.train.refine, teacher.augment.mix) == (1e-3, True, 0.5)
@@ -148,3 +148,18 @@ def test_stam_trains_its_teacher_first_and_a_resumed_run_reads_it(embedded_featu
         train(config, run, verbose=False)
     assert resume_run(run, overrides=["train.epochs=3"], verbose=False).epochs_done == 3
     assert weights.stat().st_mtime_ns == written
+
+
+def test_a_teacher_that_reads_flow_teaches_a_student_that_reads_rgb(tmp_path: Path) -> None:
+    """On a store extracted with flow, stam's teacher trains as `wherewhen train --model attention_pool` does there,
+    on RGB and flow; the training batches carry flow for the teacher while stam reads RGB only."""
+    from tests.test_explain_cli import train_small
+
+    from wherewhen.models.pretrained import from_pretrained
+
+    small = ["model.name=stam", "model.reduce_dim=16", "model.hidden_channels=8"]
+    run = train_small(tmp_path, small, "dis", epochs=1)
+    assert from_pretrained(run / "teacher" / "model").model.uses_flow
+    assert not from_pretrained(run / "model").model.uses_flow
+    with open(run / "metrics.csv", newline="") as f:
+        assert [math.isfinite(float(r["train_teacher"])) for r in csv.DictReader(f)] == [True]

@@ -177,6 +177,12 @@ def _bar(iterable: Iterable[Any], *, enabled: bool, desc: str, total: int) -> An
     )
 
 
+def own_inputs(module: VideoModel, inputs: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The model's own inputs: a training batch has flow for a model that reads RGB only when its attention teacher
+    reads flow (train/teacher.py)."""
+    return inputs if module.uses_flow else {k: v for k, v in inputs.items() if k != "flow"}
+
+
 def train_epoch(
     model: nn.Module,
     module: VideoModel,
@@ -199,7 +205,7 @@ def train_epoch(
         inputs, targets = augment_batch(inputs, targets, module.num_classes, settings.augment)
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=settings.device.type, dtype=torch.float16, enabled=settings.amp):
-            output = model(**inputs)
+            output = model(**own_inputs(module, inputs))
             terms = module.loss_terms(output, targets)
             if settings.teacher is not None:
                 positives = teacher_positives(settings.teacher, inputs["cubes"], inputs.get("flow"))
@@ -332,7 +338,7 @@ def unused_parameters(module: VideoModel, batch: dict[str, Tensor], device: torc
         with torch.random.fork_rng(devices=devices):
             module.train()
             inputs, targets = to_device(batch, device, module.extra_inputs)
-            output = module(**inputs)
+            output = module(**own_inputs(module, inputs))
             _check_output(module, output, inputs["cubes"])
             loss = sum(module.loss_terms(output, targets).values())
             loss.backward()

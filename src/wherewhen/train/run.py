@@ -21,7 +21,6 @@ from pathlib import Path
 
 from wherewhen.atomic import remove_stale_temporaries
 from wherewhen.errors import CheckpointError, ConfigError
-from wherewhen.features.store import FeatureStore
 from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.distributed import barrier, launched_world_size, setup, teardown
 from wherewhen.train.logs import RunLogger
@@ -105,7 +104,7 @@ def train_teacher(config: RunConfig, run_dir: Path, verbose: bool) -> None:
             "first without torchrun and set train.attention_teacher to its run folder"
         )
     folder = teacher_folder(config, run_dir)
-    teacher = teacher_config(config, FeatureStore(config.data.store).info.flow)
+    teacher = teacher_config(config)
     if (folder / "run.json").is_file():
         run = read_run_json(folder)
         if run["finished"] and ("refinement" in run or not teacher.train.refine):

@@ -435,15 +435,19 @@ def check_cube_shape(store: FeatureStore, dataset: ClipDataset) -> dict[str, Any
 
 
 def load_data(
-    config: RunConfig, store: FeatureStore, plan: SplitPlan, frames: int, module: VideoModel, ctx: DistContext
-) -> Data:
-    """Datasets and loaders: training items shuffled by a sampler that shards them over processes, validation
-    clips split among processes (every process gets the ground truth's attention statistics of its share)."""
+    config: RunConfig, store: FeatureStore, plan: SplitPlan, frames: int, module: VideoModel, ctx: DistContext,
+    teacher: VideoModel | None = None,
+) -> Data:  # fmt: skip
+    """Datasets and loaders: training items shuffled by a sampler that shards them over processes (with flow where
+    the student or its attention teacher reads it), validation clips split among processes (every process gets the
+    ground truth's attention statistics of its share)."""
     selection = load_selection_for(module, config.data.frame_selection)
     common = {"flow": module.uses_flow, "selection": selection, "inputs": module.extra_inputs}
+    train_flow = module.uses_flow or (teacher is not None and teacher.uses_flow)
     train_ds = ClipDataset(
-        store, plan.train, plan.classes, frames, train=True, jitter=config.data.jitter, seed=config.seed, **common
-    )
+        store, plan.train, plan.classes, frames, train=True, jitter=config.data.jitter, seed=config.seed,
+        **(common | {"flow": train_flow}),
+    )  # fmt: skip
     truth = any(has_truth(r) for r in plan.val)
     val_ds = ClipDataset(store, plan.val, plan.classes, frames, train=False, truth=truth, **common)
     loading = {
@@ -472,7 +476,7 @@ def wrap_for_processes(module: VideoModel, unused: list[str], ctx: DistContext) 
 
 
 def set_up_optimization(
-    config: RunConfig, module: VideoModel, data: Data, device: torch.device, run_dir: Path
+    config: RunConfig, module: VideoModel, data: Data, device: torch.device, teacher: VideoModel | None
 ) -> Optimization:
     validating = data.val_loader is not None
     optimizer = build_optimizer(module, config.optim)
@@ -485,7 +489,7 @@ def set_up_optimization(
     )
     amp = config.train.amp and device.type == "cuda"
     train = config.train
-    teacher = load_teacher(teacher_folder(config, run_dir), module).to(device) if train.attention_teacher else None
+    teacher = teacher.to(device) if teacher is not None else None
     settings = StepSettings(device, amp, train.grad_clip, train.progress, config.augment, teacher, train.teacher_weight)
     tracker = BestTracker(train.monitor, train.patience if validating else 0, train.tie_break)
     return Optimization(optimizer, schedule, torch.amp.GradScaler(device.type, enabled=amp), tracker, settings)
@@ -527,7 +531,9 @@ def prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCont
     plan, frames = plan_data(config, store, run)
     seed_everything(config.seed)
     module = build_module(config, store, plan, run)
-    data = load_data(config, store, plan, frames, module, ctx)
+    folder = teacher_folder(config, run_dir)
+    teacher = load_teacher(folder, module, store.info.flow) if config.train.attention_teacher else None
+    data = load_data(config, store, plan, frames, module, ctx, teacher)
     cap_epochs(config, len(data.train_loader), ctx, verbose)
     first = check_cube_shape(store, data.train_ds)
     module.to(ctx.device)
@@ -535,7 +541,7 @@ def prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCont
     # Different seeds per process for dropout and the like; the weights start equal (DDP broadcasts rank 0's).
     torch.manual_seed(config.seed + ctx.rank)
     model = wrap_for_processes(module, unused, ctx)
-    opt = set_up_optimization(config, module, data, ctx.device, run_dir)
+    opt = set_up_optimization(config, module, data, ctx.device, teacher)
     progress = restore_checkpoint(run_dir, config, module, opt, plan, ctx, verbose) if resume else Progress()
     session = Session(config, ctx, run_dir, store.info, module, model, data, opt, progress, verbose)
     start_files(session, resume)

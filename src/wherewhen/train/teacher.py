@@ -12,8 +12,8 @@ supervised; what it gets is a mask that starts from where a simpler model found 
 separates the few training clips (docs/models.md).
 
 ``train.attention_teacher`` names a folder (a trained run or model) or a registered model: that model is trained
-first, under ``RUN/teacher``, as ``wherewhen train --model NAME`` would train it on the run's data with the run's seed,
-reading the cubes the student reads (``teacher_config``).
+first, under ``RUN/teacher``, as ``wherewhen train --model NAME`` would train it on the run's data with the run's seed
+(``teacher_config``). A teacher that reads optical flow gets the flow cubes even where the student reads RGB only.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from wherewhen.errors import ConfigError
-from wherewhen.models import available_models, model_class
+from wherewhen.models import available_models
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
-from wherewhen.models.registry import model_parameters, with_flow_decided
 from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.refine import PSEUDO_SHARE, at_share_of_peak, joint_weights
 
@@ -46,28 +45,25 @@ def teacher_folder(config: RunConfig, run_dir: Path) -> Path:
     return run_dir / TEACHER_DIR if trains_its_teacher(config) else Path(config.train.attention_teacher)
 
 
-def teacher_config(config: RunConfig, store_has_flow: bool) -> RunConfig:
-    """The named teacher's run: its model's own recommended training on the student's data and seed, on the same
-    device, reading flow only where the student does (a teacher that sees motion would mark cells for a reason the
-    student's cubes do not show)."""
-    name = config.train.attention_teacher
-    student_args = with_flow_decided(config.model.name, config.model.args, store_has_flow)
+def teacher_config(config: RunConfig) -> RunConfig:
+    """The named teacher's run: ``wherewhen train --model NAME`` on the student's data section and seed (its model's
+    own recommended training, none of the student's; flow where the store has it, as that command reads it), on
+    the same device."""
     values: dict[str, object] = {
-        "model.name": name,
+        "model.name": config.train.attention_teacher,
         "seed": config.seed,
         "train.device": config.train.device,
         "train.amp": config.train.amp,
         "train.progress": config.train.progress,
     }
-    if "flow" in model_parameters(model_class(name)):
-        values["model.flow"] = bool(student_args.get("flow", False))
     teacher = load_config(values=values)
     teacher.data = copy.deepcopy(config.data)
     return teacher.validate()
 
 
-def load_teacher(path: str | Path, student: VideoModel) -> VideoModel:
-    """The trained model in ``path`` (a run folder or its model/ folder), frozen, checked against ``student``."""
+def load_teacher(path: str | Path, student: VideoModel, store_has_flow: bool) -> VideoModel:
+    """The trained model in ``path`` (a run folder or its model/ folder), frozen, checked against ``student`` and the
+    run's store (a teacher that reads flow needs a store with flow cubes; the run loads them for it)."""
     from wherewhen.models.pretrained import from_pretrained
 
     folder = Path(path)
@@ -83,10 +79,10 @@ def load_teacher(path: str | Path, student: VideoModel) -> VideoModel:
             f" grid, the run's features have {student.in_channels} on {student.grid} x {student.grid};"
             " train the teacher on this run's feature store"
         )
-    if teacher.uses_flow and not student.uses_flow:  # the run loads the flow cubes only for a student that reads them
+    if teacher.uses_flow and not store_has_flow:
         raise ConfigError(
-            f"train.attention_teacher: {path} reads optical flow, {student.name!r} does not;"
-            " train the teacher on RGB (--set model.flow=false)"
+            f"train.attention_teacher: {path} reads optical flow, the run's store has none;"
+            " extract it with --flow or train the teacher on RGB (--set model.flow=false)"
         )
     return teacher
 
