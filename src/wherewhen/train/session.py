@@ -531,8 +531,8 @@ def prepare(config: RunConfig, run_dir: Path | None, resume: bool, ctx: DistCont
     plan, frames = plan_data(config, store, run)
     seed_everything(config.seed)
     module = build_module(config, store, plan, run)
-    folder = teacher_folder(config, run_dir)
-    teacher = load_teacher(folder, module, store.info.flow) if config.train.attention_teacher else None
+    teaching = config.train.attention_teacher
+    teacher = load_teacher(teacher_folder(config, run_dir), module, store.info.flow) if teaching else None
     data = load_data(config, store, plan, frames, module, ctx, teacher)
     cap_epochs(config, len(data.train_loader), ctx, verbose)
     first = check_cube_shape(store, data.train_ds)
