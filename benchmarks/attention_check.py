@@ -11,9 +11,8 @@ the ceiling's top-1 and pointing game.
 A model whose recipe names an attention teacher (``train.attention_teacher``, docs/training.md; `stam`'s names the
 default model) trains as `wherewhen train --model NAME` does, taught, and once more per seed without it: its own row,
 "NAME without its teacher". With the teacher's model among the models, the teacher's runs of the same seeds are the
-students' teachers (the run `wherewhen train` would train first in RUN/teacher on the store without flow, as every
-model that follows its store is measured here: ``rgb_where_optional``; trained once), and the students train after
-the first pool of runs.
+students' teachers (the run `wherewhen train` trains first in RUN/teacher: on RGB, as every model that follows its
+store is measured here, ``rgb_where_optional``; trained once), and the students train after the first pool of runs.
 
 Nothing here chooses anything on the test split. Trainings run in ``--jobs`` processes of one thread each.
 ``--set`` passes training overrides (as ``wherewhen train --set``) to every run; the rows then name them.
@@ -220,8 +219,8 @@ def bench_runs(
 ) -> dict[str, list[dict[str, Any]]]:
     """{row key: one row per seed}: every model as `wherewhen train` trains it, and each model whose recipe names an
     attention teacher once more without it (key ``NAME_alone``). Where that teacher is among ``names``, its runs
-    here are the students' teachers: the run `wherewhen train` would train first in RUN/teacher on the store without
-    flow (tests/test_train_teacher.py), trained once, so those students train after the first pool; the others train
+    here are the students' teachers: the run `wherewhen train` trains first in RUN/teacher, on RGB
+    (tests/test_train_teacher.py), trained once, so those students train after the first pool; the others train
     their own."""
     per_model = rgb_where_optional(names, overrides)
 

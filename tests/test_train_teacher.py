@@ -109,13 +109,15 @@ def test_a_real_stam_run_learns_from_a_real_teacher(embedded_features, tmp_path:
 
 
 def test_a_named_teacher_trains_as_its_own_command_would_with_the_students_data_and_seed() -> None:
-    """stam's default names attention_pool: its run is `wherewhen train --model attention_pool` with stam's data
-    section and seed (attention_pool's own recommended training, none of stam's)."""
+    """stam's default names attention_pool: its run is `wherewhen train --model attention_pool --set model.flow=false`
+    with stam's data section and seed (attention_pool's own recommended training, none of stam's; on RGB, as stam
+    reads)."""
     student = load_config(values={"model.name": "stam", "data.store": "store", "seed": 3}, overrides=["data.frames=6"])
     assert student.train.attention_teacher == "attention_pool"
     teacher = teacher_config(student)
     alone = load_config(
-        values={"model.name": "attention_pool", "data.store": "store", "seed": 3}, overrides=["data.frames=6"]
+        values={"model.name": "attention_pool", "data.store": "store", "seed": 3},
+        overrides=["data.frames=6", "model.flow=false"],
     )
     assert teacher.to_dict() == alone.to_dict()
     assert (teacher.optim.lr, teacher.train.refine, teacher.augment.mix) == (1e-3, True, 0.5)
@@ -138,7 +140,10 @@ def test_stam_trains_its_teacher_first_and_a_resumed_run_reads_it(embedded_featu
     with open(run / "metrics.csv", newline="") as f:
         assert all(math.isfinite(float(r["train_teacher"])) for r in csv.DictReader(f))
 
-    alone = load_config(values={"data.store": str(store.root), "model.name": "attention_pool"}, overrides=small[2:3])
+    alone = load_config(
+        values={"data.store": str(store.root), "model.name": "attention_pool"},
+        overrides=[*small[2:3], "model.flow=false"],
+    )
     by_hand = train(alone, tmp_path / "attention_pool", verbose=False).model_dir / "model.safetensors"
     mine, theirs = load_file(weights), load_file(by_hand)
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
@@ -150,16 +155,22 @@ def test_stam_trains_its_teacher_first_and_a_resumed_run_reads_it(embedded_featu
     assert weights.stat().st_mtime_ns == written
 
 
-def test_a_teacher_that_reads_flow_teaches_a_student_that_reads_rgb(tmp_path: Path) -> None:
-    """On a store extracted with flow, stam's teacher trains as `wherewhen train --model attention_pool` does there,
-    on RGB and flow; the training batches carry flow for the teacher while stam reads RGB only."""
+def test_on_a_flow_store_the_named_teacher_reads_rgb_and_a_flow_teacher_folder_still_teaches(tmp_path: Path) -> None:
+    """On a store extracted with flow, stam's named teacher trains on RGB, as stam reads (`wherewhen train --model
+    attention_pool --set model.flow=false`); a teacher folder that reads flow still teaches it: the training batches
+    carry flow for the teacher while stam reads RGB only."""
     from tests.test_explain_cli import train_small
 
     from wherewhen.models.pretrained import from_pretrained
 
-    small = ["model.name=stam", "model.reduce_dim=16", "model.hidden_channels=8"]
-    run = train_small(tmp_path, small, "dis", epochs=1)
-    assert from_pretrained(run / "teacher" / "model").model.uses_flow
-    assert not from_pretrained(run / "model").model.uses_flow
-    with open(run / "metrics.csv", newline="") as f:
-        assert [math.isfinite(float(r["train_teacher"])) for r in csv.DictReader(f)] == [True]
+    flow_teacher = train_small(tmp_path, ["model.name=attention_pool"], "dis", epochs=1)
+    assert from_pretrained(flow_teacher / "model").model.uses_flow
+    small = ["model.name=stam", "model.reduce_dim=16", "model.hidden_channels=8", "train.epochs=1",
+             "train.progress=false", "train.device=cpu"]  # fmt: skip
+    for name, teacher in (("named", []), ("folder", [f"train.attention_teacher={flow_teacher}"])):
+        config = load_config(None, small + teacher, values={"data.store": str(tmp_path / "store")})
+        run = train(config, tmp_path / name, verbose=False).run_dir
+        assert not from_pretrained(run / "model").model.uses_flow
+        with open(run / "metrics.csv", newline="") as f:
+            assert [math.isfinite(float(r["train_teacher"])) for r in csv.DictReader(f)] == [True]
+    assert not from_pretrained(tmp_path / "named" / "teacher" / "model").model.uses_flow

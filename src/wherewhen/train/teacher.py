@@ -12,13 +12,16 @@ supervised; what it gets is a mask that starts from where a simpler model found 
 separates the few training clips (docs/models.md).
 
 ``train.attention_teacher`` names a folder (a trained run or model) or a registered model: that model is trained
-first, under ``RUN/teacher``, as ``wherewhen train --model NAME`` would train it on the run's data with the run's seed
-(``teacher_config``). A teacher that reads optical flow gets the flow cubes even where the student reads RGB only.
+first, under ``RUN/teacher``, as ``wherewhen train --model NAME --set model.flow=false`` would train it on the run's
+data with the run's seed (``teacher_config``): on RGB, as every student it teaches reads RGB, so the cells it marks are
+cells the student can tell from its own input. A teacher folder that reads optical flow gets the flow cubes even
+where the student reads RGB only.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 from pathlib import Path
 
 import torch
@@ -29,6 +32,7 @@ from wherewhen.errors import ConfigError
 from wherewhen.models import available_models
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
+from wherewhen.models.registry import model_class
 from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.refine import PSEUDO_SHARE, at_share_of_peak, joint_weights
 
@@ -47,7 +51,8 @@ def teacher_folder(config: RunConfig, run_dir: Path) -> Path:
 
 def teacher_config(config: RunConfig) -> RunConfig:
     """The named teacher's run: ``wherewhen train --model NAME`` on the student's data section and seed (its model's
-    own recommended training, none of the student's; flow where the store has it, as that command reads it), on
+    own recommended training, none of the student's), on RGB where the model can read flow (``model.flow=false``:
+    the students read RGB; on a store whose flow is no cue a flow teacher marks nothing useful, docs/training.md), on
     the same device."""
     values: dict[str, object] = {
         "model.name": config.train.attention_teacher,
@@ -56,6 +61,8 @@ def teacher_config(config: RunConfig) -> RunConfig:
         "train.amp": config.train.amp,
         "train.progress": config.train.progress,
     }
+    if "flow" in inspect.signature(model_class(config.train.attention_teacher)).parameters:
+        values["model.flow"] = False
     teacher = load_config(values=values)
     teacher.data = copy.deepcopy(config.data)
     return teacher.validate()
