@@ -11,8 +11,9 @@ the ceiling's top-1 and pointing game.
 A model whose recipe names an attention teacher (``train.attention_teacher``, docs/training.md; `stam`'s names the
 default model) trains as `wherewhen train --model NAME` does, taught, and once more per seed without it: its own row,
 "NAME without its teacher". With the teacher's model among the models, the teacher's runs of the same seeds are the
-students' teachers (the run `wherewhen train` trains first in RUN/teacher: on RGB, as every model that follows its
-store is measured here, ``rgb_where_optional``; trained once), and the students train after the first pool of runs.
+students' teachers (on RGB, as every model that follows its store is measured here, ``rgb_where_optional``: the run
+`wherewhen train` trains beside the flow one on a store with flow, RUN/teacher-rgb, and keeps where its validation is
+better; trained once), and the students train after the first pool of runs.
 
 Nothing here chooses anything on the test split. Trainings run in ``--jobs`` processes of one thread each.
 ``--set`` passes training overrides (as ``wherewhen train --set``) to every run; the rows then name them.
@@ -219,9 +220,9 @@ def bench_runs(
 ) -> dict[str, list[dict[str, Any]]]:
     """{row key: one row per seed}: every model as `wherewhen train` trains it, and each model whose recipe names an
     attention teacher once more without it (key ``NAME_alone``). Where that teacher is among ``names``, its runs
-    here are the students' teachers: the run `wherewhen train` trains first in RUN/teacher, on RGB
-    (tests/test_train_teacher.py), trained once, so those students train after the first pool; the others train
-    their own."""
+    here are the students' teachers: the RGB run `wherewhen train` trains first (RUN/teacher on a store without flow,
+    RUN/teacher-rgb beside the flow one on a store with flow; tests/test_train_teacher.py), trained once, so those
+    students train after the first pool; the others train their own."""
     per_model = rgb_where_optional(names, overrides)
 
     def tasks(name: str, *extra: str, per_seed: list[str] | None = None) -> list[Task]:

@@ -16,8 +16,15 @@ from wherewhen.models import build_model
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.pretrained import save_pretrained
 from wherewhen.train import resume_run, train
-from wherewhen.train.config import load_config
-from wherewhen.train.teacher import load_teacher, teacher_config, teacher_loss, teacher_positives
+from wherewhen.train.config import RunConfig, load_config
+from wherewhen.train.teacher import (
+    chosen_teacher,
+    load_teacher,
+    teacher_configs,
+    teacher_folder,
+    teacher_loss,
+    teacher_positives,
+)
 
 
 def test_the_loss_is_the_class_balanced_cross_entropy_of_the_gates() -> None:
@@ -109,15 +116,14 @@ def test_a_real_stam_run_learns_from_a_real_teacher(embedded_features, tmp_path:
 
 
 def test_a_named_teacher_trains_as_its_own_command_would_with_the_students_data_and_seed() -> None:
-    """stam's default names attention_pool: its run is `wherewhen train --model attention_pool --set model.flow=false`
-    with stam's data section and seed (attention_pool's own recommended training, none of stam's; on RGB, as stam
-    reads)."""
+    """stam's default names attention_pool: its run is `wherewhen train --model attention_pool` with stam's data
+    section and seed (attention_pool's own recommended training, none of stam's)."""
     student = load_config(values={"model.name": "stam", "data.store": "store", "seed": 3}, overrides=["data.frames=6"])
     assert student.train.attention_teacher == "attention_pool"
-    teacher = teacher_config(student)
+    ((folder, teacher),) = teacher_configs(student)  # no store with flow: one teacher
+    assert folder == "teacher"
     alone = load_config(
-        values={"model.name": "attention_pool", "data.store": "store", "seed": 3},
-        overrides=["data.frames=6", "model.flow=false"],
+        values={"model.name": "attention_pool", "data.store": "store", "seed": 3}, overrides=["data.frames=6"]
     )
     assert teacher.to_dict() == alone.to_dict()
     assert (teacher.optim.lr, teacher.train.refine, teacher.augment.mix) == (1e-3, True, 0.5)
@@ -140,10 +146,7 @@ def test_stam_trains_its_teacher_first_and_a_resumed_run_reads_it(embedded_featu
     with open(run / "metrics.csv", newline="") as f:
         assert all(math.isfinite(float(r["train_teacher"])) for r in csv.DictReader(f))
 
-    alone = load_config(
-        values={"data.store": str(store.root), "model.name": "attention_pool"},
-        overrides=[*small[2:3], "model.flow=false"],
-    )
+    alone = load_config(values={"data.store": str(store.root), "model.name": "attention_pool"}, overrides=small[2:3])
     by_hand = train(alone, tmp_path / "attention_pool", verbose=False).model_dir / "model.safetensors"
     mine, theirs = load_file(weights), load_file(by_hand)
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
@@ -155,22 +158,46 @@ def test_stam_trains_its_teacher_first_and_a_resumed_run_reads_it(embedded_featu
     assert weights.stat().st_mtime_ns == written
 
 
-def test_on_a_flow_store_the_named_teacher_reads_rgb_and_a_flow_teacher_folder_still_teaches(tmp_path: Path) -> None:
-    """On a store extracted with flow, stam's named teacher trains on RGB, as stam reads (`wherewhen train --model
-    attention_pool --set model.flow=false`); a teacher folder that reads flow still teaches it: the training batches
-    carry flow for the teacher while stam reads RGB only."""
+def test_on_a_flow_store_the_named_teacher_trains_on_both_inputs_and_the_better_one_teaches(tmp_path: Path) -> None:
+    """On a store extracted with flow, stam's teacher trains as `wherewhen train --model attention_pool` does there
+    (RGB and flow, RUN/teacher) and on RGB alone (RUN/teacher-rgb); the one with the better validation teaches. A
+    teacher folder that reads flow teaches an RGB student too: the batches carry flow for the teacher, stam reads
+    RGB only."""
     from tests.test_explain_cli import train_small
 
     from wherewhen.models.pretrained import from_pretrained
 
-    flow_teacher = train_small(tmp_path, ["model.name=attention_pool"], "dis", epochs=1)
-    assert from_pretrained(flow_teacher / "model").model.uses_flow
-    small = ["model.name=stam", "model.reduce_dim=16", "model.hidden_channels=8", "train.epochs=1",
-             "train.progress=false", "train.device=cpu"]  # fmt: skip
-    for name, teacher in (("named", []), ("folder", [f"train.attention_teacher={flow_teacher}"])):
-        config = load_config(None, small + teacher, values={"data.store": str(tmp_path / "store")})
-        run = train(config, tmp_path / name, verbose=False).run_dir
-        assert not from_pretrained(run / "model").model.uses_flow
-        with open(run / "metrics.csv", newline="") as f:
-            assert [math.isfinite(float(r["train_teacher"])) for r in csv.DictReader(f)] == [True]
-    assert not from_pretrained(tmp_path / "named" / "teacher" / "model").model.uses_flow
+    small = ["model.name=stam", "model.reduce_dim=16", "model.hidden_channels=8"]
+    run = train_small(tmp_path, small, "dis", epochs=1)
+    assert from_pretrained(run / "teacher" / "model").model.uses_flow
+    assert not from_pretrained(run / "teacher-rgb" / "model").model.uses_flow
+    assert not from_pretrained(run / "model").model.uses_flow
+    config = load_config(run / "config.yaml")
+    assert teacher_folder(config, run) in (run / "teacher", run / "teacher-rgb")
+    with open(run / "metrics.csv", newline="") as f:
+        assert [math.isfinite(float(r["train_teacher"])) for r in csv.DictReader(f)] == [True]
+
+    taught = load_config(run / "config.yaml", [f"train.attention_teacher={run / 'teacher'}"])
+    again = train(taught, tmp_path / "folder", verbose=False).run_dir
+    assert not from_pretrained(again / "model").model.uses_flow
+    assert not (again / "teacher").exists()
+
+
+def test_the_teacher_with_the_better_validation_teaches_ties_go_to_the_first(tmp_path: Path) -> None:
+    """chosen_teacher compares the runs' validation as the best epoch is chosen (accuracy, then the lower loss)."""
+    config = load_config(values={"model.name": "attention_pool"})
+
+    def run(name: str, *rows: tuple[float, float]) -> tuple[Path, RunConfig]:
+        folder = tmp_path / name
+        folder.mkdir()
+        lines = ["epoch,val_accuracy,val_loss"] + [f"{e},{a},{loss}" for e, (a, loss) in enumerate(rows, 1)]
+        (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+        return folder, config
+
+    flow, rgb = run("flow", (0.2, 1.5), (0.4, 1.4)), run("rgb", (0.9, 0.5), (0.7, 0.6))
+    assert chosen_teacher([flow, rgb]) == rgb[0]
+    same_accuracy = run("same", (0.4, 1.0))
+    assert chosen_teacher([flow, same_accuracy]) == same_accuracy[0]  # the lower validation loss
+    twin = run("twin", (0.4, 1.4))
+    assert chosen_teacher([flow, twin]) == flow[0]
+    assert chosen_teacher([flow, (tmp_path / "not-trained", config)]) == flow[0]

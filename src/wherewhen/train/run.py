@@ -34,7 +34,7 @@ from wherewhen.train.session import (
     read_run_json,
     refuse_taken,
 )
-from wherewhen.train.teacher import teacher_config, teacher_folder, trains_its_teacher
+from wherewhen.train.teacher import teacher_configs, trains_its_teacher
 from wherewhen.train.trials import epochs_done, pick_trial, trial_seeds
 
 __all__ = ["RUN_FORMAT", "RunResult", "default_run_dir", "read_run_json", "resume_run", "train"]
@@ -96,22 +96,23 @@ def choose_trial(config: RunConfig, run_dir: Path, verbose: bool) -> RunConfig:
 
 
 def train_teacher(config: RunConfig, run_dir: Path, verbose: bool) -> None:
-    """``train.attention_teacher=MODEL``: train that model under ``RUN/teacher`` first (train/teacher.py); a finished
-    teacher is read, a started one resumes, so an interrupted run goes on with the same command."""
+    """``train.attention_teacher=MODEL``: train that model under ``RUN/teacher`` first, and on RGB alone under
+    ``RUN/teacher-rgb`` where the store also has flow (train/teacher.py); a finished teacher is read, a started one
+    resumes, so an interrupted run goes on with the same command."""
     if launched_world_size() > 1:
         raise ConfigError(
             f"train.attention_teacher={config.train.attention_teacher} trains the teacher in one process; train it "
             "first without torchrun and set train.attention_teacher to its run folder"
         )
-    folder = teacher_folder(config, run_dir)
-    teacher = teacher_config(config)
-    if (folder / "run.json").is_file():
-        run = read_run_json(folder)
-        if run["finished"] and ("refinement" in run or not teacher.train.refine):
-            return
-    if verbose:
-        print(f"training the attention teacher ({teacher.model.name}) in {folder}", file=sys.stderr)
-    train(teacher, folder, resume=(folder / "run.json").is_file(), verbose=verbose)
+    for name, teacher in teacher_configs(config):
+        folder = run_dir / name
+        if (folder / "run.json").is_file():
+            run = read_run_json(folder)
+            if run["finished"] and ("refinement" in run or not teacher.train.refine):
+                continue
+        if verbose:
+            print(f"training the attention teacher ({teacher.model.name}) in {folder}", file=sys.stderr)
+        train(teacher, folder, resume=(folder / "run.json").is_file(), verbose=verbose)
 
 
 def train(

@@ -12,10 +12,11 @@ supervised; what it gets is a mask that starts from where a simpler model found 
 separates the few training clips (docs/models.md).
 
 ``train.attention_teacher`` names a folder (a trained run or model) or a registered model: that model is trained
-first, under ``RUN/teacher``, as ``wherewhen train --model NAME --set model.flow=false`` would train it on the run's
-data with the run's seed (``teacher_config``): on RGB, as every student it teaches reads RGB, so the cells it marks are
-cells the student can tell from its own input. A teacher folder that reads optical flow gets the flow cubes even
-where the student reads RGB only.
+first, under ``RUN/teacher``, as ``wherewhen train --model NAME`` would train it on the run's data with the run's seed
+(``teacher_configs``). Where the store has flow and that model reads it by default, it trains once more on RGB alone,
+under ``RUN/teacher-rgb``, and the one whose validation is better teaches (``chosen_teacher``; ties: the flow run):
+flow carries the action in some stores and is no cue in others (docs/training.md). A teacher that reads optical flow
+gets the flow cubes even where the student reads RGB only.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.refine import PSEUDO_SHARE, at_share_of_peak, joint_weights
 
 TEACHER_DIR = "teacher"  # RUN/teacher: the run of a teacher named by its model
+RGB_TEACHER_DIR = "teacher-rgb"  # RUN/teacher-rgb: the same model on RGB alone, where the store also has flow
 
 
 def trains_its_teacher(config: RunConfig) -> bool:
@@ -45,15 +47,18 @@ def trains_its_teacher(config: RunConfig) -> bool:
 
 
 def teacher_folder(config: RunConfig, run_dir: Path) -> Path:
-    """Where the teacher of a run in ``run_dir`` is: ``RUN/teacher`` for a named model, else the folder given."""
-    return run_dir / TEACHER_DIR if trains_its_teacher(config) else Path(config.train.attention_teacher)
+    """Where the teacher of a run in ``run_dir`` is: the chosen one of ``RUN/teacher`` and ``RUN/teacher-rgb`` for a
+    named model, else the folder given."""
+    if not trains_its_teacher(config):
+        return Path(config.train.attention_teacher)
+    return chosen_teacher([(run_dir / name, teacher) for name, teacher in teacher_configs(config)])
 
 
-def teacher_config(config: RunConfig) -> RunConfig:
-    """The named teacher's run: ``wherewhen train --model NAME`` on the student's data section and seed (its model's
-    own recommended training, none of the student's), on RGB where the model can read flow (``model.flow=false``:
-    the students read RGB; on a store whose flow is no cue a flow teacher marks nothing useful, docs/training.md), on
-    the same device."""
+def teacher_configs(config: RunConfig) -> list[tuple[str, RunConfig]]:
+    """The named teacher's runs, (folder name under RUN, config): ``wherewhen train --model NAME`` on the student's
+    data section and seed (its model's own recommended training, none of the student's; flow where the store has it,
+    as that command reads it), on the same device; and, where that run reads the store's flow by default, the same
+    on RGB alone (``--set model.flow=false``)."""
     values: dict[str, object] = {
         "model.name": config.train.attention_teacher,
         "seed": config.seed,
@@ -61,11 +66,38 @@ def teacher_config(config: RunConfig) -> RunConfig:
         "train.amp": config.train.amp,
         "train.progress": config.train.progress,
     }
-    if "flow" in inspect.signature(model_class(config.train.attention_teacher)).parameters:
-        values["model.flow"] = False
     teacher = load_config(values=values)
     teacher.data = copy.deepcopy(config.data)
-    return teacher.validate()
+    runs = [(TEACHER_DIR, teacher.validate())]
+    if follows_store_flow(teacher) and store_has_flow(config.data.store):
+        rgb = copy.deepcopy(teacher)
+        rgb.model.args["flow"] = False
+        runs.append((RGB_TEACHER_DIR, rgb.validate()))
+    return runs
+
+
+def follows_store_flow(config: RunConfig) -> bool:
+    """Whether the run's model reads flow where its store has it (a ``flow`` keyword left at None)."""
+    parameter = inspect.signature(model_class(config.model.name)).parameters.get("flow")
+    return parameter is not None and config.model.args.get("flow", parameter.default) is None
+
+
+def store_has_flow(store: str) -> bool:
+    from wherewhen.features.store import FeatureStore
+
+    return bool(store) and Path(store, "store.json").is_file() and FeatureStore(store).info.flow
+
+
+def chosen_teacher(runs: list[tuple[Path, RunConfig]]) -> Path:
+    """The run folder whose best validation (its monitor, as the best epoch is chosen) is the best; ties, runs without
+    validation or not yet trained: the first."""
+    from wherewhen.train.trials import best_so_far
+
+    scored = []
+    for position, (folder, teacher) in enumerate(runs):
+        key = best_so_far(folder, teacher, teacher.train.epochs) if (folder / "metrics.csv").is_file() else None
+        scored.append((key or [], -position, folder))
+    return max(scored, key=lambda s: (s[0], s[1]))[2]
 
 
 def load_teacher(path: str | Path, student: VideoModel, store_has_flow: bool) -> VideoModel:
