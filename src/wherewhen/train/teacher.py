@@ -69,7 +69,7 @@ def teacher_configs(config: RunConfig) -> list[tuple[str, RunConfig]]:
     teacher = load_config(values=values)
     teacher.data = copy.deepcopy(config.data)
     runs = [(TEACHER_DIR, teacher.validate())]
-    if follows_store_flow(teacher) and store_has_flow(config.data.store):
+    if follows_store_flow(teacher) and flow_in_store(config.data.store):
         rgb = copy.deepcopy(teacher)
         rgb.model.args["flow"] = False
         runs.append((RGB_TEACHER_DIR, rgb.validate()))
@@ -82,7 +82,7 @@ def follows_store_flow(config: RunConfig) -> bool:
     return parameter is not None and config.model.args.get("flow", parameter.default) is None
 
 
-def store_has_flow(store: str) -> bool:
+def flow_in_store(store: str) -> bool:
     from wherewhen.features.store import FeatureStore
 
     return bool(store) and Path(store, "store.json").is_file() and FeatureStore(store).info.flow
