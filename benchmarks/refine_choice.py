@@ -1,7 +1,8 @@
 """How the refinement's pseudo labels were chosen, on validation only: every trained run refined once per candidate
 share of its clip's peak (``train.refine.PSEUDO_SHARE``), with the gate calibrated to the pseudo positives' own
 share or to the cells at other shares of the peak (``--gate-shares``, ``train.refine.GATE_SHARE``), the pseudo
-labels cross-checked or not (``--cross-check``, ``train.refine.CROSS_CHECK``), and scored on videos no choice was
+labels cross-checked or not (``--cross-check``, ``train.refine.CROSS_CHECK``), the detector reading each cell alone
+or beside its neighbourhood (``--context``, ``train.refine.DETECTOR_CONTEXT``), and scored on videos no choice was
 made on before.
 
     python -m benchmarks.refine_choice [--benchmarks draw1,draw3] [--seeds 0,1,2] [--shares 0.5,0.7,0.85,0.95]
@@ -9,6 +10,8 @@ made on before.
     python -m benchmarks.refine_choice --benchmarks draw1,draw3,vpc200,full --shares 0.85 --gate-shares 0.5
     python -m benchmarks.refine_choice --benchmarks draw1,draw3,vpc200,full --shares 0.85 --gate-shares 0.5 \
         --cross-check on,off
+    python -m benchmarks.refine_choice --benchmarks draw1,draw3,vpc200,full --shares 0.85 --gate-shares 0.5 \
+        --context off,on
 
 ``drawN``: the `default` preset generated with benchmark seed N (never 0, the reported draw), the default model
 trained on it, each trained run refined as ``wherewhen train`` refines it and scored on the draw's test split, which
@@ -108,23 +111,33 @@ def scored(model: Any, run: Run, on_carved: bool = False) -> dict[str, Any]:
 
 
 def refined_at(
-    run: Run, share: float, seed: int, with_val: bool = True, gate: float | None = None, cross_check: bool = True
+    run: Run,
+    share: float,
+    seed: int,
+    with_val: bool = True,
+    gate: float | None = None,
+    cross_check: bool = True,
+    context: bool = False,
 ) -> Any:
     """The run's trained model (model-trained/) refined with pseudo labels at ``share`` of the clip's peak, the gate
     calibrated to the cells at ``gate`` of it (None: to the pseudo positives) and the pseudo labels cross-checked or
-    not: as ``Session.refine_into_model_dir`` does from the run's training and validation videos, or (not
+    not, the detector reading each cell beside its neighbourhood or not (``context``): as
+    ``Session.refine_into_model_dir`` does from the run's training and validation videos, or (not
     ``with_val``) from its training videos alone."""
     from wherewhen.models.pretrained import from_pretrained
     from wherewhen.train import refine as refinement
 
     teacher = from_pretrained(run.folder / "model-trained").model
     val = run.batches(run.plan.val, teacher) if with_val else []
-    defaults = refinement.PSEUDO_SHARE, refinement.GATE_SHARE, refinement.CROSS_CHECK
-    refinement.PSEUDO_SHARE, refinement.GATE_SHARE, refinement.CROSS_CHECK = share, gate, cross_check  # varied here
+    names = ("PSEUDO_SHARE", "GATE_SHARE", "CROSS_CHECK", "DETECTOR_CONTEXT")
+    defaults = [getattr(refinement, name) for name in names]
+    for name, value in zip(names, (share, gate, cross_check, context), strict=True):  # varied here
+        setattr(refinement, name, value)
     try:
         return refinement.refine(teacher, run.batches(run.plan.train, teacher), val, seed=seed).model
     finally:
-        refinement.PSEUDO_SHARE, refinement.GATE_SHARE, refinement.CROSS_CHECK = defaults
+        for name, value in zip(names, defaults, strict=True):
+            setattr(refinement, name, value)
 
 
 def measure(
@@ -134,10 +147,11 @@ def measure(
     jobs: int,
     gates: list[float] | None = None,
     cross_checks: tuple[bool, ...] = (True,),
+    contexts: tuple[bool, ...] = (False,),
 ) -> dict[tuple[str, str], list]:
     """{(benchmark, variant): one row per seed}; variants "trained", "share S" (the gate calibrated to the pseudo
     positives' own share) and "share S, gate G", each with ", no cross-check" where the pseudo labels are not
-    cross-checked."""
+    cross-checked and ", context" where the detector reads each cell beside its neighbourhood."""
     from wherewhen.models.pretrained import from_pretrained
 
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -147,10 +161,13 @@ def measure(
             run = Run.read(folder)
             trained = from_pretrained(folder / "model-trained").model
             rows.setdefault((benchmark, "trained"), []).append(scored(trained, run, carved))
-            for share, gate, check in [(s, g, c) for s in shares for g in (None, *(gates or [])) for c in cross_checks]:
-                row = scored(refined_at(run, share, seed, not carved, gate, check), run, carved)
+            grid = [
+                (s, g, c, x) for s in shares for g in (None, *(gates or [])) for c in cross_checks for x in contexts
+            ]
+            for share, gate, check, context in grid:
+                row = scored(refined_at(run, share, seed, not carved, gate, check, context), run, carved)
                 variant = f"share {share:g}" + ("" if gate is None else f", gate {gate:g}")
-                variant += "" if check else ", no cross-check"
+                variant += ("" if check else ", no cross-check") + (", context" if context else "")
                 rows.setdefault((benchmark, variant), []).append(row)
                 print(f"{benchmark} seed {seed} {variant}: " + ", ".join(f"{k} {row[k]:.3f}" for k, _ in METRICS),
                       flush=True)  # fmt: skip
@@ -195,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shares", default="0.5,0.7,0.85,0.95", help="candidate shares of the clip's peak")
     parser.add_argument("--gate-shares", default="", help="also calibrate each share's gate to these (GATE_SHARE)")
     parser.add_argument("--cross-check", default="on", help="on, off or on,off: the pseudo labels cross-checked")
+    parser.add_argument("--context", default="off", help="off, on or off,on: the detector reads neighbourhoods")
     parser.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
     args = parser.parse_args(argv)
     benchmarks = args.benchmarks.split(",")
@@ -209,7 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     checks = args.cross_check.split(",")
     if not checks or any(c not in ("on", "off") for c in checks):
         parser.exit(2, f"error: --cross-check takes on, off or on,off, not {args.cross_check!r}\n")
-    print(table(measure(benchmarks, seeds, shares, args.jobs, gates, tuple(c == "on" for c in checks))))
+    contexts = args.context.split(",")
+    if not contexts or any(c not in ("on", "off") for c in contexts):
+        parser.exit(2, f"error: --context takes on, off or off,on, not {args.context!r}\n")
+    switches = tuple(c == "on" for c in checks), tuple(c == "on" for c in contexts)
+    print(table(measure(benchmarks, seeds, shares, args.jobs, gates, *switches)))
     return 0
 
 

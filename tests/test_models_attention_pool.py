@@ -9,6 +9,7 @@ import torch
 from model_cells import B, C, D, K, T, cells, cubes
 from wherewhen.errors import ConfigError
 from wherewhen.models import build_model
+from wherewhen.models.attention_pool import with_neighbourhood
 from wherewhen.models.registry import with_flow_decided
 
 
@@ -225,3 +226,33 @@ def test_unknown_timing_is_a_config_error() -> None:
 def test_unknown_scorer_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="scorer must be one of gated, linear"):
         built(scorer="mlp")
+
+
+def test_a_cells_neighbourhood_is_the_mean_of_the_3_by_3_cells_inside_the_grid() -> None:
+    """with_neighbourhood on one 3 x 3 frame holding 0..8 row by row: [x_i ; n_i], n_i averaged by hand."""
+    x = torch.arange(9.0).view(1, 9, 1)
+    out = with_neighbourhood(x, 3)
+    torch.testing.assert_close(out[0, :, 0], x[0, :, 0])
+    corner, edge, centre = (0 + 1 + 3 + 4) / 4, (0 + 1 + 2 + 3 + 4 + 5) / 6, sum(range(9)) / 9
+    expected = [corner, edge, (1 + 2 + 4 + 5) / 4, (0 + 1 + 3 + 4 + 6 + 7) / 6, centre, (1 + 2 + 4 + 5 + 7 + 8) / 6,
+                (3 + 4 + 6 + 7) / 4, (3 + 4 + 5 + 6 + 7 + 8) / 6, (4 + 5 + 7 + 8) / 4]  # fmt: skip
+    torch.testing.assert_close(out[0, :, 1], torch.tensor(expected))
+
+
+def test_linear_context_scorer_equations() -> None:
+    """scorer="linear_context": s_{t,i} = w^T [x_{t,i} ; n_{t,i}] + b; on the 2 x 2 grid every cell's neighbourhood
+    is the whole frame, n_{t,i} = the frame's mean cell."""
+    model = built(scorer="linear_context", timing="frame_gate", uniform_start=False)
+    assert model.att_w.in_features == 2 * D and model.box_threshold == 0.25
+    x = cubes()
+    out = model(x)
+    w, bias = model.att_w.weight[0], model.att_w.bias[0]
+    for b in range(B):
+        s = torch.stack(
+            [torch.stack([w @ torch.cat([v, sum(frame) / len(frame)]) + bias for v in frame]) for frame in cells(x[b])]
+        )
+        g = torch.sigmoid(s.amax(1))
+        a = (g / g.sum())[:, None] * s.softmax(1)
+        z = sum(a[t, i] * v for t, frame in enumerate(cells(x[b])) for i, v in enumerate(frame))
+        torch.testing.assert_close(out.logits[b], model.classifier(z))
+        torch.testing.assert_close(out.temporal[b], a.sum(1))

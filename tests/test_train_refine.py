@@ -217,3 +217,33 @@ def test_a_real_run_is_refined_saved_and_resumed_the_same(
     # benchmarks.refine_choice re-refines saved runs at other shares: at the default share it rebuilds model/
     rebuilt = refined_at(Run.read(run), R.PSEUDO_SHARE, seed=0, gate=R.GATE_SHARE).state_dict()
     assert all(torch.allclose(before[k], rebuilt[k], atol=1e-5) for k in before)
+
+
+def test_with_detector_context_the_detector_reads_each_cell_beside_its_neighbourhood(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DETECTOR_CONTEXT: the detector's rows are [x_i ; n_i] (on the 2 x 2 grid n_i is the frame's mean cell), the
+    refined model scores them with scorer="linear_context" and classifies with that attention; refine runs through
+    the cross-check and the final fits on them."""
+    monkeypatch.setattr(R, "DETECTOR_CONTEXT", True)
+    teacher = build_model("attention_pool", num_classes=C, in_channels=D, grid=K)
+    g = torch.Generator().manual_seed(4)
+    detector = Linear(torch.randn(1, 2 * D, generator=g), torch.randn(1, generator=g))
+    classifier = Linear(torch.randn(C, D, generator=g), torch.randn(C, generator=g))
+    refined = R.refined_model(teacher, detector, classifier)
+    assert refined.build_kwargs["scorer"] == "linear_context"
+    rgb = cubes(0)
+    clips = R.read_clips(refined, [batch(rgb.half(), [0, 1])])
+    x = clips.cells.float().view(B, T, K * K, D)
+    rows = clips.detector_rows.float().view(B, T, K * K, 2 * D)
+    torch.testing.assert_close(rows[..., :D], x)
+    torch.testing.assert_close(rows[..., D:], x.mean(2, keepdim=True).expand_as(x), atol=1e-3, rtol=1e-3)
+    out = refined(rgb.half())
+    torch.testing.assert_close(out.logits, classifier(R.attended(clips, detector)), atol=2e-3, rtol=2e-3)
+    a = torch.stack([frame_gate_attention(detector(rows[b].flatten(0, 1))[:, 0].view(T, -1)) for b in range(B)])
+    torch.testing.assert_close(out.temporal, a.sum(2), atol=1e-3, rtol=1e-3)
+
+    trained = build_model("attention_pool", num_classes=2, in_channels=D, grid=K).eval()
+    train = [batch(torch.rand(4, T, D, K, K, generator=g), [0, 1, 0, 1]) for _ in range(2)]
+    val = [batch(torch.rand(4, T, D, K, K, generator=g), [0, 1, 1, 0])]
+    assert R.refine(trained, train, val).model.build_kwargs["scorer"] == "linear_context"

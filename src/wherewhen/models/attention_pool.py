@@ -16,6 +16,9 @@ input features instead is the ``z`` of their eq. 9 with the identity as the embe
 ``scorer="linear"`` scores each cell with one linear map of its (unreduced) feature, s_{t,i} = w^T x_{t,i}: the form
 the pseudo-label refinement fits (``train.refine``, ``wherewhen.train.refine``), which turns a trained gated scorer
 into a linear cell detector. ``reduce_dim``, ``attention_size`` and ``gated`` then go unused.
+``scorer="linear_context"`` reads each cell beside the mean of its 3 x 3 neighbourhood in the frame (edge cells: of
+the neighbours inside the grid), s_{t,i} = w^T [x_{t,i} ; n_{t,i}], n_{t,i} = mean_{j in N(i)} x_{t,j}: the form the
+refinement fits with ``train.refine.DETECTOR_CONTEXT`` (docs/models.md).
 
 ``timing="frame_gate"`` (the form the refinement fits; ``timing="joint"``, the default, is the one softmax above)
 lets each frame's best cell decide when; a bias b joins the scores:
@@ -69,7 +72,7 @@ from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
 from wherewhen.models.registry import register_model
 
-SCORERS = ("gated", "linear")
+SCORERS = ("gated", "linear", "linear_context")
 TIMINGS = ("joint", "frame_gate")
 
 
@@ -89,7 +92,7 @@ class AttentionPooling(VideoModel):
     # chosen on two validation draws (docs/models.md): the gated scorer's softmax share of the frame falls off more
     # slowly around its peak than the actor's edge, so half the peak draws the box about a cell too wide; the
     # refined linear detector's falls off faster, so its box keeps less of the peak
-    box_thresholds: ClassVar[dict[str, float]] = {"gated": 0.65, "linear": 0.25}
+    box_thresholds: ClassVar[dict[str, float]] = {"gated": 0.65, "linear": 0.25, "linear_context": 0.25}
     box_threshold = box_thresholds["gated"]
     # a flow model saved before the motion read-out had none; one saved before the bands read the frame's mean
     added_keywords: ClassVar[dict[str, Any]] = {"motion_context": False, "motion_columns": 1}
@@ -121,13 +124,15 @@ class AttentionPooling(VideoModel):
         self.uses_flow = bool(flow)
         self.box_threshold = self.box_thresholds[scorer]
         channels = in_channels * (2 if self.uses_flow else 1)
-        linear = scorer == "linear"
+        linear = scorer.startswith("linear")
+        self.context = scorer == "linear_context"
         self.reduce = ChannelReducer(channels, None if linear else reduce_dim)
         feat = self.reduce.out_channels
         self.att_v = None if linear else nn.Linear(feat, attention_size)
         self.att_u = nn.Linear(feat, attention_size) if gated and not linear else None
         # a bias cancels in one softmax over the cells; the frame gate reads it
-        self.att_w = nn.Linear(feat if linear else attention_size, 1, bias=timing == "frame_gate")
+        scored = feat * (2 if self.context else 1) if linear else attention_size
+        self.att_w = nn.Linear(scored, 1, bias=timing == "frame_gate")
         if uniform_start:
             nn.init.zeros_(self.att_w.weight)
             if self.att_w.bias is not None:
@@ -183,9 +188,10 @@ class AttentionPooling(VideoModel):
         return cell_attention(scores, self.timing)
 
     def scores(self, x: Tensor) -> Tensor:
-        """(..., C) cell features -> (...) scores s: gated on the reduced features, or linear on the cells'."""
+        """(B, T, L, C) cell features -> (B, T, L) scores s: gated on the reduced features, or linear on the cells'
+        (with their neighbourhoods' means beside them for ``linear_context``)."""
         if self.att_v is None:
-            return self.att_w(x).squeeze(-1)
+            return self.att_w(with_neighbourhood(x, self.grid) if self.context else x).squeeze(-1)
         h = self.reduce(x)
         gate = torch.tanh(self.att_v(h))
         if self.att_u is not None:
@@ -198,6 +204,14 @@ class AttentionPooling(VideoModel):
         columns = flow_rows.mean(dim=2).reshape(b * t, k, d).transpose(1, 2)  # (B T, D, K): each column's mean
         bands = nn.functional.adaptive_avg_pool1d(columns, self.motion_columns)  # (B T, D, S)
         return bands.transpose(1, 2).reshape(b, t, self.motion_columns * d)
+
+
+def with_neighbourhood(x: Tensor, grid: int) -> Tensor:
+    """(..., L, C) cells of K x K frames -> (..., L, 2C): [x_i ; n_i], n_i the mean of the 3 x 3 cells around cell i
+    (itself included; at the edges, of those inside the grid)."""
+    frames = x.reshape(-1, grid, grid, x.shape[-1]).permute(0, 3, 1, 2)  # (N, C, K, K)
+    means = nn.functional.avg_pool2d(frames, 3, stride=1, padding=1, count_include_pad=False)
+    return torch.cat([x, means.permute(0, 2, 3, 1).reshape(x.shape)], dim=-1)
 
 
 def cell_attention(scores: Tensor, timing: str) -> Tensor:
