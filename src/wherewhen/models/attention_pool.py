@@ -125,13 +125,13 @@ class AttentionPooling(VideoModel):
         self.box_threshold = self.box_thresholds[scorer]
         channels = in_channels * (2 if self.uses_flow else 1)
         linear = scorer.startswith("linear")
-        self.context = scorer == "linear_context"
+        self.reads_neighbourhood = scorer == "linear_context"
         self.reduce = ChannelReducer(channels, None if linear else reduce_dim)
         feat = self.reduce.out_channels
         self.att_v = None if linear else nn.Linear(feat, attention_size)
         self.att_u = nn.Linear(feat, attention_size) if gated and not linear else None
         # a bias cancels in one softmax over the cells; the frame gate reads it
-        scored = feat * (2 if self.context else 1) if linear else attention_size
+        scored = feat * (2 if self.reads_neighbourhood else 1) if linear else attention_size
         self.att_w = nn.Linear(scored, 1, bias=timing == "frame_gate")
         if uniform_start:
             nn.init.zeros_(self.att_w.weight)
@@ -191,7 +191,7 @@ class AttentionPooling(VideoModel):
         """(B, T, L, C) cell features -> (B, T, L) scores s: gated on the reduced features, or linear on the cells'
         (with their neighbourhoods' means beside them for ``linear_context``)."""
         if self.att_v is None:
-            return self.att_w(with_neighbourhood(x, self.grid) if self.context else x).squeeze(-1)
+            return self.att_w(with_neighbourhood(x, self.grid) if self.reads_neighbourhood else x).squeeze(-1)
         h = self.reduce(x)
         gate = torch.tanh(self.att_v(h))
         if self.att_u is not None:
