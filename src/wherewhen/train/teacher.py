@@ -22,7 +22,6 @@ gets the flow cubes even where the student reads RGB only.
 from __future__ import annotations
 
 import copy
-import inspect
 from pathlib import Path
 
 import torch
@@ -33,7 +32,7 @@ from wherewhen.errors import ConfigError
 from wherewhen.models import available_models
 from wherewhen.models.base import VideoModel
 from wherewhen.models.output import ModelOutput
-from wherewhen.models.registry import model_class
+from wherewhen.models.registry import with_flow_decided
 from wherewhen.train.config import RunConfig, load_config
 from wherewhen.train.refine import PSEUDO_SHARE, at_share_of_peak, joint_weights
 
@@ -77,9 +76,9 @@ def teacher_configs(config: RunConfig) -> list[tuple[str, RunConfig]]:
 
 
 def follows_store_flow(config: RunConfig) -> bool:
-    """Whether the run's model reads flow where its store has it (a ``flow`` keyword left at None)."""
-    parameter = inspect.signature(model_class(config.model.name)).parameters.get("flow")
-    return parameter is not None and config.model.args.get("flow", parameter.default) is None
+    """Whether the run's model reads flow where its store has it (a ``flow`` keyword left at None, which
+    ``with_flow_decided`` decides by the store)."""
+    return with_flow_decided(config.model.name, config.model.args, True) != config.model.args
 
 
 def flow_in_store(store: str) -> bool:
